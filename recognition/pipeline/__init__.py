@@ -1,0 +1,1 @@
+"""Face pipeline: plain Python (no Django). Images in, arrays and dataclasses out."""
