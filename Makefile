@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+MODELS_DIR ?= var/models
+
+.PHONY: install weights run test stop bench clean-var
+
+$(STAMP): requirements.txt requirements-nodeps.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	$(PIP) install --quiet --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Converts the shipped TensorFlow graph to PyTorch/ONNX once, cached with its SHA-256.
+weights: install
+	$(PY) -m recognition.pipeline.weights --models-dir $(MODELS_DIR)
+
+run: weights
+	$(PY) -m facerec_site.run
+
+test: weights
+	$(PY) -m pytest
+
+# Stops the embedded PostgreSQL and Valkey of this checkout (make run stops its own).
+stop:
+	$(PY) -m facerec_site.embedded stop

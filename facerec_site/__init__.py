@@ -1,0 +1,5 @@
+"""Project package: settings, URLs, the Celery app and the embedded services."""
+
+from facerec_site.celery import app as celery_app
+
+__all__ = ("celery_app",)

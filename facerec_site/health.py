@@ -1,0 +1,71 @@
+"""Health of the platform's moving parts, for /healthz and operators.
+
+Each check returns a small dict with `ok` and what it saw; none raises.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from facerec_site.celery import app as celery_app
+
+
+def check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT version(), (SELECT extversion FROM pg_extension WHERE extname = 'vector')")
+            version, pgvector = cursor.fetchone()
+    except Exception as exc:  # any driver error means "down"; the reason is shown
+        return {"ok": False, "error": _short(exc)}
+    return {"ok": pgvector is not None, "server": version.split(" on ")[0], "pgvector": pgvector}
+
+
+def check_broker(timeout_s: float = 2.0) -> dict[str, Any]:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=timeout_s)
+            transport = conn.transport_cls
+    except Exception as exc:
+        return {"ok": False, "error": _short(exc)}
+    return {"ok": True, "transport": str(transport)}
+
+
+def check_workers(timeout_s: float = 1.0) -> dict[str, Any]:
+    try:
+        replies = celery_app.control.ping(timeout=timeout_s) or []
+    except Exception as exc:
+        return {"ok": False, "count": 0, "error": _short(exc)}
+    names = sorted(name for reply in replies for name in reply)
+    return {"ok": bool(names), "count": len(names), "workers": names}
+
+
+def check_models() -> dict[str, Any]:
+    from recognition.pipeline import weights
+
+    return weights.weights_status(settings.FACEREC_WEIGHTS, settings.FACEREC_MODELS_DIR, settings.FACEREC_DEVICE,
+                                  settings.FACEREC_EMBEDDING_BACKEND)
+
+
+def platform_health() -> dict[str, Any]:
+    started = time.monotonic()
+    checks = {"database": check_database(), "broker": check_broker()}
+    # Without a broker, asking for workers would only wait for the time-out.
+    checks["worker"] = check_workers() if checks["broker"]["ok"] else {"ok": False, "count": 0,
+                                                                        "error": "broker down"}
+    try:
+        checks["models"] = check_models()
+    except Exception as exc:
+        checks["models"] = {"ok": False, "error": _short(exc)}
+    return {
+        "ok": all(check["ok"] for check in checks.values()),
+        "checks": checks,
+        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+    }
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]

