@@ -1,0 +1,1 @@
+"""Evaluation: plain-Python face verification and identification metrics (no Django)."""

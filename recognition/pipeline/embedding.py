@@ -1,0 +1,330 @@
+"""Batched FaceNet embeddings from aligned 160x160 RGB face crops.
+
+Crops are standardised with the fixed ``(x - 127.5) / 128`` (what the FaceNet
+weights were trained with; not per-image prewhitening) and mapped to L2-normalised
+float32 512-d vectors. Two interchangeable backends: torch (eager, CUDA in half
+precision) and ONNX Runtime on CPU, using an ONNX export of the same network
+cached beside the converted weights. Models load lazily on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from recognition.pipeline.weights import (
+    DEFAULT_SPEC,
+    MODEL_NAME,
+    ModelInfo,
+    atomic_write_bytes,
+    default_models_dir,
+    describe_weights,
+    load_facenet,
+    models_dir_lock,
+    read_sidecar,
+    sha256_file,
+)
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import torch
+
+CROP_SIZE = 160
+EMBEDDING_DIM = 512
+ONNX_OPSET = 17
+
+Device = Literal["auto", "cpu", "cuda"]
+Backend = Literal["auto", "torch", "onnx"]
+
+
+@dataclass(frozen=True)
+class OnnxFile:
+    """A cached ONNX export and the weights it was exported from."""
+
+    path: Path
+    sha256: str
+    weights: ModelInfo
+
+    @property
+    def weights_sha256(self) -> str:
+        return self.weights.sha256
+
+
+def standardise(crops: np.ndarray) -> np.ndarray:
+    """uint8 NHWC RGB -> float32 NCHW in FaceNet's fixed ``(x - 127.5) / 128`` scale."""
+    x = crops.astype(np.float32)
+    x -= 127.5
+    x *= 1.0 / 128.0  # 1/128 is exact in binary, so this equals the division
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+def _as_crops(crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    if isinstance(crops, np.ndarray):
+        arr = crops
+    else:
+        items = list(crops)
+        if not items:
+            return np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
+        arr = np.stack(items)
+    if arr.ndim == 3:  # a single crop
+        arr = arr[None]
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
+        raise ValueError(
+            f"expected uint8 RGB crops of shape (N, {CROP_SIZE}, {CROP_SIZE}, 3), got {arr.dtype} {arr.shape}"
+        )
+    return arr
+
+
+def _onnx_stem(spec: str, weights: ModelInfo) -> str:
+    # The default weights get a stable, readable name; other weights are keyed by content.
+    return MODEL_NAME if spec == DEFAULT_SPEC else f"facenet-{weights.sha256[:16]}"
+
+
+def _cached_onnx(path: Path, weights: ModelInfo) -> OnnxFile | None:
+    meta = read_sidecar(Path(f"{path}.json"))
+    if meta is None or not path.is_file() or meta.get("weights_sha256") != weights.sha256:
+        return None  # missing, or exported from other weights: export again
+    if sha256_file(path) != meta.get("sha256"):
+        return None
+    return OnnxFile(path=path, sha256=meta["sha256"], weights=weights)
+
+
+def export_onnx_bytes(model: torch.nn.Module) -> bytes:
+    """Export an InceptionResnetV1 (eval, CPU, float32) to ONNX with a dynamic batch axis."""
+    import torch
+
+    dummy = torch.zeros(2, 3, CROP_SIZE, CROP_SIZE)
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but needs no onnxscript and handles
+        # this plain conv net fine; dynamo=True would add a dependency for nothing.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (dummy,),
+            buf,
+            input_names=["input"],
+            output_names=["embeddings"],
+            dynamic_axes={"input": {0: "batch"}, "embeddings": {0: "batch"}},
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    return buf.getvalue()
+
+
+def ensure_onnx_export(models_dir: Path | str | None = None, spec: str = DEFAULT_SPEC) -> OnnxFile:
+    """Return the cached ONNX export of ``spec``'s network, exporting when missing or stale.
+
+    The sidecar ``<name>.onnx.json`` records the export's sha256 and the sha256 of
+    the weights it came from, so new weights (or a corrupted file) trigger a re-export.
+    """
+    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    weights = describe_weights(spec, models_dir)
+    path = models_dir / f"{_onnx_stem(spec, weights)}.onnx"
+    cached = _cached_onnx(path, weights)
+    if cached is not None:
+        return cached
+    with models_dir_lock(models_dir):
+        cached = _cached_onnx(path, weights)
+        if cached is not None:
+            return cached
+        import torch
+
+        model, loaded = load_facenet(spec, models_dir, "cpu")
+        if loaded.sha256 != weights.sha256:
+            raise RuntimeError(f"weights for {spec!r} changed during export")
+        data = export_onnx_bytes(model.float())
+        sha = hashlib.sha256(data).hexdigest()
+        atomic_write_bytes(path, data)
+        meta = {
+            "sha256": sha,
+            "weights_name": weights.name,
+            "weights_version": weights.version,
+            "weights_sha256": weights.sha256,
+            "opset": ONNX_OPSET,
+            "torch": torch.__version__,
+            "input": "input: float32 (batch, 3, 160, 160), (x - 127.5) / 128",
+            "output": "embeddings: float32 (batch, 512), L2-normalised",
+        }
+        atomic_write_bytes(Path(f"{path}.json"), (json.dumps(meta, indent=2) + "\n").encode())
+    return OnnxFile(path=path, sha256=sha, weights=weights)
+
+
+class FaceEmbedder:
+    """Embeds batches of aligned face crops into L2-normalised 512-d vectors.
+
+    ``device='auto'`` picks CUDA when available (half precision there);
+    ``backend='auto'`` is ONNX Runtime on CPU and torch on CUDA. The network is
+    loaded on first use, once; calls are safe from several threads.
+    """
+
+    def __init__(
+        self,
+        weights: str = DEFAULT_SPEC,
+        models_dir: Path | str | None = None,
+        device: Device = "auto",
+        backend: Backend = "auto",
+        batch_size: int = 32,
+        *,
+        half: bool | None = None,
+    ) -> None:
+        if device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if backend not in ("auto", "torch", "onnx"):
+            raise ValueError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.weights = weights
+        self.models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+        self.batch_size = batch_size
+        self._requested_device = device
+        self._requested_backend = backend
+        self._half = half
+        self._resolved: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+        self._torch_model: torch.nn.Module | None = None
+        self._session: onnxruntime.InferenceSession | None = None
+        self._info: ModelInfo | None = None
+
+    # -- configuration ------------------------------------------------------------
+
+    def _resolve(self) -> tuple[str, str]:
+        if self._resolved is None:
+            device = self._requested_device
+            if device == "auto" or device == "cuda":
+                import torch  # only imported when asked to look for a GPU
+
+                has_cuda = torch.cuda.is_available()
+                if device == "cuda" and not has_cuda:
+                    raise RuntimeError("device='cuda' requested but torch sees no CUDA device")
+                device = "cuda" if has_cuda else "cpu"
+            backend = self._requested_backend
+            if backend == "auto":
+                backend = "onnx" if device == "cpu" else "torch"
+            if backend == "onnx" and device != "cpu":
+                raise ValueError("the onnx backend runs on CPU only; use backend='torch' for CUDA")
+            self._resolved = (device, backend)
+        return self._resolved
+
+    @property
+    def device(self) -> str:
+        return self._resolve()[0]
+
+    @property
+    def backend(self) -> str:
+        return self._resolve()[1]
+
+    @property
+    def half(self) -> bool:
+        return self.device == "cuda" if self._half is None else self._half
+
+    @property
+    def model_info(self) -> ModelInfo:
+        """Name, version and sha256 of the weights (loads the model if not yet loaded)."""
+        self._ensure_loaded()
+        assert self._info is not None
+        return self._info
+
+    # -- loading ------------------------------------------------------------------
+
+    def _ensure_loaded(self) -> None:
+        if self._info is not None:
+            return
+        with self._lock:
+            if self._info is not None:
+                return
+            device, backend = self._resolve()
+            if backend == "onnx":
+                self._session, info = self._load_onnx()
+            else:
+                self._torch_model, info = self._load_torch(device)
+            self._info = info  # set last: it marks the embedder as loaded
+
+    def _load_torch(self, device: str) -> tuple[torch.nn.Module, ModelInfo]:
+        model, info = load_facenet(self.weights, self.models_dir, device)
+        if self.half:
+            model = model.half()
+        return model, info
+
+    def _load_onnx(self) -> tuple[onnxruntime.InferenceSession, ModelInfo]:
+        import onnxruntime as ort
+
+        onnx_file = ensure_onnx_export(self.models_dir, self.weights)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session = ort.InferenceSession(str(onnx_file.path), options, providers=["CPUExecutionProvider"])
+        return session, onnx_file.weights
+
+    # -- inference ----------------------------------------------------------------
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        """Raw network output for one standardised NCHW float32 batch."""
+        if self._session is not None:
+            return self._session.run(["embeddings"], {"input": batch})[0]
+        import torch
+
+        assert self._torch_model is not None
+        x = torch.from_numpy(batch).to(self.device)
+        if self.half:
+            x = x.half()
+        with torch.inference_mode():
+            out = self._torch_model(x)
+        return out.float().cpu().numpy()
+
+    def _embed_standardised(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty((x.shape[0], EMBEDDING_DIM), np.float32)
+        for start in range(0, x.shape[0], self.batch_size):
+            stop = start + self.batch_size
+            out[start:stop] = self._run(x[start:stop])
+        # Re-normalise in float32: the network normalises already, but half precision
+        # on CUDA leaves norms off by ~1e-3.
+        return l2_normalise(out)
+
+    def embed(self, crops: np.ndarray | Sequence[np.ndarray], *, tta: bool = False) -> np.ndarray:
+        """Embed uint8 RGB crops (N, 160, 160, 3) -> float32 (N, 512), rows of unit length.
+
+        ``tta``: horizontal-flip test time augmentation, the re-normalised mean of the
+        embeddings of each crop and of its mirror image.
+        """
+        arr = _as_crops(crops)
+        if arr.shape[0] == 0:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        self._ensure_loaded()
+        x = standardise(arr)
+        emb = self._embed_standardised(x)
+        if tta:
+            mirrored = np.ascontiguousarray(x[:, :, :, ::-1])  # NCHW: flip the width axis
+            emb = l2_normalise(emb + self._embed_standardised(mirrored))
+        return emb
+
+    def __repr__(self) -> str:
+        where = f"{self._resolved[0]}/{self._resolved[1]}" if self._resolved else "unresolved"
+        return f"FaceEmbedder(weights={self.weights!r}, {where}, batch_size={self.batch_size})"
+
+
+__all__ = [
+    "CROP_SIZE",
+    "EMBEDDING_DIM",
+    "FaceEmbedder",
+    "OnnxFile",
+    "ensure_onnx_export",
+    "export_onnx_bytes",
+    "l2_normalise",
+    "standardise",
+]
