@@ -44,10 +44,33 @@ def check_workers(timeout_s: float = 1.0) -> dict[str, Any]:
 
 
 def check_models() -> dict[str, Any]:
-    from recognition.pipeline import weights
+    """Are the configured weights on disk, and which device/backend embeds with them?
 
-    return weights.weights_status(settings.FACEREC_WEIGHTS, settings.FACEREC_MODELS_DIR, settings.FACEREC_DEVICE,
-                                  settings.FACEREC_EMBEDDING_BACKEND)
+    Looks at files only (no network load on a health probe); their SHA-256 is
+    verified when a worker loads them.
+    """
+    from pathlib import Path
+
+    from recognition.pipeline import weights
+    from recognition.runtime import get_embedder
+
+    embedder = get_embedder()
+    spec, models_dir = settings.FACEREC_WEIGHTS, Path(settings.FACEREC_MODELS_DIR)
+    status: dict[str, Any] = {"weights": spec, "device": embedder.device, "backend": embedder.backend}
+    if spec == "casia-webface":
+        meta = weights.read_sidecar(models_dir / weights.SIDECAR_FILENAME) or {}
+        status.update(version=meta.get("version"), sha256=meta.get("sha256"))
+        present = bool(meta) and (models_dir / weights.PT_FILENAME).is_file()
+        if embedder.backend == "onnx":
+            present = present and any(models_dir.glob("*.onnx"))
+    elif spec == "vggface2":
+        present = weights.vggface2_cache_path().is_file()
+    else:
+        present = Path(spec).is_file()
+    status["ok"] = present
+    if not present:
+        status["error"] = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
+    return status
 
 
 def platform_health() -> dict[str, Any]:

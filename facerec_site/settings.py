@@ -200,6 +200,21 @@ if FACEREC_DEVICE not in {"auto", "cpu", "cuda"}:
 FACEREC_WEIGHTS = env.str("FACEREC_WEIGHTS", default="casia-webface")
 FACEREC_MODELS_DIR = Path(env.str("FACEREC_MODELS_DIR", default=str(VAR_DIR / "models")))
 FACEREC_EMBEDDING_BACKEND = env.str("FACEREC_EMBEDDING_BACKEND", default="auto")
+FACEREC_EMBEDDING_BATCH_SIZE = env.int("FACEREC_EMBEDDING_BATCH_SIZE", default=32)
+# MTCNN box crop: margin 32 px at 160 px, measured best on LFW View 1 (see issue 3 notes).
+FACEREC_CROP_SIZE = env.int("FACEREC_CROP_SIZE", default=160)
+FACEREC_CROP_MARGIN = env.int("FACEREC_CROP_MARGIN", default=32)
+FACEREC_MIN_DETECT_FACE_PX = env.int("FACEREC_MIN_DETECT_FACE_PX", default=20)
+# Enrollment quality limits (recognition.pipeline.quality.QualityThresholds; defaults
+# calibrated on LFW and ORL, see that module).
+FACEREC_QUALITY = {
+    "min_face_px": env.float("FACEREC_QUALITY_MIN_FACE_PX", default=40.0),
+    "min_probability": env.float("FACEREC_QUALITY_MIN_PROBABILITY", default=0.95),
+    "min_sharpness": env.float("FACEREC_QUALITY_MIN_SHARPNESS", default=15.0),
+    "max_roll_deg": env.float("FACEREC_QUALITY_MAX_ROLL_DEG", default=25.0),
+    "max_yaw_ratio": env.float("FACEREC_QUALITY_MAX_YAW_RATIO", default=0.40),
+    "policy": env.str("FACEREC_QUALITY_FACE_POLICY", default="single"),
+}
 FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
