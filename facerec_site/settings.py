@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "facerec_site.request_context.RequestContextMiddleware",
 ]
 
 ROOT_URLCONF = "facerec_site.urls"
@@ -129,6 +130,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redelivery after a lost worker happens once this many seconds passed.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-photos": {"task": "identities.tasks.requeue_stale_photos", "schedule": 120.0},
+    "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
+}
 # Embedding work (MTCNN + FaceNet) goes to the `gpu` queue: start those workers on
 # machines with an accelerator (`celery worker -Q gpu`); everything else is `default`.
 GPU_QUEUE = "gpu"
@@ -215,6 +220,17 @@ FACEREC_QUALITY = {
     "max_yaw_ratio": env.float("FACEREC_QUALITY_MAX_YAW_RATIO", default=0.40),
     "policy": env.str("FACEREC_QUALITY_FACE_POLICY", default="single"),
 }
+# Consent withdrawal deactivates templates at once; erasure follows after this many days.
+FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS = env.int("FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS", default=0)
+# The stale-work sweeper re-queues photos pending / processing for longer than this.
+FACEREC_REQUEUE_PENDING_AFTER_S = env.int("FACEREC_REQUEUE_PENDING_AFTER_S", default=300)
+FACEREC_REQUEUE_PROCESSING_AFTER_S = env.int("FACEREC_REQUEUE_PROCESSING_AFTER_S", default=900)
+# Cosine similarity at or above which two faces are taken for the same person, until an
+# evaluation report calibrates it (LFW View 2 EER threshold of these weights, see README).
+FACEREC_VERIFY_THRESHOLD = env.float("FACEREC_VERIFY_THRESHOLD", default=0.45)
+FACEREC_MIN_PHOTOS_PER_IDENTITY = env.int("FACEREC_MIN_PHOTOS_PER_IDENTITY", default=2)
+FACEREC_RETRAIN_DELAY_S = env.int("FACEREC_RETRAIN_DELAY_S", default=10)
+FACEREC_CLASSIFIERS_DIR = Path(env.str("FACEREC_CLASSIFIERS_DIR", default=str(MEDIA_ROOT / "classifiers")))
 FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024

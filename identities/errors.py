@@ -1,0 +1,44 @@
+"""Domain errors of enrollment; the API and the pages turn them into clear 4xx answers."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base: `code` is machine-readable, `status` the HTTP status it maps to."""
+
+    code = "invalid"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, detail=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.field = field
+        self.detail = detail
+
+
+class ConsentRequired(DomainError):
+    code = "consent_required"
+    status = 409
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+    status = 409
+
+
+class DuplicatePhoto(DomainError):
+    code = "duplicate_photo"
+    status = 409
+
+
+class IdentityErased(DomainError):
+    code = "identity_erased"
+    status = 410
+
+
+class PhotoRejected(DomainError):
+    """An uploaded file is not a usable image (wraps the pipeline's ImageRejected)."""
+
+    code = "image_rejected"
+    status = 400

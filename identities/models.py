@@ -1,0 +1,175 @@
+"""People, their consent, their enrollment photos, and the append-only audit log."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+from django.db import models
+from django.utils import timezone
+from django.utils.functional import LazyObject
+
+
+class PrivateMediaStorage(LazyObject):
+    """Face photos live under MEDIA_ROOT/private with no public URL: base_url is None."""
+
+    def _setup(self):
+        self._wrapped = FileSystemStorage(location=settings.MEDIA_ROOT / "private", base_url=None,
+                                          file_permissions_mode=0o600, directory_permissions_mode=0o700)
+
+
+private_storage = PrivateMediaStorage()
+
+
+def random_photo_name(instance, filename: str) -> str:
+    """Random names: nothing about the person or the original file name is on disk."""
+    return str(PurePosixPath("enrollment") / secrets.token_hex(2) / f"{secrets.token_hex(16)}.img")
+
+
+class Identity(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ERASED = "erased"
+
+    display_name = models.CharField(max_length=200)
+    external_ref = models.CharField(max_length=200, unique=True, null=True, blank=True,
+                                    help_text="Optional id in another system (unique).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    notes = models.TextField(blank=True)
+    erasure_due_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                          help_text="Set when consent is withdrawn; erased by the sweeper then.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["display_name", "id"]
+        verbose_name_plural = "identities"
+
+    def __str__(self) -> str:
+        return self.display_name if self.status == self.Status.ACTIVE else f"(erased #{self.pk})"
+
+
+class Consent(models.Model):
+    class GivenBy(models.TextChoices):
+        SELF = "self", "the person"
+        GUARDIAN = "guardian", "a guardian"
+        OPERATOR = "operator", "an operator on their behalf"
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="consents")
+    given_by = models.CharField(max_length=16, choices=GivenBy.choices, default=GivenBy.SELF)
+    given_by_name = models.CharField(max_length=200, help_text="Who gave consent.")
+    given_at = models.DateTimeField(default=timezone.now)
+    purpose = models.TextField()
+    wording_version = models.CharField(max_length=50)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-given_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"consent #{self.pk} for identity #{self.identity_id}"
+
+    def is_valid(self, at=None) -> bool:
+        at = at or timezone.now()
+        if self.withdrawn_at is not None and self.withdrawn_at <= at:
+            return False
+        if self.expires_at is not None and self.expires_at <= at:
+            return False
+        return self.given_at <= at
+
+
+class EnrollmentImage(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        AWAITING_REVIEW = "awaiting_review"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        FAILED = "failed"
+
+    identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="images")
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="images")
+    file = models.FileField(storage=private_storage, upload_to=random_photo_name, max_length=200)
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=50, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    rejection_reason = models.CharField(max_length=50, blank=True, help_text="Machine-readable code.")
+    rejection_detail = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    face_box = models.JSONField(null=True, blank=True, help_text="[x1, y1, x2, y2] in image pixels")
+    detection_probability = models.FloatField(null=True, blank=True)
+    quality = models.JSONField(default=dict, blank=True)
+    crop = models.FileField(storage=private_storage, upload_to=random_photo_name, max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processing_started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "sha256"], name="unique_photo_per_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"photo #{self.pk} of identity #{self.identity_id} ({self.status})"
+
+
+class AuditLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("the audit log is append-only")
+
+    def delete(self):
+        raise PermissionError("the audit log is append-only")
+
+
+class AuditLog(models.Model):
+    """Append-only, hash-chained record of every sensitive action.
+
+    Each entry's `entry_hash` covers its content and the previous entry's hash, so
+    changing or removing a row breaks the chain (`manage.py verify_audit_log`). The
+    ORM refuses updates and deletes, and a database trigger refuses them too.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # No FK constraint and no cascade: deleting a user must not touch (or be blocked by)
+    # the append-only rows; actor_name keeps who it was.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+                              related_name="+", db_constraint=False)
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.target_type}:{self.target_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("the audit log is append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("the audit log is append-only")

@@ -1,0 +1,425 @@
+"""Every write that matters for people, consent, photos and review.
+
+One transaction each, the audit entry written inside it, Celery tasks sent with
+`transaction.on_commit` so a worker never sees a row that was rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Sequence
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from identities import audit
+from identities.errors import ConsentRequired, DuplicatePhoto, IdentityErased, InvalidTransition, PhotoRejected
+from identities.models import Consent, EnrollmentImage, Identity
+from recognition.pipeline.errors import ImageRejected
+from recognition.pipeline.images import load_image
+
+Status = EnrollmentImage.Status
+
+
+# --- identities -----------------------------------------------------------------
+
+
+@transaction.atomic
+def create_identity(*, display_name: str, external_ref: str | None = None, notes: str = "", actor=None) -> Identity:
+    identity = Identity.objects.create(display_name=display_name, external_ref=external_ref or None, notes=notes,
+                                       created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    audit.record(action="identity.create", actor=actor, target=identity, details={"external_ref": external_ref})
+    return identity
+
+
+@transaction.atomic
+def update_identity(*, identity: Identity, actor=None, **changes) -> Identity:
+    _require_active(identity)
+    allowed = {"display_name", "external_ref", "notes"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(identity, name, value or None if name == "external_ref" else value)
+    identity.save()
+    audit.record(action="identity.update", actor=actor, target=identity, details={"fields": sorted(changes)})
+    return identity
+
+
+def _require_active(identity: Identity) -> None:
+    if identity.status == Identity.Status.ERASED:
+        raise IdentityErased(f"identity #{identity.pk} was erased")
+
+
+# --- consent --------------------------------------------------------------------
+
+
+@transaction.atomic
+def record_consent(*, identity: Identity, given_by_name: str, purpose: str, wording_version: str,
+                   given_by: str = Consent.GivenBy.SELF, given_at: datetime | None = None,
+                   expires_at: datetime | None = None, actor=None) -> Consent:
+    _require_active(identity)
+    given_at = given_at or timezone.now()
+    if expires_at is not None and expires_at <= given_at:
+        raise ConsentRequired("the consent expires before it was given", code="invalid_consent", field="expires_at")
+    consent = Consent.objects.create(
+        identity=identity, given_by=given_by, given_by_name=given_by_name, given_at=given_at, purpose=purpose,
+        wording_version=wording_version, expires_at=expires_at,
+        recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit.record(action="consent.record", actor=actor, target=consent,
+                 details={"identity_id": identity.pk, "given_by": given_by, "wording_version": wording_version,
+                          "expires_at": expires_at})
+    return consent
+
+
+def valid_consent(identity: Identity, at: datetime | None = None) -> Consent | None:
+    """The most recent consent of `identity` that is valid now, or None."""
+    at = at or timezone.now()
+    for consent in identity.consents.filter(withdrawn_at__isnull=True, given_at__lte=at):
+        if consent.is_valid(at):
+            return consent
+    return None
+
+
+@transaction.atomic
+def withdraw_consent(*, consent: Consent, actor=None) -> Consent:
+    """Withdraw at once: the identity's templates stop matching now; erasure follows per policy."""
+    consent = Consent.objects.select_for_update().get(pk=consent.pk)
+    if consent.withdrawn_at is not None:
+        raise InvalidTransition(f"consent #{consent.pk} was already withdrawn")
+    consent.withdrawn_at = timezone.now()
+    consent.save(update_fields=["withdrawn_at"])
+    identity = consent.identity
+    deactivated = _deactivate_templates(identity=identity)
+    erase_after = timedelta(days=settings.FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS)
+    if valid_consent(identity) is None:
+        identity.erasure_due_at = consent.withdrawn_at + erase_after
+        identity.save(update_fields=["erasure_due_at", "updated_at"])
+    audit.record(action="consent.withdraw", actor=actor, target=consent,
+                 details={"identity_id": identity.pk, "templates_deactivated": deactivated,
+                          "erasure_due_at": identity.erasure_due_at})
+    if deactivated:
+        _request_retrain()
+    if identity.erasure_due_at is not None and erase_after.total_seconds() == 0:
+        from identities.tasks import erase_due_identities
+
+        transaction.on_commit(lambda: erase_due_identities.delay())
+    return consent
+
+
+def _deactivate_templates(*, identity: Identity) -> int:
+    from recognition.models import FaceEmbedding
+
+    return FaceEmbedding.objects.filter(identity=identity, active=True).update(active=False)
+
+
+def _request_retrain() -> None:
+    from recognition.services import request_retrain
+
+    request_retrain()
+
+
+# --- enrollment -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+def _check_upload(upload: Upload) -> str:
+    """Decode once to refuse what the pipeline would refuse; returns the content type."""
+    try:
+        load_image(upload.data, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
+                   max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+    except ImageRejected as exc:
+        raise PhotoRejected(f"{upload.name}: {exc.detail}", code=exc.reason, field="photos",
+                            detail={"file": upload.name})
+    from PIL import Image
+    import io
+
+    with Image.open(io.BytesIO(upload.data)) as im:
+        return Image.MIME.get(im.format, "application/octet-stream")
+
+
+def enroll_photos(*, identity: Identity, uploads: Sequence[Upload], actor=None) -> list[EnrollmentImage]:
+    """Store the photos and their `pending` rows, then queue one processing task per photo.
+
+    All or nothing: one bad file refuses the whole upload and stores none of it.
+    """
+    if not uploads:
+        raise PhotoRejected("no photo was uploaded", code="empty", field="photos")
+    checked = [(upload, _check_upload(upload), hashlib.sha256(upload.data).hexdigest()) for upload in uploads]
+    seen: set[str] = set()
+    for upload, _, digest in checked:
+        if digest in seen:
+            raise DuplicatePhoto(f"{upload.name} is in this upload twice", field="photos")
+        seen.add(digest)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            identity = Identity.objects.select_for_update().get(pk=identity.pk)
+            _require_active(identity)
+            consent = valid_consent(identity)
+            if consent is None:
+                raise ConsentRequired("enrollment needs a valid consent: record one first "
+                                      "(none, expired or withdrawn)", field="consent")
+            existing = set(identity.images.filter(sha256__in=seen).values_list("sha256", flat=True))
+            for upload, _, digest in checked:
+                if digest in existing:
+                    raise DuplicatePhoto(f"{upload.name} was already uploaded for this person", field="photos")
+            images = []
+            for upload, content_type, digest in checked:
+                image = EnrollmentImage(identity=identity, consent=consent, sha256=digest,
+                                        content_type=content_type,
+                                        uploaded_by=actor if getattr(actor, "is_authenticated", False) else None)
+                image.file.save("upload", ContentFile(upload.data), save=False)
+                stored.append(image.file.name)
+                image.save()
+                images.append(image)
+                audit.record(action="photo.upload", actor=actor, target=image,
+                             details={"identity_id": identity.pk, "sha256": digest, "bytes": len(upload.data)})
+            ids = [image.pk for image in images]
+            transaction.on_commit(lambda: _queue_processing(ids))
+    except IntegrityError:
+        _delete_files(stored)
+        raise DuplicatePhoto("a photo was already uploaded for this person", field="photos")
+    except BaseException:
+        _delete_files(stored)  # rolled back: no file without its row
+        raise
+    return images
+
+
+def _queue_processing(image_ids: Iterable[int]) -> None:
+    from identities.tasks import process_enrollment_image
+
+    for image_id in image_ids:
+        process_enrollment_image.delay(image_id)
+
+
+# --- review ---------------------------------------------------------------------
+
+
+def _transition(image_ids: Sequence[int], *, to: str, allowed_from: set[str], actor, reason: str = "",
+                detail: str = "") -> list[EnrollmentImage]:
+    images = list(EnrollmentImage.objects.select_for_update().filter(pk__in=image_ids).order_by("pk"))
+    missing = set(image_ids) - {image.pk for image in images}
+    if missing:
+        raise InvalidTransition(f"unknown photo ids: {sorted(missing)}", code="not_found")
+    for image in images:
+        if image.status not in allowed_from:
+            raise InvalidTransition(f"photo #{image.pk} is {image.status}; only {' or '.join(sorted(allowed_from))} "
+                                    f"photos can become {to}")
+    now = timezone.now()
+    for image in images:
+        image.status = to
+        image.reviewed_by = actor if getattr(actor, "is_authenticated", False) else None
+        image.reviewed_at = now
+        if to == Status.REJECTED:
+            image.rejection_reason, image.rejection_detail = reason or "reviewer", detail
+        image.save(update_fields=["status", "reviewed_by", "reviewed_at", "rejection_reason", "rejection_detail",
+                                  "updated_at"])
+    return images
+
+
+@transaction.atomic
+def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentImage]:
+    """awaiting_review -> approved: the photo's embedding becomes an active template."""
+    from recognition.models import FaceEmbedding
+
+    images = _transition(image_ids, to=Status.APPROVED, allowed_from={Status.AWAITING_REVIEW}, actor=actor)
+    for image in images:
+        if valid_consent(image.identity) is None:
+            raise ConsentRequired(f"photo #{image.pk}: the person's consent is no longer valid")
+        activated = FaceEmbedding.objects.filter(image=image).update(active=True)
+        audit.record(action="photo.approve", actor=actor, target=image,
+                     details={"identity_id": image.identity_id, "templates_activated": activated})
+    _request_retrain()
+    return images
+
+
+@transaction.atomic
+def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[EnrollmentImage]:
+    """awaiting_review (or approved) -> rejected, with the reviewer's reason; templates off."""
+    from recognition.models import FaceEmbedding
+
+    if not reason.strip():
+        raise InvalidTransition("a rejection needs a reason", code="reason_required", field="reason")
+    images = _transition(image_ids, to=Status.REJECTED, allowed_from={Status.AWAITING_REVIEW, Status.APPROVED},
+                         actor=actor, reason="reviewer", detail=reason.strip())
+    was_active = 0
+    for image in images:
+        was_active += FaceEmbedding.objects.filter(image=image, active=True).update(active=False)
+        audit.record(action="photo.reject", actor=actor, target=image,
+                     details={"identity_id": image.identity_id, "reason": reason.strip()})
+    if was_active:
+        _request_retrain()
+    return images
+
+
+# --- erasure --------------------------------------------------------------------
+
+
+def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
+    """Right to erasure: photos, crops, embeddings and consents go; one audit entry stays.
+
+    Idempotent: erasing an erased identity removes whatever is left (nothing) and
+    records nothing new.
+    """
+    from recognition.models import FaceEmbedding
+
+    files: list[str] = []
+    with transaction.atomic():
+        identity = Identity.objects.select_for_update().get(pk=identity.pk)
+        images = list(identity.images.all())
+        files = [f.name for image in images for f in (image.file, image.crop) if f]
+        counts = {
+            "photos": len(images),
+            "embeddings": FaceEmbedding.objects.filter(identity=identity).delete()[0],
+        }
+        EnrollmentImage.objects.filter(identity=identity).delete()
+        counts["consents"] = Consent.objects.filter(identity=identity).delete()[0]
+        already = identity.status == Identity.Status.ERASED
+        identity.status = Identity.Status.ERASED
+        identity.display_name = ""
+        identity.external_ref = None
+        identity.notes = ""
+        identity.erasure_due_at = None
+        identity.save()
+        if not (already and not any(counts.values())):
+            audit.record(action="identity.erase", actor=actor, target=identity, details=counts)
+        transaction.on_commit(lambda: _delete_files(files))
+        if counts["embeddings"]:
+            _request_retrain()
+    return counts
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    from identities.models import private_storage
+
+    for name in names:
+        private_storage.delete(name)
+
+
+# --- processing (run by the worker) ---------------------------------------------
+
+
+def claim_for_processing(image_id: int) -> bool:
+    """pending -> processing, by a conditional update: a second runner gets False."""
+    return bool(EnrollmentImage.objects.filter(pk=image_id, status=Status.PENDING).update(
+        status=Status.PROCESSING, processing_started_at=timezone.now(), attempts=models.F("attempts") + 1,
+        updated_at=timezone.now()))
+
+
+def process_photo(image_id: int) -> str | None:
+    """Detect, check quality, crop and embed a claimed photo; the result awaits review.
+
+    Returns the new status, or None when the photo was not ours to process.
+    Pipeline errors other than bad photos propagate so the task can retry them.
+    """
+    from recognition.pipeline.errors import ImageRejected
+    from recognition.pipeline.quality import assess_quality
+    from recognition.runtime import get_pipeline, quality_thresholds
+    from recognition.services import possible_duplicate, store_embedding
+
+    if not claim_for_processing(image_id):
+        return None
+    image = EnrollmentImage.objects.select_related("identity").get(pk=image_id)
+    pipeline = get_pipeline()
+    try:
+        with image.file.open("rb") as fh:
+            pixels = load_image(fh.read(), max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
+                                max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+    except ImageRejected as exc:
+        return _finish_rejected(image, exc.reason, exc.detail, {})
+    detections = pipeline.detector.detect(pixels)
+    thresholds = quality_thresholds()
+    report = assess_quality(pixels, detections, None, thresholds)
+    figures = dict(report.figures)
+    if report.detection is None or not report.ok:
+        failure = report.failures[0]
+        return _finish_rejected(image, failure.code, "; ".join(f.message for f in report.failures), figures,
+                                detection=report.detection)
+    crop = pipeline.crop(pixels, report.detection)
+    embedding = pipeline.embedder.embed(crop[None])[0]
+    info = pipeline.embedder.model_info
+    duplicate = possible_duplicate(embedding, model_version=info.version, exclude_identity_id=image.identity_id)
+    with transaction.atomic():
+        image = EnrollmentImage.objects.select_for_update().get(pk=image_id)
+        if image.status != Status.PROCESSING:
+            return None  # erased or re-queued meanwhile
+        _save_crop(image, crop)
+        store_embedding(image=image, vector=embedding, model_name=info.name, model_version=info.version)
+        image.status = Status.AWAITING_REVIEW
+        image.face_box = [round(v, 1) for v in report.detection.box]
+        image.detection_probability = report.detection.probability
+        image.quality = {**figures, "possible_duplicate": duplicate}
+        image.save()
+        audit.record(action="photo.process", target=image,
+                     details={"status": image.status, "possible_duplicate": duplicate is not None})
+    return image.status
+
+
+def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: dict, detection=None) -> str:
+    with transaction.atomic():
+        updated = EnrollmentImage.objects.filter(pk=image.pk, status=Status.PROCESSING).update(
+            status=Status.REJECTED, rejection_reason=code, rejection_detail=detail, quality=figures,
+            face_box=[round(v, 1) for v in detection.box] if detection else None,
+            detection_probability=detection.probability if detection else None, updated_at=timezone.now())
+        if updated:
+            audit.record(action="photo.process", target=image, details={"status": Status.REJECTED, "reason": code})
+    return Status.REJECTED
+
+
+def mark_failed(image_id: int, error: str) -> None:
+    """Out of retries: the photo is `failed` with the reason, nothing else changes."""
+    with transaction.atomic():
+        updated = EnrollmentImage.objects.filter(pk=image_id, status__in=[Status.PENDING, Status.PROCESSING]).update(
+            status=Status.FAILED, rejection_reason="processing_error", rejection_detail=error[:500],
+            updated_at=timezone.now())
+        if updated:
+            audit.record(action="photo.process", target=EnrollmentImage(pk=image_id),
+                         details={"status": Status.FAILED})
+
+
+def _save_crop(image: EnrollmentImage, crop) -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(crop).save(buf, format="PNG")
+    image.crop.save("crop", ContentFile(buf.getvalue()), save=False)
+
+
+def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int) -> list[int]:
+    """Photos left `pending` or stuck in `processing` (a worker died) go back to the queue."""
+    now = timezone.now()
+    stuck = list(EnrollmentImage.objects.filter(
+        status=Status.PROCESSING, processing_started_at__lt=now - timedelta(seconds=processing_after_s),
+    ).values_list("pk", flat=True))
+    EnrollmentImage.objects.filter(pk__in=stuck, status=Status.PROCESSING).update(
+        status=Status.PENDING, updated_at=now)
+    waiting = list(EnrollmentImage.objects.filter(
+        status=Status.PENDING, updated_at__lt=now - timedelta(seconds=pending_after_s),
+    ).values_list("pk", flat=True))
+    ids = sorted(set(stuck) | set(waiting))
+    if ids:
+        audit.record(action="photo.requeue", details={"image_ids": ids})
+        transaction.on_commit(lambda: _queue_processing(ids))
+    return ids
+
+
+def erase_due_identities() -> list[int]:
+    """Identities whose erasure date (after consent withdrawal) has come."""
+    due = list(Identity.objects.filter(erasure_due_at__lte=timezone.now(), status=Identity.Status.ACTIVE))
+    for identity in due:
+        if valid_consent(identity) is None:
+            erase_identity(identity=identity)
+    return [identity.pk for identity in due]
