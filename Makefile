@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 MODELS_DIR ?= var/models
 
-.PHONY: install weights run test stop bench clean-var
+.PHONY: install weights chromium run test stop bench clean-var
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ weights: install
 run: weights
 	$(PY) -m facerec_site.run
 
-test: weights
+# Browser tests (tests/browser) drive Debian's Chromium through Playwright; no browser download.
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: weights chromium
 	$(PY) -m pytest
 
 # Stops the embedded PostgreSQL and Valkey of this checkout (make run stops its own).

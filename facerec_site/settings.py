@@ -111,6 +111,8 @@ if "host" in _db.get("OPTIONS", {}):  # Unix-socket URL: postgresql://user@/name
     _db["HOST"] = _db["OPTIONS"].pop("host")
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
+# Separate test databases let two test runs share one server (pytest-django uses this).
+_db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import PurePosixPath
 
@@ -9,15 +10,30 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
-from django.utils.functional import LazyObject
+from django.utils.deconstruct import deconstructible
 
 
-class PrivateMediaStorage(LazyObject):
-    """Face photos live under MEDIA_ROOT/private with no public URL: base_url is None."""
+@deconstructible
+class PrivateMediaStorage(FileSystemStorage):
+    """Face photos live under MEDIA_ROOT/private and have no URL: only checked views serve them.
 
-    def _setup(self):
-        self._wrapped = FileSystemStorage(location=settings.MEDIA_ROOT / "private", base_url=None,
-                                          file_permissions_mode=0o600, directory_permissions_mode=0o700)
+    The location follows settings.MEDIA_ROOT at each use (not frozen at import), so
+    a deployment, a worker or a test that sets MEDIA_ROOT gets its own storage.
+    """
+
+    def __init__(self):
+        super().__init__(file_permissions_mode=0o600, directory_permissions_mode=0o700)
+
+    @property
+    def base_location(self):
+        return os.path.join(settings.MEDIA_ROOT, "private")
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("face photos are private and have no URL")
 
 
 private_storage = PrivateMediaStorage()

@@ -21,7 +21,8 @@ import pytest
 from django.conf import settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TEST_BROKER_DB = 15
+# Override (with TEST_DATABASE_NAME) to run two suites at once against one server.
+TEST_BROKER_DB = int(os.environ.get("TEST_BROKER_DB", "15"))
 
 
 def database_url(db: dict) -> str:
@@ -43,6 +44,15 @@ def with_redis_db(url: str, db: int) -> str:
         # urlunsplit would drop the empty netloc's "//" that kombu needs.
         return f"{parts.scheme}://{parts.path}?{urlencode(query)}"
     return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_media(tmp_path_factory) -> Path:
+    """Photos written by tests (and by the test worker) go to a temporary MEDIA_ROOT."""
+    media = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = media
+    settings.FACEREC_CLASSIFIERS_DIR = media / "classifiers"
+    return media
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +81,8 @@ def _wait_for_worker(app, proc: subprocess.Popen, log_path: Path, timeout_s: flo
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test_broker_url, tmp_path_factory):
+def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test_broker_url, tmp_path_factory,
+                  isolated_media):
     """A real `celery worker` process (queues default and gpu) on the test database."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
@@ -79,6 +90,9 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
         "DATABASE_URL": database_url(settings.DATABASES["default"]),
         "CELERY_BROKER_URL": test_broker_url,
         "CELERY_RESULT_BACKEND": test_broker_url,
+        "MEDIA_ROOT": str(isolated_media),
+        "FACEREC_CLASSIFIERS_DIR": str(isolated_media / "classifiers"),
+        "FACEREC_RETRAIN_DELAY_S": "0",
         "PYTHONUNBUFFERED": "1",
     }
     cmd = [
