@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "facerec_site",
     "identities",
     "recognition",
@@ -175,12 +177,32 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 
 REST_FRAMEWORK = {
+    # Token first: an anonymous API call gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # uploads name MultiPartParser themselves
+    "EXCEPTION_HANDLER": "facerec_site.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "facerec API",
+    "DESCRIPTION": "People, consent, enrollment photos, review and the audit log. Authenticate with a session "
+                   "or `Authorization: Token <key>`. Errors are {\"error\": {\"code\", \"message\", \"fields\"}}.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "ENUM_NAME_OVERRIDES": {
+        "IdentityStatusEnum": "identities.models.Identity.Status",
+        "PhotoStatusEnum": "identities.models.EnrollmentImage.Status",
+        "ConsentGivenByEnum": "identities.models.Consent.GivenBy",
+    },
 }
 
 # --- Security: secure defaults whenever DEBUG is off -----------------------------

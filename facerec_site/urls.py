@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from facerec_site import views
+from facerec_site import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -10,4 +11,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("identities.api_urls")),
+    path("api/v1/jobs/<str:task_id>/", api.JobStatusApi.as_view(), name="api-job-status"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("identities/", include("identities.urls")),
 ]

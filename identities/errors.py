@@ -9,12 +9,19 @@ class DomainError(Exception):
     code = "invalid"
     status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, detail=None):
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None, detail=None,
+                 status: int | None = None):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
+        self.status = status or self.status
         self.field = field
         self.detail = detail
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
 
 
 class ConsentRequired(DomainError):

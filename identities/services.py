@@ -17,7 +17,15 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from identities import audit
-from identities.errors import ConsentRequired, DuplicatePhoto, IdentityErased, InvalidTransition, PhotoRejected
+from identities.errors import (
+    ConsentRequired,
+    DomainError,
+    DuplicatePhoto,
+    IdentityErased,
+    InvalidTransition,
+    NotFound,
+    PhotoRejected,
+)
 from identities.models import Consent, EnrollmentImage, Identity
 from recognition.pipeline.errors import ImageRejected
 from recognition.pipeline.images import load_image
@@ -28,10 +36,20 @@ Status = EnrollmentImage.Status
 # --- identities -----------------------------------------------------------------
 
 
+def _duplicate_ref(external_ref) -> DomainError:
+    return DomainError(f"another person already has the external reference {external_ref!r}",
+                       code="duplicate_external_ref", field="external_ref")
+
+
 @transaction.atomic
 def create_identity(*, display_name: str, external_ref: str | None = None, notes: str = "", actor=None) -> Identity:
-    identity = Identity.objects.create(display_name=display_name, external_ref=external_ref or None, notes=notes,
-                                       created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    try:
+        with transaction.atomic():
+            identity = Identity.objects.create(
+                display_name=display_name, external_ref=external_ref or None, notes=notes,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    except IntegrityError:
+        raise _duplicate_ref(external_ref)
     audit.record(action="identity.create", actor=actor, target=identity, details={"external_ref": external_ref})
     return identity
 
@@ -44,8 +62,12 @@ def update_identity(*, identity: Identity, actor=None, **changes) -> Identity:
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")
     for name, value in changes.items():
-        setattr(identity, name, value or None if name == "external_ref" else value)
-    identity.save()
+        setattr(identity, name, (value or None) if name == "external_ref" else value)
+    try:
+        with transaction.atomic():
+            identity.save()
+    except IntegrityError:
+        raise _duplicate_ref(changes.get("external_ref"))
     audit.record(action="identity.update", actor=actor, target=identity, details={"fields": sorted(changes)})
     return identity
 
@@ -65,15 +87,20 @@ def record_consent(*, identity: Identity, given_by_name: str, purpose: str, word
     _require_active(identity)
     given_at = given_at or timezone.now()
     if expires_at is not None and expires_at <= given_at:
-        raise ConsentRequired("the consent expires before it was given", code="invalid_consent", field="expires_at")
+        raise DomainError("the consent expires before it was given", code="invalid_consent", field="expires_at")
     consent = Consent.objects.create(
         identity=identity, given_by=given_by, given_by_name=given_by_name, given_at=given_at, purpose=purpose,
         wording_version=wording_version, expires_at=expires_at,
         recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    # A new valid consent cancels an erasure scheduled by an earlier withdrawal.
+    cancelled_erasure = identity.erasure_due_at is not None and consent.is_valid()
+    if cancelled_erasure:
+        identity.erasure_due_at = None
+        identity.save(update_fields=["erasure_due_at", "updated_at"])
     audit.record(action="consent.record", actor=actor, target=consent,
                  details={"identity_id": identity.pk, "given_by": given_by, "wording_version": wording_version,
-                          "expires_at": expires_at})
+                          "expires_at": expires_at, "cancelled_erasure": cancelled_erasure})
     return consent
 
 
@@ -140,7 +167,7 @@ def _check_upload(upload: Upload) -> str:
                    max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
         raise PhotoRejected(f"{upload.name}: {exc.detail}", code=exc.reason, field="photos",
-                            detail={"file": upload.name})
+                            detail={"file": upload.name}, status=413 if exc.reason == "too_large" else 400)
     from PIL import Image
     import io
 
@@ -200,7 +227,12 @@ def _queue_processing(image_ids: Iterable[int]) -> None:
     from identities.tasks import process_enrollment_image
 
     for image_id in image_ids:
-        process_enrollment_image.delay(image_id)
+        # A known task id lets pages and the API show the job's status.
+        process_enrollment_image.apply_async(args=[image_id], task_id=processing_task_id(image_id))
+
+
+def processing_task_id(image_id: int) -> str:
+    return f"enroll-photo-{image_id}"
 
 
 # --- review ---------------------------------------------------------------------
@@ -208,10 +240,16 @@ def _queue_processing(image_ids: Iterable[int]) -> None:
 
 def _transition(image_ids: Sequence[int], *, to: str, allowed_from: set[str], actor, reason: str = "",
                 detail: str = "") -> list[EnrollmentImage]:
+    try:
+        image_ids = sorted({int(i) for i in image_ids})
+    except (TypeError, ValueError):
+        raise DomainError("photo ids must be whole numbers", field="ids")
+    if not image_ids:
+        raise DomainError("no photo selected", field="ids")
     images = list(EnrollmentImage.objects.select_for_update().filter(pk__in=image_ids).order_by("pk"))
     missing = set(image_ids) - {image.pk for image in images}
     if missing:
-        raise InvalidTransition(f"unknown photo ids: {sorted(missing)}", code="not_found")
+        raise NotFound(f"unknown photo ids: {sorted(missing)}", field="ids")
     for image in images:
         if image.status not in allowed_from:
             raise InvalidTransition(f"photo #{image.pk} is {image.status}; only {' or '.join(sorted(allowed_from))} "
@@ -234,13 +272,16 @@ def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentIm
     from recognition.models import FaceEmbedding
 
     images = _transition(image_ids, to=Status.APPROVED, allowed_from={Status.AWAITING_REVIEW}, actor=actor)
+    total = 0
     for image in images:
         if valid_consent(image.identity) is None:
             raise ConsentRequired(f"photo #{image.pk}: the person's consent is no longer valid")
         activated = FaceEmbedding.objects.filter(image=image).update(active=True)
+        total += activated
         audit.record(action="photo.approve", actor=actor, target=image,
                      details={"identity_id": image.identity_id, "templates_activated": activated})
-    _request_retrain()
+    if total:
+        _request_retrain()
     return images
 
 
@@ -250,7 +291,7 @@ def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[
     from recognition.models import FaceEmbedding
 
     if not reason.strip():
-        raise InvalidTransition("a rejection needs a reason", code="reason_required", field="reason")
+        raise DomainError("a rejection needs a reason", code="reason_required", field="reason")
     images = _transition(image_ids, to=Status.REJECTED, allowed_from={Status.AWAITING_REVIEW, Status.APPROVED},
                          actor=actor, reason="reviewer", detail=reason.strip())
     was_active = 0
@@ -422,4 +463,6 @@ def erase_due_identities() -> list[int]:
     for identity in due:
         if valid_consent(identity) is None:
             erase_identity(identity=identity)
+        else:
+            Identity.objects.filter(pk=identity.pk).update(erasure_due_at=None)
     return [identity.pk for identity in due]

@@ -32,14 +32,15 @@ def possible_duplicate(vector: np.ndarray, *, model_version: str, exclude_identi
     nearest = (FaceEmbedding.objects.filter(active=True, model_version=model_version)
                .exclude(identity_id=exclude_identity_id)
                .annotate(distance=CosineDistance("vector", vector.tolist()))
-               .order_by("distance").select_related("identity").first())
+               .order_by("distance").first())
     if nearest is None:
         return None
     similarity = 1.0 - float(nearest.distance)
     if similarity < settings.FACEREC_VERIFY_THRESHOLD:
         return None
-    return {"identity_id": nearest.identity_id, "display_name": nearest.identity.display_name,
-            "similarity": round(similarity, 4), "threshold": settings.FACEREC_VERIFY_THRESHOLD}
+    # Ids only: a name copied here would outlive that person's erasure.
+    return {"identity_id": nearest.identity_id, "similarity": round(similarity, 4),
+            "threshold": settings.FACEREC_VERIFY_THRESHOLD}
 
 
 def request_retrain() -> None:

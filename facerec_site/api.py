@@ -1,0 +1,192 @@
+"""What every API view shares: the one error shape, pagination, staff permissions, job status.
+
+Every error leaves the API as {"error": {"code", "message", "fields"}}; unexpected
+ones are logged with the request id and answered with a generic 500, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
+from django.db import IntegrityError
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, permissions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import APIView, set_rollback
+
+from facerec_site import request_context
+
+log = logging.getLogger(__name__)
+
+_UNIQUE_VIOLATION = "23505"
+
+
+def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}, **extra}}
+
+
+def exception_handler(exc, context):
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every exception a view raises becomes one JSON shape."""
+    from identities.errors import DomainError  # the site knows the apps' error base, not the reverse
+
+    request = context.get("request")
+    headers = {}
+    if isinstance(exc, DomainError):
+        fields = {exc.field: [exc.message]} if exc.field else {}
+        body, code_status = error_body(exc.code, exc.message, fields), exc.status
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = _field_messages(exc.detail)
+        first = next(iter(fields.items()), None)
+        message = f"invalid input: {first[0]}: {first[1][0]}" if first else "invalid input"
+        body, code_status = error_body("invalid", message, fields), status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, Http404):
+        body, code_status = error_body("not_found", str(exc) or "not found"), status.HTTP_404_NOT_FOUND
+    elif isinstance(exc, DjangoPermissionDenied):
+        message = str(exc) or "you do not have permission to do this"
+        body, code_status = error_body("permission_denied", message), status.HTTP_403_FORBIDDEN
+    elif isinstance(exc, exceptions.APIException):
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = "%d" % exc.wait
+        code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else exc.default_code
+        body, code_status = error_body(code, str(exc.detail)), exc.status_code
+    elif isinstance(exc, RequestDataTooBig):
+        body, code_status = error_body("too_large", str(exc)), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    elif isinstance(exc, (TooManyFilesSent, TooManyFieldsSent)):
+        body, code_status = error_body("too_many_parts", str(exc)), status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, SuspiciousOperation):
+        body, code_status = error_body("bad_request", "the request was refused"), status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, IntegrityError) and getattr(exc.__cause__, "sqlstate", None) == _UNIQUE_VIOLATION:
+        # A race past the input checks: the database's unique constraint is the final word.
+        body, code_status = error_body("conflict", "this conflicts with an existing record"), status.HTTP_409_CONFLICT
+    else:
+        request_id = getattr(request, "request_id", "") or request_context.current.get().request_id
+        view = context.get("view")
+        log.error("unexpected error in %s (request id %s)", type(view).__name__ if view else "API", request_id,
+                  exc_info=exc)
+        set_rollback()
+        return Response(error_body("server_error", "unexpected error", request_id=request_id),
+                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    set_rollback()
+    return Response(body, status=code_status, headers=headers)
+
+
+def _field_messages(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten DRF's nested error detail to {"field" or "field.0.sub": [messages]}."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            out.update(_field_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        out = {}
+        for index, item in enumerate(detail):
+            if item:
+                out.update(_field_messages(item, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    messages = [str(item) for item in detail] if isinstance(detail, list) else [str(detail)]
+    return {prefix or api_settings.NON_FIELD_ERRORS_KEY: messages}
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape, for the schema."""
+
+    class ErrorDetailSerializer(serializers.Serializer):
+        code = serializers.CharField(help_text="Machine-readable, e.g. consent_required, not_found, invalid.")
+        message = serializers.CharField()
+        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                       help_text="Messages per input field at fault; empty when none.")
+        request_id = serializers.CharField(required=False, help_text="Only on 500: quote it when reporting.")
+
+        class Meta:
+            ref_name = "ErrorDetail"
+
+    error = ErrorDetailSerializer()
+
+    class Meta:
+        ref_name = "Error"
+
+
+def error_responses(*codes: int) -> dict:
+    """extend_schema(responses=...) entries documenting the error shape for these statuses."""
+    return {code: ErrorSerializer for code in codes}
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class IsStaff(permissions.BasePermission):
+    message = "only staff can do this"
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    """Any signed-in user reads (what the view's queryset lets them see); only staff write."""
+
+    message = "only staff can change this"
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in permissions.SAFE_METHODS or request.user.is_staff
+
+
+def paginated_response(*, request, view, queryset, serializer_class, context: dict | None = None) -> Response:
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    data = serializer_class(page, many=True, context={"request": request, **(context or {})}).data
+    return paginator.get_paginated_response(data)
+
+
+# --- job status ---------------------------------------------------------------------
+
+_TASK_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
+
+
+class JobStatusApi(APIView):
+    """The state of one Celery job, for pages and clients polling long work."""
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField()
+        status = serializers.CharField(help_text="Celery state: PENDING (or unknown), STARTED, RETRY, SUCCESS, "
+                                                 "FAILURE.")
+        result = serializers.JSONField(allow_null=True, help_text="The task's result once SUCCESS; on FAILURE "
+                                                                  "{\"error\": exception class name}.")
+
+        class Meta:
+            ref_name = "JobStatus"
+
+    @extend_schema(responses={200: OutputSerializer, **error_responses(401, 403, 404, 503)})
+    def get(self, request, task_id: str):
+        if not _TASK_ID_OK.match(task_id):
+            raise Http404("no such job")
+        from facerec_site.celery import app
+
+        result = app.AsyncResult(task_id)
+        try:
+            state, value = result.state, result.result
+        except Exception as exc:  # the result backend is a separate service; say so rather than 500
+            log.warning("job status of %s unavailable: %s", task_id, exc)
+            raise JobBackendUnavailable() from exc
+        if state == "FAILURE" or isinstance(value, BaseException):
+            value = {"error": type(value).__name__}
+        elif not isinstance(value, (dict, list, str, int, float, bool, type(None))):
+            value = None
+        return Response(self.OutputSerializer({"id": task_id, "status": state, "result": value}).data)
+
+
+class JobBackendUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "job status is unavailable right now; try again shortly"
+    default_code = "job_backend_unavailable"

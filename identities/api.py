@@ -1,0 +1,545 @@
+"""REST API of people, consent, enrollment photos, review and the audit log (/api/v1/).
+
+Thin views: parse with a nested input serializer, call one service or selector, shape
+the answer with a nested output serializer. Errors become the one JSON error shape in
+facerec_site.api.exception_handler. Photo bytes and file URLs are never in a payload.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.uploadhandler import FileUploadHandler
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.validators import UniqueValidator
+from rest_framework.views import APIView
+
+from facerec_site.api import IsStaff, IsStaffOrReadOnly, Pagination, error_responses, paginated_response
+from identities import selectors, services
+from identities.errors import PhotoRejected
+from identities.models import AuditLog, Consent, EnrollmentImage, Identity
+
+MAX_PHOTOS_PER_UPLOAD = 20
+
+
+# --- who sees what --------------------------------------------------------------------
+
+
+def visible_identities(user) -> QuerySet[Identity]:
+    """Staff see everyone; other users only the identities they created."""
+    # Aggregated querysets drop Meta.ordering: order explicitly for stable pages.
+    identities = selectors.identities_overview().select_related("created_by").order_by("display_name", "id")
+    return identities if user.is_staff else identities.filter(created_by=user)
+
+
+def visible_photos(user) -> QuerySet[EnrollmentImage]:
+    photos = EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by")
+    return photos if user.is_staff else photos.filter(identity__created_by=user)
+
+
+class CanSeeIdentity(IsStaffOrReadOnly):
+    """Object level, behind the queryset filter: staff, or the user who created the identity."""
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        identity = obj if isinstance(obj, Identity) else obj.identity
+        return request.user.is_staff or (identity.created_by_id is not None
+                                         and identity.created_by_id == request.user.pk)
+
+
+def _get_or_404(queryset: QuerySet, pk: int, what: str):
+    try:
+        return queryset.get(pk=pk)
+    except queryset.model.DoesNotExist:
+        raise Http404(f"{what} #{pk} not found") from None
+
+
+def _visible_identity(request, view, identity_id: int) -> Identity:
+    identity = _get_or_404(visible_identities(request.user), identity_id, "identity")
+    view.check_object_permissions(request, identity)
+    return identity
+
+
+# --- identities -----------------------------------------------------------------------
+
+
+class IdentityOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.SerializerMethodField()
+    external_ref = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=Identity.Status.choices)
+    notes = serializers.CharField()
+    erasure_due_at = serializers.DateTimeField(allow_null=True, help_text="Set after consent was withdrawn.")
+    created_by = serializers.CharField(source="created_by.username", allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    photo_count = serializers.IntegerField()
+    approved_count = serializers.IntegerField()
+    active_templates = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "Identity"
+
+    def get_display_name(self, identity: Identity) -> str | None:
+        return identity.display_name if identity.status == Identity.Status.ACTIVE else None
+
+
+def _identity_out(identity: Identity) -> dict:
+    # Re-read through the overview selector so the counts are there after a write.
+    return IdentityOutputSerializer(selectors.identities_overview().select_related("created_by")
+                                    .get(pk=identity.pk)).data
+
+
+class IdentityListApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        search = serializers.CharField(required=False, help_text="In display name or external ref.")
+        status = serializers.ChoiceField(choices=Identity.Status.choices, required=False)
+
+        class Meta:
+            ref_name = "IdentityFilter"
+
+    class InputSerializer(serializers.Serializer):
+        display_name = serializers.CharField(max_length=200)
+        external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
+                                             validators=[UniqueValidator(Identity.objects.all())])
+        notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+        class Meta:
+            ref_name = "IdentityCreate"
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: IdentityOutputSerializer(many=True),
+                                                             **error_responses(400, 401, 403)})
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        identities = visible_identities(request.user)
+        if search := filters.validated_data.get("search"):
+            identities = identities.filter(Q(display_name__icontains=search) | Q(external_ref__icontains=search))
+        if identity_status := filters.validated_data.get("status"):
+            identities = identities.filter(status=identity_status)
+        return paginated_response(request=request, view=self, queryset=identities,
+                                  serializer_class=IdentityOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: IdentityOutputSerializer,
+                                                       **error_responses(400, 401, 403, 409)})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identity = services.create_identity(**data.validated_data, actor=request.user)
+        return Response(_identity_out(identity), status=status.HTTP_201_CREATED)
+
+
+class IdentityDetailApi(APIView):
+    permission_classes = [CanSeeIdentity]
+
+    class InputSerializer(serializers.Serializer):
+        display_name = serializers.CharField(max_length=200, required=False)
+        external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
+                                             validators=[UniqueValidator(Identity.objects.all())])
+        notes = serializers.CharField(required=False, allow_blank=True)
+
+        class Meta:
+            ref_name = "IdentityUpdate"
+
+    class ErasureSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        status = serializers.CharField()
+        deleted = serializers.DictField(child=serializers.IntegerField(),
+                                        help_text="How many photos, embeddings and consents were deleted.")
+
+        class Meta:
+            ref_name = "IdentityErasure"
+
+    @extend_schema(responses={200: IdentityOutputSerializer, **error_responses(401, 403, 404)})
+    def get(self, request, identity_id: int):
+        return Response(IdentityOutputSerializer(_visible_identity(request, self, identity_id)).data)
+
+    @extend_schema(request=InputSerializer, responses={200: IdentityOutputSerializer,
+                                                       **error_responses(400, 401, 403, 404, 409, 410)})
+    def patch(self, request, identity_id: int):
+        identity = _visible_identity(request, self, identity_id)
+        data = self.InputSerializer(identity, data=request.data, partial=True)  # instance: unique check skips it
+        data.is_valid(raise_exception=True)
+        identity = services.update_identity(identity=identity, actor=request.user, **data.validated_data)
+        return Response(_identity_out(identity))
+
+    @extend_schema(summary="Erase the identity (right to erasure)",
+                   description="Deletes its photos, crops, embeddings and consents; the identity stays as "
+                               "`erased` with no name, and one audit entry records the erasure. Idempotent.",
+                   responses={200: ErasureSerializer, **error_responses(401, 403, 404)})
+    def delete(self, request, identity_id: int):
+        identity = _visible_identity(request, self, identity_id)
+        counts = services.erase_identity(identity=identity, actor=request.user)
+        return Response(self.ErasureSerializer({"id": identity.pk, "status": Identity.Status.ERASED,
+                                                "deleted": counts}).data)
+
+
+# --- consent --------------------------------------------------------------------------
+
+
+class ConsentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    identity = serializers.IntegerField(source="identity_id")
+    given_by = serializers.ChoiceField(choices=Consent.GivenBy.choices)
+    given_by_name = serializers.CharField()
+    purpose = serializers.CharField()
+    wording_version = serializers.CharField()
+    given_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    is_valid = serializers.SerializerMethodField(help_text="Whether the consent is valid now.")
+    recorded_by = serializers.CharField(source="recorded_by.username", allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "Consent"
+
+    def get_is_valid(self, consent: Consent) -> bool:
+        return consent.is_valid()
+
+
+class IdentityConsentsApi(APIView):
+    permission_classes = [CanSeeIdentity]
+    pagination_class = Pagination
+
+    class InputSerializer(serializers.Serializer):
+        given_by = serializers.ChoiceField(choices=Consent.GivenBy.choices, default=Consent.GivenBy.SELF)
+        given_by_name = serializers.CharField(max_length=200)
+        purpose = serializers.CharField()
+        wording_version = serializers.CharField(max_length=50)
+        given_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Defaults to now.")
+        expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+        class Meta:
+            ref_name = "ConsentCreate"
+
+    @extend_schema(responses={200: ConsentOutputSerializer(many=True), **error_responses(401, 403, 404)})
+    def get(self, request, identity_id: int):
+        identity = _visible_identity(request, self, identity_id)
+        consents = identity.consents.select_related("recorded_by")
+        return paginated_response(request=request, view=self, queryset=consents,
+                                  serializer_class=ConsentOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: ConsentOutputSerializer,
+                                                       **error_responses(400, 401, 403, 404, 409, 410)})
+    def post(self, request, identity_id: int):
+        identity = _visible_identity(request, self, identity_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.record_consent(identity=identity, actor=request.user, **data.validated_data)
+        return Response(ConsentOutputSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentWithdrawApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, summary="Withdraw a consent",
+                   description="Takes effect at once: the person's templates stop matching; erasure follows "
+                               "per FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS when no other consent is valid.",
+                   responses={200: ConsentOutputSerializer, **error_responses(401, 403, 404, 409)})
+    def post(self, request, consent_id: int):
+        consent = _get_or_404(Consent.objects.all(), consent_id, "consent")
+        consent = services.withdraw_consent(consent=consent, actor=request.user)
+        return Response(ConsentOutputSerializer(consent).data)
+
+
+# --- photos ---------------------------------------------------------------------------
+
+
+class PhotoOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    identity = serializers.IntegerField(source="identity_id")
+    status = serializers.ChoiceField(choices=EnrollmentImage.Status.choices)
+    content_type = serializers.CharField()
+    rejection_reason = serializers.CharField(help_text="Machine-readable code, empty unless rejected or failed.")
+    rejection_detail = serializers.CharField()
+    face_box = serializers.ListField(child=serializers.FloatField(), allow_null=True,
+                                     help_text="[x1, y1, x2, y2] in image pixels.")
+    detection_probability = serializers.FloatField(allow_null=True)
+    quality = serializers.SerializerMethodField(
+        help_text="Quality figures; `possible_duplicate` names a similar face of another identity, or null.")
+    uploaded_by = serializers.CharField(source="uploaded_by.username", allow_null=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True)
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "Photo"
+
+    def get_quality(self, photo: EnrollmentImage) -> dict:
+        quality = dict(photo.quality or {})
+        duplicate = quality.get("possible_duplicate")
+        if isinstance(duplicate, dict) and duplicate.get("identity_id") is not None:
+            # The name stored at processing time may since be erased, or not the reader's to see.
+            quality["possible_duplicate"] = {**duplicate, "display_name": self._current_name(duplicate["identity_id"])}
+        return quality
+
+    def _current_name(self, identity_id: int) -> str | None:
+        request = self.context.get("request")
+        names = self.context.setdefault("_names", {})
+        if identity_id not in names:
+            identities = visible_identities(request.user) if request else Identity.objects.none()
+            names[identity_id] = (identities.filter(pk=identity_id, status=Identity.Status.ACTIVE)
+                                  .values_list("display_name", flat=True).first())
+        return names[identity_id]
+
+
+class PhotoCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    identity = serializers.IntegerField(source="identity_id")
+    status = serializers.CharField()
+    status_url = serializers.SerializerMethodField(help_text="Poll this until the status is no longer pending "
+                                                             "or processing.")
+
+    job_url = serializers.SerializerMethodField(help_text="Status of the processing job (Celery).")
+
+    class Meta:
+        ref_name = "PhotoCreated"
+
+    def _absolute(self, url: str) -> str:
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def get_status_url(self, photo: EnrollmentImage) -> str:
+        return self._absolute(reverse("identities_api:photo-detail", args=[photo.pk]))
+
+    def get_job_url(self, photo: EnrollmentImage) -> str:
+        return self._absolute(reverse("api-job-status", args=[services.processing_task_id(photo.pk)]))
+
+
+class MaxUploadSizeHandler(FileUploadHandler):
+    """Refuses a file as soon as it passes FACEREC_MAX_UPLOAD_BYTES, before the rest is read or spooled."""
+
+    def new_file(self, field_name, file_name, *args, **kwargs):
+        super().new_file(field_name, file_name, *args, **kwargs)
+        self.max_bytes = settings.FACEREC_MAX_UPLOAD_BYTES
+
+    def receive_data_chunk(self, raw_data, start):
+        if start + len(raw_data) > self.max_bytes:
+            raise PhotoRejected(f"{self.file_name}: more than the limit of {self.max_bytes} bytes",
+                                code="too_large", field=self.field_name, detail={"file": self.file_name},
+                                status=413)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handlers store the file
+
+
+class IdentityPhotosApi(APIView):
+    permission_classes = [IsStaff]
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        photos = serializers.ListField(
+            child=serializers.FileField(allow_empty_file=True, use_url=False), required=False,
+            max_length=MAX_PHOTOS_PER_UPLOAD,
+            help_text=f"One or more image files (JPEG, PNG, WebP, BMP, PGM/PPM), at most "
+                      f"{MAX_PHOTOS_PER_UPLOAD} per upload.")
+
+        class Meta:
+            ref_name = "PhotoUpload"
+
+    class OutputSerializer(serializers.Serializer):
+        photos = PhotoCreatedSerializer(many=True)
+
+        class Meta:
+            ref_name = "PhotoUploadAccepted"
+
+    def initialize_request(self, request, *args, **kwargs):
+        request.upload_handlers.insert(0, MaxUploadSizeHandler(request))
+        return super().initialize_request(request, *args, **kwargs)
+
+    @extend_schema(summary="Upload enrollment photos",
+                   description="All or nothing: one unusable file refuses the upload. Photos are queued for "
+                               "face detection, quality checks and embedding, then await review.",
+                   request={"multipart/form-data": InputSerializer},
+                   responses={202: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413)})
+    def post(self, request, identity_id: int):
+        identity = _get_or_404(Identity.objects.all(), identity_id, "identity")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        files = data.validated_data.get("photos", [])
+        for file in files:  # also checked while parsing; this guards other upload handlers
+            if file.size > settings.FACEREC_MAX_UPLOAD_BYTES:
+                raise PhotoRejected(f"{file.name}: more than the limit of {settings.FACEREC_MAX_UPLOAD_BYTES} "
+                                    "bytes", code="too_large", field="photos", detail={"file": file.name},
+                                    status=413)
+        uploads = [services.Upload(name=file.name, data=file.read()) for file in files]
+        photos = services.enroll_photos(identity=identity, uploads=uploads, actor=request.user)
+        out = self.OutputSerializer({"photos": photos}, context={"request": request})
+        return Response(out.data, status=status.HTTP_202_ACCEPTED)
+
+
+class PhotoListApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        identity = serializers.IntegerField(required=False, min_value=1)
+        status = serializers.ChoiceField(choices=EnrollmentImage.Status.choices, required=False)
+
+        class Meta:
+            ref_name = "PhotoFilter"
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: PhotoOutputSerializer(many=True),
+                                                             **error_responses(400, 401, 403)})
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        photos = visible_photos(request.user)
+        if "identity" in filters.validated_data:
+            photos = photos.filter(identity_id=filters.validated_data["identity"])
+        if photo_status := filters.validated_data.get("status"):
+            photos = photos.filter(status=photo_status)
+        return paginated_response(request=request, view=self, queryset=photos, serializer_class=PhotoOutputSerializer)
+
+
+class PhotoDetailApi(APIView):
+    permission_classes = [CanSeeIdentity]
+
+    @extend_schema(responses={200: PhotoOutputSerializer, **error_responses(401, 403, 404)})
+    def get(self, request, photo_id: int):
+        photo = _get_or_404(visible_photos(request.user).select_related("identity"), photo_id, "photo")
+        self.check_object_permissions(request, photo)
+        return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
+
+
+# --- review ---------------------------------------------------------------------------
+
+
+class ReviewedSerializer(serializers.Serializer):
+    photos = PhotoOutputSerializer(many=True)
+
+    class Meta:
+        ref_name = "PhotosReviewed"
+
+
+def _reviewed(request, photos) -> Response:
+    return Response(ReviewedSerializer({"photos": photos}, context={"request": request}).data)
+
+
+_REVIEW_ERRORS = error_responses(400, 401, 403, 404, 409)
+
+
+class PhotoApproveBulkApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
+
+        class Meta:
+            ref_name = "PhotoApprove"
+
+    @extend_schema(operation_id="photos_approve_many", summary="Approve photos awaiting review",
+                   request=InputSerializer,
+                   description="All or nothing. Their embeddings become active templates.",
+                   responses={200: ReviewedSerializer, **_REVIEW_ERRORS})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _reviewed(request, services.approve_photos(image_ids=data.validated_data["ids"], actor=request.user))
+
+
+class PhotoRejectBulkApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
+        reason = serializers.CharField(max_length=1000)
+
+        class Meta:
+            ref_name = "PhotoReject"
+
+    @extend_schema(operation_id="photos_reject_many", summary="Reject photos (awaiting review or approved)",
+                   request=InputSerializer,
+                   description="All or nothing. Their templates stop matching.",
+                   responses={200: ReviewedSerializer, **_REVIEW_ERRORS})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        photos = services.reject_photos(image_ids=data.validated_data["ids"], reason=data.validated_data["reason"],
+                                        actor=request.user)
+        return _reviewed(request, photos)
+
+
+class PhotoApproveApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(operation_id="photos_approve", summary="Approve one photo", request=None,
+                   responses={200: PhotoOutputSerializer, **_REVIEW_ERRORS})
+    def post(self, request, photo_id: int):
+        photo = _get_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
+        [photo] = services.approve_photos(image_ids=[photo.pk], actor=request.user)
+        return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
+
+
+class PhotoRejectApi(APIView):
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=1000)
+
+        class Meta:
+            ref_name = "PhotoRejectOne"
+
+    @extend_schema(operation_id="photos_reject", summary="Reject one photo", request=InputSerializer,
+                   responses={200: PhotoOutputSerializer, **_REVIEW_ERRORS})
+    def post(self, request, photo_id: int):
+        photo = _get_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        [photo] = services.reject_photos(image_ids=[photo.pk], reason=data.validated_data["reason"],
+                                         actor=request.user)
+        return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
+
+
+# --- audit log ------------------------------------------------------------------------
+
+
+class AuditLogListApi(APIView):
+    """Read-only, staff only, newest first."""
+
+    permission_classes = [IsStaff]
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        action = serializers.CharField(required=False, help_text="e.g. photo.approve")
+        target_type = serializers.CharField(required=False, help_text="e.g. identities.identity")
+        target_id = serializers.CharField(required=False)
+
+        class Meta:
+            ref_name = "AuditLogFilter"
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+        actor = serializers.IntegerField(source="actor_id", allow_null=True)
+        actor_name = serializers.CharField()
+        action = serializers.CharField()
+        target_type = serializers.CharField()
+        target_id = serializers.CharField()
+        request_id = serializers.CharField()
+        client_ip = serializers.IPAddressField(allow_null=True)
+        details = serializers.JSONField()
+        prev_hash = serializers.CharField()
+        entry_hash = serializers.CharField()
+
+        class Meta:
+            ref_name = "AuditLogEntry"
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer(many=True),
+                                                             **error_responses(400, 401, 403)})
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = AuditLog.objects.filter(**filters.validated_data).order_by("-id")
+        return paginated_response(request=request, view=self, queryset=entries, serializer_class=self.OutputSerializer)
+

@@ -1,0 +1,289 @@
+"""The identity pages: list, enroll, detail, review queue, erasure and the private photo view.
+
+Thin: forms parse, identities.services writes, identities.selectors reads. A domain
+error is shown beside the field it names, never as a 500.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from identities import selectors, services
+from identities.errors import DomainError
+from identities.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm, add_domain_error
+from identities.models import Consent, EnrollmentImage, Identity
+
+PAGE_SIZE = 25
+REVIEW_PAGE_SIZE = 50
+# A photo error of the enroll page, shown beside the photo field of the detail page it redirects to.
+_PHOTO_ERROR_KEY = "identities.photo_error"
+
+
+def staff_required(view):
+    """Logged in (else the login page), and staff (else 403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("staff only")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def visible_identities(user):
+    """Staff see everyone; other users only the people they enrolled."""
+    queryset = Identity.objects.all()
+    return queryset if user.is_staff else queryset.filter(created_by=user)
+
+
+# Quality figures of a processed photo (recognition.pipeline.quality), as people read them.
+_FIGURES = [
+    ("face_px", "Face size", "{:.0f} px"),
+    ("probability", "Detector confidence", "{:.1%}"),
+    ("sharpness", "Sharpness", "{:.1f}"),
+    ("roll_deg", "Head tilt", "{:.0f}°"),
+    ("yaw_ratio", "Turned aside", "{:.2f}"),
+    ("face_count", "Faces found", "{:.0f}"),
+]
+
+
+def _with_figures(photos) -> list[EnrollmentImage]:
+    photos = list(photos)
+    for photo in photos:
+        quality = photo.quality or {}
+        photo.figures = [(label, fmt.format(quality[key])) for key, label, fmt in _FIGURES
+                         if isinstance(quality.get(key), (int, float))]
+    return photos
+
+
+def _uploads(files) -> list[services.Upload]:
+    return [services.Upload(name=f.name, data=f.read()) for f in files]
+
+
+# --- list and enrollment --------------------------------------------------------
+
+
+@login_required
+@require_GET
+def identity_list(request):
+    queryset = selectors.identities_overview().order_by("status", "display_name", "id")  # erased last
+    if not request.user.is_staff:
+        queryset = queryset.filter(created_by=request.user)
+    q = request.GET.get("q", "").strip()
+    if q:
+        queryset = queryset.filter(Q(display_name__icontains=q) | Q(external_ref__icontains=q))
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "identities/identity_list.html", {"page": page, "q": q})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identity_create(request):
+    if request.method == "POST":
+        identity_form = IdentityForm(request.POST)
+        consent_form = ConsentForm(request.POST)
+        photos_form = PhotosForm(request.POST, request.FILES, required=False)
+        if all([identity_form.is_valid(), consent_form.is_valid(), photos_form.is_valid()]):
+            try:
+                # A person without consent is of no use: both or neither.
+                with transaction.atomic():
+                    identity = services.create_identity(**identity_form.cleaned_data, actor=request.user)
+                    services.record_consent(identity=identity, actor=request.user, **consent_form.consent_kwargs())
+            except DomainError as exc:
+                add_domain_error(consent_form if exc.field in consent_form.fields else identity_form, exc)
+            except IntegrityError:  # external_ref taken between the form's check and the insert
+                identity_form.add_error("external_ref", "Another person already has this external reference.")
+            else:
+                messages.success(request, f"{identity.display_name} was added with their consent.")
+                files = photos_form.cleaned_data["photos"]
+                if files:
+                    try:
+                        images = services.enroll_photos(identity=identity, uploads=_uploads(files),
+                                                        actor=request.user)
+                    except DomainError as exc:
+                        request.session[_PHOTO_ERROR_KEY] = {"identity": identity.pk, "message": exc.message}
+                        messages.error(request, "No photo was stored: see the error beside the photo upload below.")
+                    else:
+                        messages.success(request, _photos_queued(len(images)))
+                return redirect("identities:detail", pk=identity.pk)
+    else:
+        identity_form, consent_form, photos_form = IdentityForm(), ConsentForm(), PhotosForm(required=False)
+    return render(request, "identities/identity_form.html", {
+        "identity_form": identity_form, "consent_form": consent_form, "photos_form": photos_form,
+    })
+
+
+def _photos_queued(count: int) -> str:
+    return (f"{count} photo{'s' if count != 1 else ''} uploaded: they are checked for a usable face, "
+            f"then wait for review.")
+
+
+# --- detail and its forms -------------------------------------------------------
+
+
+def _detail_page(request, identity: Identity, *, photos_form=None, consent_form=None, status: int = 200):
+    if photos_form is None:
+        photos_form = PhotosForm()
+        stashed = request.session.pop(_PHOTO_ERROR_KEY, None)
+        if stashed and stashed.get("identity") == identity.pk:
+            # An unbound form has no cleaned_data for add_error(); its (empty) error dict takes it.
+            photos_form.errors["photos"] = photos_form.error_class([stashed["message"]])
+    photos = _with_figures(identity.images.select_related("uploaded_by"))
+    return render(request, "identities/identity_detail.html", {
+        "identity": identity,
+        "consents": [(c, c.is_valid()) for c in identity.consents.select_related("recorded_by")],
+        "valid_consent": services.valid_consent(identity),
+        "photos": photos,
+        "processing": any(p.status in (EnrollmentImage.Status.PENDING, EnrollmentImage.Status.PROCESSING)
+                          for p in photos),
+        "history": selectors.identity_history(identity)[:100],
+        "photos_form": photos_form,
+        "consent_form": consent_form or ConsentForm(),
+        "active": identity.status == Identity.Status.ACTIVE,
+        "erase_after_days": settings.FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS,
+    }, status=status)
+
+
+@login_required
+@require_GET
+def identity_detail(request, pk: int):
+    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    return _detail_page(request, identity)
+
+
+@login_required
+@require_POST
+def add_photos(request, pk: int):
+    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    form = PhotosForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            images = services.enroll_photos(identity=identity, uploads=_uploads(form.cleaned_data["photos"]),
+                                            actor=request.user)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, _photos_queued(len(images)))
+            return redirect("identities:detail", pk=identity.pk)
+    return _detail_page(request, identity, photos_form=form)
+
+
+@login_required
+@require_POST
+def add_consent(request, pk: int):
+    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    form = ConsentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_consent(identity=identity, actor=request.user, **form.consent_kwargs())
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            messages.success(request, "The consent was recorded.")
+            return redirect("identities:detail", pk=identity.pk)
+    return _detail_page(request, identity, consent_form=form)
+
+
+@staff_required
+@require_POST
+def withdraw_consent(request, pk: int):
+    consent = get_object_or_404(Consent, pk=pk)
+    try:
+        consent = services.withdraw_consent(consent=consent, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        note = "The consent was withdrawn: this person's templates no longer match."
+        if consent.identity.erasure_due_at is not None:
+            note += (f" No valid consent is left, so the person is erased from "
+                     f"{timezone.localtime(consent.identity.erasure_due_at):%Y-%m-%d %H:%M}.")
+        messages.success(request, note)
+    return redirect("identities:detail", pk=consent.identity_id)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def identity_erase(request, pk: int):
+    identity = get_object_or_404(Identity, pk=pk)
+    if request.method == "POST":
+        counts = services.erase_identity(identity=identity, actor=request.user)
+        messages.success(request, f"Identity #{identity.pk} was erased: {counts['photos']} photos, "
+                                  f"{counts['embeddings']} templates and {counts['consents']} consents removed.")
+        return redirect("identities:list")
+    return render(request, "identities/identity_erase.html", {
+        "identity": identity, "photo_count": identity.images.count(), "consent_count": identity.consents.count(),
+    })
+
+
+# --- review queue ---------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def review_queue(request):
+    form = ReviewForm(request.POST) if request.method == "POST" else ReviewForm()
+    if form.is_bound and form.is_valid():
+        ids, action = form.cleaned_data["ids"], form.cleaned_data["action"]
+        try:
+            if action == "approve":
+                services.approve_photos(image_ids=ids, actor=request.user)
+            else:
+                services.reject_photos(image_ids=ids, reason=form.cleaned_data["reason"], actor=request.user)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            verb = "approved" if action == "approve" else "rejected"
+            messages.success(request, f"{len(ids)} photo{'s' if len(ids) != 1 else ''} {verb}.")
+            return redirect(request.get_full_path())
+    selected = set(form.cleaned_data.get("ids", [])) if form.is_bound else set()
+    page = Paginator(selectors.photos_awaiting_review(), REVIEW_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = _with_figures(page.object_list)
+    return render(request, "identities/review_queue.html", {"page": page, "form": form, "selected": selected})
+
+
+# --- private photo files --------------------------------------------------------
+
+
+def _private_file_response(request, pk: int, which: str) -> FileResponse:
+    photos = EnrollmentImage.objects.select_related("identity")
+    if not request.user.is_staff:
+        photos = photos.filter(identity__created_by=request.user)
+    image = get_object_or_404(photos, pk=pk)
+    field = image.crop if which == "crop" else image.file
+    if not field:
+        raise Http404("no such file")
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("no such file")
+    content_type = "image/png" if which == "crop" else (image.content_type or "application/octet-stream")
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@login_required
+@require_GET
+def photo_crop(request, pk: int):
+    return _private_file_response(request, pk, "crop")
+
+
+@login_required
+@require_GET
+def photo_original(request, pk: int):
+    return _private_file_response(request, pk, "original")
