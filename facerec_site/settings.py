@@ -252,6 +252,9 @@ FACEREC_REQUEUE_PROCESSING_AFTER_S = env.int("FACEREC_REQUEUE_PROCESSING_AFTER_S
 # Cosine similarity at or above which two faces are taken for the same person, until an
 # evaluation report calibrates it (LFW View 2 EER threshold of these weights, see README).
 FACEREC_VERIFY_THRESHOLD = env.float("FACEREC_VERIFY_THRESHOLD", default=0.45)
+# Open-set identification: a face whose best combined score is below this is `unknown`.
+FACEREC_IDENTIFY_THRESHOLD = env.float("FACEREC_IDENTIFY_THRESHOLD", default=FACEREC_VERIFY_THRESHOLD)
+FACEREC_HNSW_EF_SEARCH = env.int("FACEREC_HNSW_EF_SEARCH", default=100)
 FACEREC_MIN_PHOTOS_PER_IDENTITY = env.int("FACEREC_MIN_PHOTOS_PER_IDENTITY", default=2)
 FACEREC_RETRAIN_DELAY_S = env.int("FACEREC_RETRAIN_DELAY_S", default=10)
 FACEREC_CLASSIFIERS_DIR = Path(env.str("FACEREC_CLASSIFIERS_DIR", default=str(MEDIA_ROOT / "classifiers")))

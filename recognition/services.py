@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +58,12 @@ def request_retrain() -> None:
         retrain_classifier.apply_async(args=[version.pk], countdown=settings.FACEREC_RETRAIN_DELAY_S)
 
     transaction.on_commit(_enqueue)
+
+
+def request_retrain_now() -> None:
+    """As request_retrain, outside any transaction (tasks)."""
+    with transaction.atomic():
+        request_retrain()
 
 
 def current_model_version() -> str:
@@ -112,3 +120,241 @@ def _finish(version: ClassifierVersion, status: str, model_version: str, **field
                  details={"status": status, "identities": version.n_identities, "samples": version.n_samples,
                           "validation_accuracy": version.validation_accuracy})
     return version
+
+
+# --- identification and verification ------------------------------------------------
+
+
+def _domain_error(message: str, *, code: str, status: int = 400, field: str | None = None):
+    from identities.errors import DomainError
+
+    return DomainError(message, code=code, field=field, status=status)
+
+
+@dataclass
+class Candidate:
+    identity_id: int
+    display_name: str
+    score: float  # what the open-set threshold is applied to
+    similarity: float  # cosine similarity to the identity's closest template
+    probability: float | None  # SVM probability, None without a classifier
+
+
+@dataclass
+class IdentifiedFace:
+    box: list[float]
+    detection_probability: float
+    identity_id: int | None  # None: unknown
+    label: str
+    score: float | None
+    candidates: list[Candidate]
+
+
+@dataclass
+class IdentifyResult:
+    faces: list[IdentifiedFace]
+    threshold: float
+    model_version: str
+    classifier_version: int | None
+    method: str  # "svm+nearest-neighbours" or "nearest-neighbours"
+    image_size: tuple[int, int]
+
+
+@dataclass
+class VerifyResult:
+    similarity: float
+    match: bool
+    threshold: float
+    threshold_source: str
+    model_version: str
+    faces: list[list[float]]  # the face box compared in each image
+    identity_id: int | None = None
+    templates_compared: int | None = None
+
+
+@functools.lru_cache(maxsize=4)
+def _load_classifier(artifact_dir: str):
+    from recognition.pipeline.classifier import FaceClassifier
+
+    return FaceClassifier.load(Path(artifact_dir))
+
+
+def decode_probe(data: bytes) -> np.ndarray:
+    """Probe bytes -> RGB array, or a clear 400/413 error. Probes are never stored."""
+    from recognition.pipeline.errors import ImageRejected
+    from recognition.pipeline.images import load_image
+
+    try:
+        return load_image(data, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
+                          max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+    except ImageRejected as exc:
+        raise _domain_error(exc.detail, code=exc.reason, status=413 if exc.reason == "too_large" else 400,
+                            field="image")
+
+
+def combined_score(similarity: float, probability: float | None) -> float:
+    """Nearest-template cosine similarity, discounted by the SVM's disbelief.
+
+    With p = 1 the score is the similarity itself, so one threshold serves both; a
+    candidate the SVM gives p = 0 keeps half its similarity. Strangers rarely have a
+    close template *and* a confident SVM, so they fall below the threshold.
+    """
+    return similarity if probability is None else similarity * (1.0 + probability) / 2.0
+
+
+def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None) -> IdentifyResult:
+    """1:N, open set: every face in the image with its ranked candidates, or `unknown`."""
+    from identities.models import Identity
+    from recognition import selectors
+    from recognition.runtime import get_pipeline
+
+    threshold = settings.FACEREC_IDENTIFY_THRESHOLD if threshold is None else threshold
+    pipeline = get_pipeline()
+    faces = pipeline.process([image], select="all")[0]
+    model_version = pipeline.embedder.model_info.version
+    classifier_row = selectors.current_classifier()
+    classifier = None
+    if classifier_row is not None and classifier_row.status == ClassifierVersion.Status.READY \
+            and classifier_row.model_version == model_version:
+        classifier = _load_classifier(classifier_row.artifact_dir)
+    probabilities = (classifier.proba_by_label(np.stack([f.embedding for f in faces]))
+                     if classifier is not None and faces else None)
+
+    results: list[IdentifiedFace] = []
+    for index, face in enumerate(faces):
+        neighbours = selectors.nearest_identities(face.embedding, model_version=model_version,
+                                                  limit=max(top_k, 5))
+        p_of = {int(label): p for label, p in probabilities[index].items()} if probabilities else {}
+        candidates = [Candidate(identity_id=n.identity_id, display_name="", similarity=round(n.similarity, 4),
+                                probability=None if classifier is None else round(p_of.get(n.identity_id, 0.0), 4),
+                                score=round(combined_score(n.similarity, None if classifier is None
+                                                           else p_of.get(n.identity_id, 0.0)), 4))
+                      for n in neighbours]
+        candidates.sort(key=lambda c: -c.score)
+        candidates = candidates[:top_k]
+        names = dict(Identity.objects.filter(pk__in=[c.identity_id for c in candidates])
+                     .values_list("pk", "display_name"))
+        for c in candidates:
+            c.display_name = names.get(c.identity_id, "")
+        best = candidates[0] if candidates else None
+        known = best is not None and best.score >= threshold
+        results.append(IdentifiedFace(
+            box=[round(v, 1) for v in face.detection.box], detection_probability=round(face.detection.probability, 4),
+            identity_id=best.identity_id if known else None, label=best.display_name if known else "unknown",
+            score=best.score if best else None, candidates=candidates))
+    result = IdentifyResult(
+        faces=results, threshold=threshold, model_version=model_version,
+        classifier_version=classifier_row.pk if classifier is not None else None,
+        method="svm+nearest-neighbours" if classifier is not None else "nearest-neighbours",
+        image_size=(int(image.shape[1]), int(image.shape[0])))
+    audit.record(action="recognition.identify", actor=actor, details={
+        "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
+        "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
+        "classifier_version": result.classifier_version})
+    return result
+
+
+def _single_face(image: np.ndarray, field: str):
+    from recognition.runtime import get_pipeline
+
+    faces = get_pipeline().process([image], select="largest")[0]
+    if not faces:
+        raise _domain_error("no face was found in this image", code="no_face", field=field)
+    return faces[0]
+
+
+def _verify_threshold(threshold: float | None) -> tuple[float, str]:
+    if threshold is not None:
+        return threshold, "request"
+    return settings.FACEREC_VERIFY_THRESHOLD, "default setting FACEREC_VERIFY_THRESHOLD"
+
+
+def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float | None = None,
+                  actor=None) -> VerifyResult:
+    """1:1: are the (largest) faces of two photos the same person?"""
+    from recognition.runtime import get_pipeline
+
+    face_a, face_b = _single_face(image_a, "image_a"), _single_face(image_b, "image_b")
+    similarity = float(np.dot(face_a.embedding, face_b.embedding))
+    threshold, source = _verify_threshold(threshold)
+    result = VerifyResult(similarity=round(similarity, 4), match=similarity >= threshold, threshold=threshold,
+                          threshold_source=source, model_version=get_pipeline().embedder.model_info.version,
+                          faces=[[round(v, 1) for v in f.detection.box] for f in (face_a, face_b)])
+    audit.record(action="recognition.verify", actor=actor,
+                 details={"mode": "two-images", "similarity": result.similarity, "match": result.match,
+                          "threshold": threshold})
+    return result
+
+
+def verify_identity(*, image: np.ndarray, identity, threshold: float | None = None, actor=None) -> VerifyResult:
+    """1:1: is the (largest) face in the photo the claimed identity (closest active template)?"""
+    from recognition import selectors
+    from recognition.runtime import get_pipeline
+
+    if identity.status != "active":
+        raise _domain_error(f"identity #{identity.pk} was erased", code="identity_erased", status=410,
+                            field="identity_id")
+    face = _single_face(image, "image")
+    model_version = get_pipeline().embedder.model_info.version
+    found = selectors.identity_similarity(face.embedding, identity_id=identity.pk, model_version=model_version)
+    if found is None:
+        raise _domain_error(f"identity #{identity.pk} has no approved templates to compare with",
+                            code="no_templates", status=409, field="identity_id")
+    similarity, count = found
+    threshold, source = _verify_threshold(threshold)
+    result = VerifyResult(similarity=round(similarity, 4), match=similarity >= threshold, threshold=threshold,
+                          threshold_source=source, model_version=model_version,
+                          faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
+                          templates_compared=count)
+    audit.record(action="recognition.verify", actor=actor, target=identity,
+                 details={"mode": "identity", "similarity": result.similarity, "match": result.match,
+                          "threshold": threshold})
+    return result
+
+
+# --- re-embedding after a model change ---------------------------------------------
+
+
+def reembed_batch(*, batch_size: int = 64) -> dict[str, int | str]:
+    """Embed the next `batch_size` approved/awaiting photos lacking a current-model embedding.
+
+    Idempotent and resumable: it only looks for what is missing. Returns what it did
+    and how many are left; the caller (a task) repeats until nothing is left.
+    """
+    from identities.models import EnrollmentImage
+    from recognition.runtime import get_pipeline
+
+    pipeline = get_pipeline()
+    info = pipeline.embedder.model_info
+    todo = (EnrollmentImage.objects.filter(status__in=["approved", "awaiting_review"], identity__status="active")
+            .exclude(embeddings__model_version=info.version).order_by("pk"))
+    batch = list(todo[:batch_size])
+    from recognition.pipeline.images import load_image
+
+    done = failed = 0
+    for image in batch:
+        try:
+            with image.file.open("rb") as fh:
+                pixels = load_image(fh.read(), max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
+                                    max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+        except Exception:
+            failed += 1
+            continue
+        if image.face_box:
+            from recognition.pipeline.detection import Detection
+
+            # Same face as reviewed: crop the stored box instead of detecting again.
+            x1, y1, x2, y2 = image.face_box
+            detection = Detection(box=(x1, y1, x2, y2), probability=image.detection_probability or 0.0,
+                                  landmarks=tuple(((x1 + x2) / 2, (y1 + y2) / 2) for _ in range(5)))
+        else:
+            faces = pipeline.detector.detect(pixels)
+            if not faces:
+                failed += 1
+                continue
+            detection = faces[0]
+        vector = pipeline.embedder.embed(pipeline.crop(pixels, detection)[None])[0]
+        store_embedding(image=image, vector=vector, model_name=info.name, model_version=info.version)
+        done += 1
+    remaining = max(todo.count() - failed, 0)
+    return {"model_version": info.version, "embedded": done, "failed": failed, "remaining": remaining}

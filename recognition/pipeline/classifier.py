@@ -115,6 +115,12 @@ class FaceClassifier:
         self._check_fitted()
         return self.svc_.predict_proba(np.asarray(embeddings, dtype=np.float32))
 
+    def proba_by_label(self, embeddings: np.ndarray) -> list[dict[str, float]]:
+        """For each row, {label: probability}."""
+        proba = self.predict_proba(embeddings)
+        labels = self.encoder_.classes_[self.svc_.classes_]
+        return [dict(zip(labels.tolist(), row.tolist())) for row in proba]
+
     def predict(self, embeddings: np.ndarray) -> np.ndarray:
         proba = self.predict_proba(embeddings)
         return self.encoder_.classes_[self.svc_.classes_[proba.argmax(axis=1)]]

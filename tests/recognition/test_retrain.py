@@ -1,0 +1,121 @@
+"""Classifier retraining: versions switch atomically, failures keep the previous one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+
+from identities.models import Consent, EnrollmentImage, Identity
+from recognition import services
+from recognition.models import ClassifierVersion, FaceEmbedding
+from recognition.pipeline.classifier import FaceClassifier
+
+pytestmark = pytest.mark.django_db
+
+
+def _gallery(n_people: int, per_person: int = 3, seed: int = 0) -> list[Identity]:
+    """People with approved photos and active templates (synthetic but well separated vectors)."""
+    rng = np.random.default_rng(seed)
+    model_version = services.current_model_version()
+    people = []
+    for i in range(n_people):
+        identity = Identity.objects.create(display_name=f"Person {i}")
+        consent = Consent.objects.create(identity=identity, given_by_name="x", purpose="test", wording_version="v1")
+        centre = rng.normal(size=512)
+        for j in range(per_person):
+            image = EnrollmentImage(identity=identity, consent=consent, sha256=f"{i}-{j}", status="approved")
+            image.file.save("x", ContentFile(b"not used"), save=False)
+            image.save()
+            vector = centre + 0.3 * rng.normal(size=512)
+            FaceEmbedding.objects.create(image=image, identity=identity, vector=(vector / np.linalg.norm(vector)),
+                                         model_name="facenet", model_version=model_version, active=True)
+        people.append(identity)
+    return people
+
+
+def _retrain() -> ClassifierVersion:
+    version = ClassifierVersion.objects.create(status="pending")
+    return services.retrain(version.pk)
+
+
+def test_a_new_version_becomes_current_only_when_training_finished():
+    _gallery(3)
+    first = _retrain()
+    assert first.status == "ready" and first.current and first.n_identities == 3 and first.n_samples == 9
+    assert first.validation_accuracy == 1.0
+
+    _gallery(1, seed=1)
+    second = _retrain()
+
+    first.refresh_from_db()
+    assert second.current and not first.current
+    assert ClassifierVersion.objects.filter(current=True).count() == 1
+    assert FaceClassifier.load(second.artifact_dir).classes_.size == 4
+
+
+def test_a_failed_retrain_keeps_the_previous_version(monkeypatch):
+    _gallery(2)
+    good = _retrain()
+
+    def broken_fit(self, *args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(FaceClassifier, "fit", broken_fit)
+    failed = _retrain()
+
+    good.refresh_from_db()
+    assert failed.status == "failed" and "MemoryError" in failed.error and not failed.current
+    assert good.current
+
+
+def test_fewer_than_two_identities_falls_back_to_nearest_neighbours():
+    _gallery(1)
+    version = _retrain()
+    assert version.status == "skipped" and version.current
+    assert "at least 2 identities" in version.error
+
+
+def test_retrain_requests_coalesce_while_one_is_pending():
+    ClassifierVersion.objects.create(status="pending")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ClassifierVersion.objects.create(status="pending")
+
+
+def test_a_version_is_trained_once_even_if_the_task_runs_twice():
+    _gallery(2)
+    version = ClassifierVersion.objects.create(status="pending")
+    assert services.retrain(version.pk) is not None
+    assert services.retrain(version.pk) is None
+
+
+def test_reembed_fills_templates_for_a_new_model_version(monkeypatch, tmp_path):
+    """After a model change, approved photos get embeddings of the new version; old ones stay apart."""
+    from PIL import Image
+
+    from tests.shared_data import LFW_IMAGES
+
+    identity = Identity.objects.create(display_name="Colin Powell")
+    consent = Consent.objects.create(identity=identity, given_by_name="x", purpose="test", wording_version="v1")
+    for n in (1, 2):
+        path = LFW_IMAGES / "Colin_Powell" / f"Colin_Powell_{n:04d}.jpg"
+        image = EnrollmentImage(identity=identity, consent=consent, sha256=str(n), status="approved")
+        image.file.save("x", ContentFile(path.read_bytes()), save=False)
+        image.save()
+        FaceEmbedding.objects.create(image=image, identity=identity, vector=np.ones(512) / np.sqrt(512),
+                                     model_name="old", model_version="old-model", active=True)
+
+    first = services.reembed_batch(batch_size=1)
+    second = services.reembed_batch(batch_size=1)
+    third = services.reembed_batch(batch_size=1)
+
+    current = services.current_model_version()
+    assert (first["embedded"], first["remaining"]) == (1, 1)
+    assert (second["embedded"], second["remaining"]) == (1, 0)
+    assert third["embedded"] == 0
+    new = FaceEmbedding.objects.filter(model_version=current)
+    assert new.count() == 2 and all(e.active for e in new)
+    vectors = np.array([e.vector for e in new])
+    assert float(vectors[0] @ vectors[1]) > 0.5  # two photos of one person, real embeddings
+    assert FaceEmbedding.objects.filter(model_version="old-model").count() == 2
