@@ -28,9 +28,11 @@ class FaceEmbedding(models.Model):
             models.UniqueConstraint(fields=["image", "model_version"], name="one_embedding_per_image_and_model"),
         ]
         indexes = [
-            # HNSW on cosine distance. m=16 / ef_construction=64 are pgvector's defaults:
-            # recall@10 above 0.99 at 100k vectors in bench/search_bench.py, while a larger
-            # graph mostly costs build time and memory at this scale.
+            # HNSW on cosine distance with pgvector's defaults m=16 / ef_construction=64: in
+            # bench/search_bench.py at 100k vectors, ef_search=100 (FACEREC_HNSW_EF_SEARCH)
+            # finds the true nearest vector 99% of the time and the right identity 100%, at
+            # 14 ms p50 against 830 ms for an exact scan; a denser graph mainly costs build
+            # time (already 4 min for 100k on 2 cores) and memory.
             HnswIndex(name="faceembedding_vector_hnsw", fields=["vector"], m=16, ef_construction=64,
                       opclasses=["vector_cosine_ops"]),
         ]

@@ -32,9 +32,12 @@ def nearest_identities(vector: np.ndarray, *, model_version: str, limit: int) ->
         with connection.cursor() as cursor:
             # Per query: wider search than pgvector's default 40 for better recall on large galleries.
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [int(settings.FACEREC_HNSW_EF_SEARCH)])
+            # pgvector 0.8: keep scanning the graph when the filters (active, model version)
+            # drop rows, instead of returning fewer than asked for.
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         rows = list(active_templates(model_version)
                     .annotate(distance=CosineDistance("vector", vector.astype(np.float32).tolist()))
-                    .order_by("distance").values_list("identity_id", "distance")[: limit * 5])
+                    .order_by("distance").values_list("identity_id", "distance")[: max(limit * 10, 50)])
     best: dict[int, float] = {}
     for identity_id, distance in rows:
         best.setdefault(identity_id, 1.0 - float(distance))

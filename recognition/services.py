@@ -179,7 +179,7 @@ def _load_classifier(artifact_dir: str):
     return FaceClassifier.load(Path(artifact_dir))
 
 
-def decode_probe(data: bytes) -> np.ndarray:
+def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
     """Probe bytes -> RGB array, or a clear 400/413 error. Probes are never stored."""
     from recognition.pipeline.errors import ImageRejected
     from recognition.pipeline.images import load_image
@@ -189,7 +189,7 @@ def decode_probe(data: bytes) -> np.ndarray:
                           max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
     except ImageRejected as exc:
         raise _domain_error(exc.detail, code=exc.reason, status=413 if exc.reason == "too_large" else 400,
-                            field="image")
+                            field=field)
 
 
 def combined_score(similarity: float, probability: float | None) -> float:
@@ -225,11 +225,15 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         neighbours = selectors.nearest_identities(face.embedding, model_version=model_version,
                                                   limit=max(top_k, 5))
         p_of = {int(label): p for label, p in probabilities[index].items()} if probabilities else {}
-        candidates = [Candidate(identity_id=n.identity_id, display_name="", similarity=round(n.similarity, 4),
-                                probability=None if classifier is None else round(p_of.get(n.identity_id, 0.0), 4),
-                                score=round(combined_score(n.similarity, None if classifier is None
-                                                           else p_of.get(n.identity_id, 0.0)), 4))
-                      for n in neighbours]
+        candidates = []
+        for n in neighbours:
+            # Someone approved after the last training has no SVM probability yet: their
+            # similarity alone counts until the retrain finishes.
+            p = p_of.get(n.identity_id)
+            candidates.append(Candidate(identity_id=n.identity_id, display_name="",
+                                        similarity=round(n.similarity, 4),
+                                        probability=None if p is None else round(p, 4),
+                                        score=round(combined_score(n.similarity, p), 4)))
         candidates.sort(key=lambda c: -c.score)
         candidates = candidates[:top_k]
         names = dict(Identity.objects.filter(pk__in=[c.identity_id for c in candidates])

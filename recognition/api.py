@@ -1,0 +1,214 @@
+"""REST API of recognition: 1:N identification and 1:1 verification of uploaded probes (/api/v1/).
+
+Thin views: parse the multipart input, decode the probe, call one service, shape the
+answer. Probes are decoded in memory and never stored; errors become the one JSON error
+shape in facerec_site.api.exception_handler.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from facerec_site.api import error_responses
+from identities.api import MaxUploadSizeHandler
+from identities.errors import DomainError
+from identities.models import Identity
+from recognition import services
+
+MAX_TOP_K = 20
+TWO_MODES = ("send either image_a and image_b (are these two photos the same person?), or image and "
+             "identity_id (is this photo that enrolled person?)")
+
+
+def verifiable_identities(user) -> QuerySet[Identity]:
+    """Identities a user may verify against: staff all, others only the ones they created."""
+    identities = Identity.objects.all()
+    return identities if user.is_staff else identities.filter(created_by=user)
+
+
+def decode_upload(file, field: str) -> np.ndarray:
+    """The uploaded probe as pixels; a refusal names the form field it came from."""
+    return services.decode_probe(file.read(), field=field)
+
+
+def _probe_field(**kwargs) -> serializers.FileField:
+    return serializers.FileField(allow_empty_file=True, use_url=False, **kwargs)
+
+
+def _threshold_field(default_setting: str) -> serializers.FloatField:
+    return serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True,
+                                  help_text=f"Decision threshold; default: the setting {default_setting}.")
+
+
+class _UploadApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    def initialize_request(self, request, *args, **kwargs):
+        # Refuses an oversized file while it is being received, before it is spooled (413).
+        request.upload_handlers.insert(0, MaxUploadSizeHandler(request))
+        return super().initialize_request(request, *args, **kwargs)
+
+
+# --- identification (1:N) ---------------------------------------------------------------
+
+
+class CandidateSerializer(serializers.Serializer):
+    identity_id = serializers.IntegerField()
+    display_name = serializers.CharField()
+    score = serializers.FloatField(help_text="What the threshold is applied to: the similarity, discounted by the "
+                                             "classifier's probability when there is a classifier.")
+    similarity = serializers.FloatField(help_text="Cosine similarity to the identity's closest template.")
+    probability = serializers.FloatField(allow_null=True, help_text="Classifier probability; null without a "
+                                                                    "classifier.")
+
+    class Meta:
+        ref_name = "IdentifyCandidate"
+
+
+class IdentifiedIdentitySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    display_name = serializers.CharField()
+
+    class Meta:
+        ref_name = "IdentifiedIdentity"
+
+
+class IdentifiedFaceSerializer(serializers.Serializer):
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4,
+                                help_text="[x1, y1, x2, y2] in probe pixels.")
+    detection_probability = serializers.FloatField()
+    identity = serializers.SerializerMethodField(help_text="The best candidate when its score reaches the "
+                                                           "threshold; null: unknown.")
+    label = serializers.CharField(help_text="The identity's name, or `unknown`.")
+    score = serializers.FloatField(allow_null=True, help_text="The best candidate's score; null when the gallery "
+                                                              "has no template to compare with.")
+    candidates = CandidateSerializer(many=True, help_text="Ranked by score, best first.")
+
+    class Meta:
+        ref_name = "IdentifiedFace"
+
+    @extend_schema_field(IdentifiedIdentitySerializer(allow_null=True))
+    def get_identity(self, face: services.IdentifiedFace) -> dict | None:
+        if face.identity_id is None:
+            return None
+        return {"id": face.identity_id, "display_name": face.label}
+
+
+class IdentifyApi(_UploadApi):
+    class InputSerializer(serializers.Serializer):
+        image = _probe_field(help_text="The probe photo (JPEG, PNG, WebP, BMP, PGM/PPM). Never stored.")
+        top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, default=5,
+                                         help_text="Candidates listed per face.")
+        threshold = _threshold_field("FACEREC_IDENTIFY_THRESHOLD")
+
+        class Meta:
+            ref_name = "Identify"
+
+    class OutputSerializer(serializers.Serializer):
+        faces = IdentifiedFaceSerializer(many=True, help_text="Every face found; empty when there is none.")
+        threshold = serializers.FloatField()
+        model_version = serializers.CharField(help_text="Embedding model the probe and templates share.")
+        classifier_version = serializers.IntegerField(allow_null=True, help_text="The classifier used; null when "
+                                                                                 "none is.")
+        method = serializers.CharField(help_text="`svm+nearest-neighbours`, or `nearest-neighbours` alone while fewer "
+                                                 "than two people are enrolled (no classifier).")
+        image_size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
+                                           help_text="[width, height] of the probe.")
+
+        class Meta:
+            ref_name = "IdentifyResult"
+
+    @extend_schema(
+        operation_id="identify", summary="Identify the faces in a photo (1:N)",
+        description="Open set: each face found gets its ranked candidates and the best one's name when its "
+                    "score reaches the threshold, else `unknown`. A photo without a face answers 200 with "
+                    "no faces. The probe is never stored; the call is audited.",
+        request={"multipart/form-data": InputSerializer},
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 413)})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = decode_upload(data.validated_data["image"], "image")
+        result = services.identify(image=image, top_k=data.validated_data["top_k"],
+                                   threshold=data.validated_data.get("threshold"), actor=request.user)
+        return Response(self.OutputSerializer(result).data)
+
+
+# --- verification (1:1) ---------------------------------------------------------------
+
+
+class VerifyApi(_UploadApi):
+    class InputSerializer(serializers.Serializer):
+        image_a = _probe_field(required=False, help_text="Two-photo mode: the first photo.")
+        image_b = _probe_field(required=False, help_text="Two-photo mode: the second photo.")
+        image = _probe_field(required=False, help_text="Identity mode: the photo of the person claiming to be "
+                                                      "identity_id.")
+        identity_id = serializers.IntegerField(min_value=1, required=False, help_text="Identity mode: the "
+                                                                                      "claimed identity.")
+        threshold = _threshold_field("FACEREC_VERIFY_THRESHOLD")
+
+        class Meta:
+            ref_name = "Verify"
+
+        def validate(self, attrs):
+            pair = [name for name in ("image_a", "image_b") if name in attrs]
+            claim = [name for name in ("image", "identity_id") if name in attrs]
+            if pair and claim:
+                raise serializers.ValidationError(f"two modes at once: {TWO_MODES}")
+            if not pair and not claim:
+                raise serializers.ValidationError(f"nothing to compare: {TWO_MODES}")
+            wanted = ("image_a", "image_b") if pair else ("image", "identity_id")
+            missing = [name for name in wanted if name not in attrs]
+            if missing:
+                raise serializers.ValidationError({name: f"this field is required in this mode: {TWO_MODES}"
+                                                   for name in missing})
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        similarity = serializers.FloatField(help_text="Cosine similarity of the two faces (or of the face and "
+                                                      "the identity's closest template).")
+        match = serializers.BooleanField(help_text="similarity >= threshold")
+        threshold = serializers.FloatField()
+        threshold_source = serializers.CharField(help_text="Where the threshold came from: `request`, or the "
+                                                           "setting that gave it.")
+        model_version = serializers.CharField()
+        faces = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()),
+                                      help_text="The face box [x1, y1, x2, y2] compared in each photo (the largest "
+                                                "face of each).")
+        identity_id = serializers.IntegerField(allow_null=True, help_text="Identity mode only.")
+        templates_compared = serializers.IntegerField(allow_null=True, help_text="Identity mode only: the "
+                                                                                 "identity's active templates.")
+
+        class Meta:
+            ref_name = "VerifyResult"
+
+    @extend_schema(
+        operation_id="verify", summary="Verify a face (1:1)",
+        description=f"Two modes: {TWO_MODES}. The largest face of each photo is compared; no face is a 400 "
+                    "(`no_face`). An erased identity is 410, one without approved templates 409. Probes are "
+                    "never stored; the call is audited.",
+        request={"multipart/form-data": InputSerializer},
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413)})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = data.validated_data
+        if "identity_id" in given:
+            try:
+                identity = verifiable_identities(request.user).get(pk=given["identity_id"])
+            except Identity.DoesNotExist:
+                raise Http404(f"identity #{given['identity_id']} not found") from None
+            result = services.verify_identity(image=decode_upload(given["image"], "image"), identity=identity,
+                                              threshold=given.get("threshold"), actor=request.user)
+        else:
+            image_a, image_b = decode_upload(given["image_a"], "image_a"), decode_upload(given["image_b"], "image_b")
+            result = services.verify_images(image_a=image_a, image_b=image_b, threshold=given.get("threshold"),
+                                            actor=request.user)
+        return Response(self.OutputSerializer(result).data)

@@ -1,0 +1,87 @@
+"""Forms of the identify and verify pages: they parse input; recognition.services decides."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from identities.errors import DomainError
+from identities.models import Identity
+
+MAX_TOP_K = 20
+ACCEPT = "image/jpeg,image/png,image/webp,image/*"
+
+
+def add_domain_error(form: forms.Form, exc: DomainError, aliases: dict[str, str] | None = None) -> None:
+    """Show a service's error beside the field it names (`aliases`: service name -> form name), or above."""
+    name = (aliases or {}).get(exc.field, exc.field)
+    form.add_error(name if name in form.fields else None, exc.message)
+
+
+class ProbeField(forms.FileField):
+    """One photo, refused here when over FACEREC_MAX_UPLOAD_BYTES; decoding is the service's."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", forms.ClearableFileInput(attrs={"accept": ACCEPT}))
+        kwargs.setdefault("allow_empty_file", True)  # the service says "no image data" like the API
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        file = super().clean(data, initial)
+        limit = settings.FACEREC_MAX_UPLOAD_BYTES
+        if file and file.size > limit:
+            raise ValidationError(f"{file.name}: larger than the limit of {limit // (1024 * 1024)} MB.",
+                                  code="too_large")
+        return file
+
+
+def _threshold_field() -> forms.FloatField:
+    return forms.FloatField(min_value=0.0, max_value=1.0, required=False, label="Threshold (optional)",
+                            widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"}))
+
+
+def _describe_default(form: forms.Form, setting_name: str) -> None:
+    # Per instance, so the text follows the setting in force (not the one at import).
+    default = getattr(settings, setting_name)
+    form.fields["threshold"].help_text = f"Between 0 and 1. Empty: {default:.2f} (setting {setting_name})."
+
+
+class IdentifyForm(forms.Form):
+    image = ProbeField(label="Photo", help_text="JPEG, PNG or WebP. It is only analysed, never stored.")
+    top_k = forms.IntegerField(min_value=1, max_value=MAX_TOP_K, initial=5, label="Candidates per face")
+    threshold = _threshold_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _describe_default(self, "FACEREC_IDENTIFY_THRESHOLD")
+
+
+class VerifyImagesForm(forms.Form):
+    """Mode 1: are the people in these two photos the same person?"""
+
+    mode = "images"
+    image_a = ProbeField(label="First photo")
+    image_b = ProbeField(label="Second photo")
+    threshold = _threshold_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="pair", **kwargs)
+        _describe_default(self, "FACEREC_VERIFY_THRESHOLD")
+
+
+class VerifyIdentityForm(forms.Form):
+    """Mode 2: is the person in this photo the identity they claim to be?"""
+
+    mode = "identity"
+    image = ProbeField(label="Photo")
+    identity = forms.ModelChoiceField(queryset=Identity.objects.none(), label="Claimed identity",
+                                      empty_label="— choose a person —",
+                                      help_text="Active people you can see: staff see everyone, others the "
+                                                "people they enrolled.")
+    threshold = _threshold_field()
+
+    def __init__(self, *args, identities, **kwargs):
+        super().__init__(*args, prefix="claim", **kwargs)
+        self.fields["identity"].queryset = identities
+        _describe_default(self, "FACEREC_VERIFY_THRESHOLD")

@@ -1,0 +1,120 @@
+"""The identify and verify pages: upload a probe, see the faces found and who they are.
+
+As thin as recognition.api, on the same services. The probe is decoded in memory and
+shown back as a PNG data URI with the faces drawn on it by Pillow; it is never stored.
+A service's error is shown beside the field it names, never as a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+from PIL import Image, ImageDraw, ImageFont
+
+from identities.errors import DomainError
+from identities.models import Identity
+from recognition import services
+from recognition.api import decode_upload, verifiable_identities
+from recognition.forms import IdentifyForm, VerifyIdentityForm, VerifyImagesForm, add_domain_error
+
+# Pictures are shown with their longer side in this range: small probes are enlarged so
+# the labels stay readable on a phone, large ones shrunk so the page stays light.
+PICTURE_MIN_SIDE_PX = 480
+PICTURE_MAX_SIDE_PX = 800
+KNOWN_COLOUR = (6, 118, 71)  # --ok of site.css
+UNKNOWN_COLOUR = (180, 35, 24)  # --bad
+
+
+def annotated_picture(image: np.ndarray, faces: list[tuple[list[float], str, bool]]) -> str:
+    """A copy of `image` with each (box, label, known) drawn on it, as a PNG data URI."""
+    picture = Image.fromarray(image)
+    long_side = max(picture.size)
+    scale = min(max(long_side, PICTURE_MIN_SIDE_PX), PICTURE_MAX_SIDE_PX) / long_side
+    if scale != 1:
+        picture = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
+                                 Image.Resampling.LANCZOS)
+    draw = ImageDraw.Draw(picture)
+    line_px = max(2, round(max(picture.size) / 250))
+    font = ImageFont.load_default(size=max(12, round(max(picture.size) / 30)))
+    pad = max(2, line_px)
+    for box, label, known in faces:
+        x1, y1, x2, y2 = (v * scale for v in box)
+        colour = KNOWN_COLOUR if known else UNKNOWN_COLOUR
+        draw.rectangle([x1, y1, x2, y2], outline=colour, width=line_px)
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+        width, height = right - left + 2 * pad, bottom - top + 2 * pad
+        # The label sits above the box, or inside its top edge when the box touches the top.
+        ty = y1 - height if y1 - height >= 0 else max(y1, 0)
+        tx = max(0, min(x1, picture.width - width))
+        draw.rectangle([tx, ty, tx + width, ty + height], fill=colour)
+        draw.text((tx + pad - left, ty + pad - top), label, fill=(255, 255, 255), font=font)
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def identify(request):
+    form = IdentifyForm(request.POST, request.FILES) if request.method == "POST" else IdentifyForm()
+    result = picture = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            image = decode_upload(data["image"], "image")
+            result = services.identify(image=image, top_k=data["top_k"], threshold=data["threshold"],
+                                       actor=request.user)
+        except DomainError as exc:
+            add_domain_error(form, exc)
+        else:
+            picture = annotated_picture(image, [
+                (face.box, f"{number}. {face.label}", face.identity_id is not None)
+                for number, face in enumerate(result.faces, 1)])
+    return render(request, "recognition/identify.html", {"form": form, "result": result, "picture": picture})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def verify(request):
+    identities = (verifiable_identities(request.user).filter(status=Identity.Status.ACTIVE)
+                  .order_by("display_name", "id"))
+    mode = request.POST.get("mode") if request.method == "POST" else None
+    pair_form = VerifyImagesForm(request.POST, request.FILES) if mode == VerifyImagesForm.mode else VerifyImagesForm()
+    claim_form = (VerifyIdentityForm(request.POST, request.FILES, identities=identities)
+                  if mode == VerifyIdentityForm.mode else VerifyIdentityForm(identities=identities))
+    context = {"pair_form": pair_form, "claim_form": claim_form, "mode": mode, "result": None, "pictures": [],
+               "claimed": None, "has_identities": identities.exists()}
+    if request.method == "POST" and mode not in (VerifyImagesForm.mode, VerifyIdentityForm.mode):
+        context["mode_error"] = "Use one of the two forms below: two photos, or a photo and a person."
+    elif pair_form.is_bound and pair_form.is_valid():
+        data = pair_form.cleaned_data
+        try:
+            images = [decode_upload(data["image_a"], "image_a"), decode_upload(data["image_b"], "image_b")]
+            result = services.verify_images(image_a=images[0], image_b=images[1], threshold=data["threshold"],
+                                            actor=request.user)
+        except DomainError as exc:
+            add_domain_error(pair_form, exc)
+        else:
+            context.update(result=result, pictures=_compared_faces(images, result, ["A", "B"]))
+    elif claim_form.is_bound and claim_form.is_valid():
+        data = claim_form.cleaned_data
+        try:
+            image = decode_upload(data["image"], "image")
+            result = services.verify_identity(image=image, identity=data["identity"], threshold=data["threshold"],
+                                              actor=request.user)
+        except DomainError as exc:
+            add_domain_error(claim_form, exc, aliases={"identity_id": "identity"})
+        else:
+            context.update(result=result, claimed=data["identity"],
+                           pictures=_compared_faces([image], result, [str(data["identity"])]))
+    return render(request, "recognition/verify.html", context)
+
+
+def _compared_faces(images: list[np.ndarray], result: services.VerifyResult, labels: list[str]) -> list[str]:
+    return [annotated_picture(image, [(box, label, result.match)])
+            for image, box, label in zip(images, result.faces, labels)]
