@@ -86,7 +86,11 @@ def main() -> int:
         "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO",
                  "--schedule", str(var_dir / "celerybeat-schedule")],
         "web": [python, "-m", "gunicorn", "facerec_site.wsgi", "--bind", f"{host}:{port}",
-                "--workers", os.environ.get("FACEREC_WEB_WORKERS", "2"), "--timeout", "120",
+                # One process per ~2 cores: each one's inference already uses every core
+                # (bench/api_bench.py: 2 processes on 2 cores halved identify throughput);
+                # threads keep pages responsive while an identify call runs.
+                "--workers", os.environ.get("FACEREC_WEB_WORKERS", str(max(1, (os.cpu_count() or 2) // 2))),
+                "--threads", os.environ.get("FACEREC_WEB_THREADS", "4"), "--timeout", "120",
                 "--access-logfile", "-"],
     }
     stopping = False
