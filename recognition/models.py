@@ -42,7 +42,7 @@ class FaceEmbedding(models.Model):
 
 
 class ClassifierVersion(models.Model):
-    """A trained SVM; `current` marks the one identification uses (at most one)."""
+    """A trained SVM; `current` marks the one identification uses for its model version."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -68,8 +68,10 @@ class ClassifierVersion(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(fields=["current"], condition=models.Q(current=True),
-                                    name="one_current_classifier"),
+            # One current classifier per model version: after a model change the next
+            # version's classifier is ready before the switch.
+            models.UniqueConstraint(fields=["model_version"], condition=models.Q(current=True),
+                                    name="one_current_classifier_per_model"),
             # Coalescing: at most one retrain waits at a time.
             models.UniqueConstraint(fields=["status"], condition=models.Q(status="pending"),
                                     name="one_pending_retrain"),

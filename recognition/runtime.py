@@ -24,10 +24,16 @@ def torch_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@functools.cache
 def get_embedder() -> FaceEmbedder:
+    """The embedder of the serving weights (FACEREC_WEIGHTS)."""
+    return get_embedder_for(settings.FACEREC_WEIGHTS)
+
+
+@functools.cache
+def get_embedder_for(weights: str) -> FaceEmbedder:
+    """Any weights spec: the re-embedding job uses the *next* weights while the web serves the current."""
     return FaceEmbedder(
-        weights=settings.FACEREC_WEIGHTS,
+        weights=weights,
         models_dir=settings.FACEREC_MODELS_DIR,
         device=settings.FACEREC_DEVICE,
         backend=settings.FACEREC_EMBEDDING_BACKEND,
@@ -35,10 +41,14 @@ def get_embedder() -> FaceEmbedder:
     )
 
 
-@functools.cache
 def get_pipeline() -> FacePipeline:
+    return get_pipeline_for(settings.FACEREC_WEIGHTS)
+
+
+@functools.cache
+def get_pipeline_for(weights: str) -> FacePipeline:
     detector = FaceDetector(device=torch_device(), min_face_size=settings.FACEREC_MIN_DETECT_FACE_PX)
-    return FacePipeline(detector, get_embedder(), crop_size=settings.FACEREC_CROP_SIZE,
+    return FacePipeline(detector, get_embedder_for(weights), crop_size=settings.FACEREC_CROP_SIZE,
                         margin=settings.FACEREC_CROP_MARGIN)
 
 

@@ -12,8 +12,9 @@ from pgvector.django import CosineDistance
 from recognition.models import ClassifierVersion, FaceEmbedding
 
 
-def current_classifier() -> ClassifierVersion | None:
-    return ClassifierVersion.objects.filter(current=True).first()
+def current_classifier(model_version: str) -> ClassifierVersion | None:
+    """The classifier identification uses for embeddings of `model_version`."""
+    return ClassifierVersion.objects.filter(current=True, model_version=model_version).first()
 
 
 def active_templates(model_version: str):

@@ -60,10 +60,18 @@ def request_retrain() -> None:
     transaction.on_commit(_enqueue)
 
 
-def request_retrain_now() -> None:
-    """As request_retrain, outside any transaction (tasks)."""
-    with transaction.atomic():
-        request_retrain()
+def request_retrain_now(model_version: str | None = None) -> ClassifierVersion | None:
+    """Queue a retrain now (outside a request), for the serving model or `model_version`."""
+    from recognition.tasks import retrain_classifier
+
+    try:
+        with transaction.atomic():
+            version = ClassifierVersion.objects.create(status=ClassifierVersion.Status.PENDING,
+                                                       model_version=model_version or "")
+    except IntegrityError:
+        return None  # one is waiting already
+    retrain_classifier.apply_async(args=[version.pk], countdown=settings.FACEREC_RETRAIN_DELAY_S)
+    return version
 
 
 def current_model_version() -> str:
@@ -81,7 +89,7 @@ def retrain(version_id: int) -> ClassifierVersion | None:
     if not claimed:
         return None
     version = ClassifierVersion.objects.get(pk=version_id)
-    model_version = current_model_version()
+    model_version = version.model_version or current_model_version()
     rows = list(FaceEmbedding.objects.filter(active=True, model_version=model_version)
                 .values_list("identity_id", "vector"))
     started = time.monotonic()
@@ -112,8 +120,9 @@ def _finish(version: ClassifierVersion, status: str, model_version: str, **field
     for name, value in fields.items():
         setattr(version, name, value)
     if status in (ClassifierVersion.Status.READY, ClassifierVersion.Status.SKIPPED):
-        # A SKIPPED version is current too: it tells identification to use nearest neighbours alone.
-        ClassifierVersion.objects.filter(current=True).update(current=False)
+        # Current per model version; a SKIPPED version is current too: it tells
+        # identification to use nearest neighbours alone.
+        ClassifierVersion.objects.filter(current=True, model_version=model_version).update(current=False)
         version.current = True
     version.save()
     audit.record(action="classifier.retrain", target=version,
@@ -212,10 +221,9 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
     pipeline = get_pipeline()
     faces = pipeline.process([image], select="all")[0]
     model_version = pipeline.embedder.model_info.version
-    classifier_row = selectors.current_classifier()
+    classifier_row = selectors.current_classifier(model_version)
     classifier = None
-    if classifier_row is not None and classifier_row.status == ClassifierVersion.Status.READY \
-            and classifier_row.model_version == model_version:
+    if classifier_row is not None and classifier_row.status == ClassifierVersion.Status.READY:
         classifier = _load_classifier(classifier_row.artifact_dir)
     probabilities = (classifier.proba_by_label(np.stack([f.embedding for f in faces]))
                      if classifier is not None and faces else None)
@@ -319,16 +327,18 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
 # --- re-embedding after a model change ---------------------------------------------
 
 
-def reembed_batch(*, batch_size: int = 64) -> dict[str, int | str]:
-    """Embed the next `batch_size` approved/awaiting photos lacking a current-model embedding.
+def reembed_batch(*, batch_size: int = 64, weights: str | None = None) -> dict[str, int | str]:
+    """Embed the next `batch_size` approved/awaiting photos lacking an embedding of `weights`.
 
+    `weights` defaults to the serving FACEREC_WEIGHTS; a model change passes the next
+    weights, so their templates fill in while the current ones keep serving.
     Idempotent and resumable: it only looks for what is missing. Returns what it did
     and how many are left; the caller (a task) repeats until nothing is left.
     """
     from identities.models import EnrollmentImage
-    from recognition.runtime import get_pipeline
+    from recognition.runtime import get_pipeline_for
 
-    pipeline = get_pipeline()
+    pipeline = get_pipeline_for(weights or settings.FACEREC_WEIGHTS)
     info = pipeline.embedder.model_info
     todo = (EnrollmentImage.objects.filter(status__in=["approved", "awaiting_review"], identity__status="active")
             .exclude(embeddings__model_version=info.version).order_by("pk"))

@@ -12,12 +12,12 @@ def retrain_classifier(version_id: int) -> dict | None:
 
 
 @shared_task(name="recognition.tasks.embed_missing_templates", bind=True)
-def embed_missing_templates(self, batch_size: int = 64) -> dict:
-    """Re-embed photos for the current model in batches, then retrain; the old version stays
-    searchable for nothing (probes are always embedded with the current model)."""
-    progress = services.reembed_batch(batch_size=batch_size)
+def embed_missing_templates(self, batch_size: int = 64, weights: str | None = None) -> dict:
+    """Embed photos for `weights` (the next model) in batches, re-queuing itself until none is
+    missing, then train that version's classifier; see `manage.py reembed`."""
+    progress = services.reembed_batch(batch_size=batch_size, weights=weights)
     if progress["embedded"] and progress["remaining"]:
-        embed_missing_templates.apply_async(kwargs={"batch_size": batch_size})
+        embed_missing_templates.apply_async(kwargs={"batch_size": batch_size, "weights": weights})
     elif progress["embedded"]:
-        services.request_retrain_now()
+        services.request_retrain_now(model_version=progress["model_version"])
     return progress

@@ -9,6 +9,7 @@ test tasks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -112,5 +113,47 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+                pass
+        # Pool children too, so no connection holds the test database when it is dropped.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_test_database(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end sessions other processes or threads left on it
+    (the live server's thread, worker pool children)."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), contextlib.suppress(Exception), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+def _worker_idle(app) -> bool:
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        if any(client.llen(queue) for queue in ("default", settings.GPU_QUEUE)):
+            return False
+    inspect = app.control.inspect(timeout=0.5)
+    for reply in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+        if any((reply or {}).values()):
+            return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def _drain_worker_before_flush(request):
+    """A test's follow-up tasks (retrains, erasures) finish before its tables are flushed."""
+    if "celery_worker" not in request.fixturenames:
+        yield
+        return
+    # Requested here so that it is torn down (the flush) after this fixture's wait.
+    request.getfixturevalue("_django_db_helper")
+    yield
+    app = request.getfixturevalue("celery_app_for_tests")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _worker_idle(app):
+        time.sleep(0.2)

@@ -119,3 +119,49 @@ def test_reembed_fills_templates_for_a_new_model_version(monkeypatch, tmp_path):
     vectors = np.array([e.vector for e in new])
     assert float(vectors[0] @ vectors[1]) > 0.5  # two photos of one person, real embeddings
     assert FaceEmbedding.objects.filter(model_version="old-model").count() == 2
+
+
+def test_a_model_change_switches_over_with_complete_templates_and_a_ready_classifier(settings, tmp_path,
+                                                                                     admin_user):
+    """Next weights fill their templates while the current ones serve; the switch has no gap."""
+    import shutil
+
+    from identities import services as enrollment
+    from recognition.pipeline.images import load_image_file
+    from recognition.runtime import get_embedder
+    from tests.shared_data import LFW_IMAGES
+
+    people = {}
+    for person in ("George_W_Bush", "Colin_Powell"):
+        identity = enrollment.create_identity(display_name=person)
+        enrollment.record_consent(identity=identity, given_by_name=person, purpose="test", wording_version="v1")
+        uploads = [enrollment.Upload(name=f"{n}.jpg", data=(LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes())
+                   for n in (1, 2, 3)]
+        images = enrollment.enroll_photos(identity=identity, uploads=uploads)  # db test: no task is sent
+        for image in images:
+            enrollment.process_photo(image.pk)
+        enrollment.approve_photos(image_ids=[i.pk for i in images], actor=admin_user)
+        people[person] = identity
+    serving = _retrain()
+    assert serving.status == "ready"
+
+    # "New" weights: the same network under another file, hence another model version.
+    next_weights = tmp_path / "next-facenet.pt"
+    shutil.copy(get_embedder().models_dir / "facenet-casia-webface.pt", next_weights)
+    while services.reembed_batch(batch_size=4, weights=str(next_weights))["remaining"]:
+        pass
+    assert FaceEmbedding.objects.filter(model_version="next-facenet.pt", active=True).count() == 6
+    upcoming = services.retrain(ClassifierVersion.objects.create(status="pending",
+                                                                 model_version="next-facenet.pt").pk)
+    serving.refresh_from_db()
+    assert upcoming.current and serving.current  # each is current for its own model version
+
+    probe = load_image_file(LFW_IMAGES / "Colin_Powell" / "Colin_Powell_0010.jpg")
+    before = services.identify(image=probe)
+    assert (before.model_version, before.classifier_version) == (serving.model_version, serving.pk)
+
+    settings.FACEREC_WEIGHTS = str(next_weights)  # the switch (a restart in production)
+    after = services.identify(image=probe)
+    assert (after.model_version, after.classifier_version) == ("next-facenet.pt", upcoming.pk)
+    identified = [f.identity_id for f in after.faces if f.identity_id is not None]
+    assert identified == [people["Colin_Powell"].pk]  # bystanders in the photo stay unknown

@@ -1,33 +1,50 @@
-"""reembed: compute templates for the current model version (after changing FACEREC_WEIGHTS)."""
+"""reembed: templates for a model version, so a model change switches over without a gap.
 
-from django.core.management.base import BaseCommand
+1. `manage.py reembed --weights NEXT` (or `--background`) embeds every approved photo with
+   the next weights while the platform keeps serving FACEREC_WEIGHTS, then trains that
+   version's classifier.
+2. When it reports nothing left, set FACEREC_WEIGHTS=NEXT and restart: identification
+   then finds complete templates and a ready classifier for the new version.
+"""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from recognition import services
 
 
 class Command(BaseCommand):
-    help = ("Embed every approved photo that has no embedding for the current model version. "
-            "--background queues it on the workers instead.")
+    help = "Embed every approved photo lacking an embedding for --weights (default: FACEREC_WEIGHTS)."
 
     def add_arguments(self, parser):
+        parser.add_argument("--weights", default=None,
+                            help="casia-webface, vggface2 or a state_dict path (default: FACEREC_WEIGHTS)")
         parser.add_argument("--batch-size", type=int, default=64)
         parser.add_argument("--background", action="store_true", help="run as a Celery task on the gpu queue")
 
-    def handle(self, *args, batch_size: int, background: bool, **options):
+    def handle(self, *args, weights: str | None, batch_size: int, background: bool, **options):
+        from recognition.pipeline.weights import WeightsUnavailable
+
+        weights = weights or settings.FACEREC_WEIGHTS
         if background:
             from recognition.tasks import embed_missing_templates
 
-            result = embed_missing_templates.delay(batch_size=batch_size)
+            result = embed_missing_templates.delay(batch_size=batch_size, weights=weights)
             self.stdout.write(f"queued: job {result.id}")
             return
         total = 0
-        while True:
-            progress = services.reembed_batch(batch_size=batch_size)
-            total += progress["embedded"]
-            self.stdout.write(f"embedded {progress['embedded']} ({progress['failed']} failed), "
-                              f"{progress['remaining']} left for {progress['model_version']}")
-            if not progress["embedded"] or not progress["remaining"]:
-                break
+        try:
+            while True:
+                progress = services.reembed_batch(batch_size=batch_size, weights=weights)
+                total += progress["embedded"]
+                self.stdout.write(f"embedded {progress['embedded']} ({progress['failed']} failed), "
+                                  f"{progress['remaining']} left for {progress['model_version']}")
+                if not progress["embedded"] or not progress["remaining"]:
+                    break
+        except WeightsUnavailable as exc:
+            raise CommandError(str(exc))
         if total:
-            services.request_retrain_now()
-            self.stdout.write("classifier retrain requested")
+            services.request_retrain_now(model_version=progress["model_version"])
+            self.stdout.write(f"classifier retrain requested for {progress['model_version']}")
+        if not progress["remaining"] and weights != settings.FACEREC_WEIGHTS:
+            self.stdout.write(f"templates complete: set FACEREC_WEIGHTS={weights} and restart to switch over")
