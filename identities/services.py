@@ -28,7 +28,7 @@ from identities.errors import (
 )
 from identities.models import Consent, EnrollmentImage, Identity
 from recognition.pipeline.errors import ImageRejected
-from recognition.pipeline.images import load_image
+from recognition.runtime import decode_image, read_image_file
 
 Status = EnrollmentImage.Status
 
@@ -163,8 +163,7 @@ class Upload:
 def _check_upload(upload: Upload) -> str:
     """Decode once to refuse what the pipeline would refuse; returns the content type."""
     try:
-        load_image(upload.data, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
-                   max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+        decode_image(upload.data)
     except ImageRejected as exc:
         raise PhotoRejected(f"{upload.name}: {exc.detail}", code=exc.reason, field="photos",
                             detail={"file": upload.name}, status=413 if exc.reason == "too_large" else 400)
@@ -374,9 +373,7 @@ def process_photo(image_id: int) -> str | None:
     image = EnrollmentImage.objects.select_related("identity").get(pk=image_id)
     pipeline = get_pipeline()
     try:
-        with image.file.open("rb") as fh:
-            pixels = load_image(fh.read(), max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
-                                max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+        pixels = read_image_file(image.file)
     except ImageRejected as exc:
         return _finish_rejected(image, exc.reason, exc.detail, {})
     detections = pipeline.detector.detect(pixels)

@@ -57,3 +57,20 @@ def quality_thresholds():
     from recognition.pipeline.quality import QualityThresholds
 
     return QualityThresholds(**settings.FACEREC_QUALITY)
+
+
+def decode_image(data: bytes):
+    """Image bytes -> RGB array under the configured byte and pixel limits (raises ImageRejected)."""
+    from recognition.pipeline.images import load_image
+
+    return load_image(data, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
+                      max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+
+
+def read_image_file(path_or_field):
+    """A stored photo (FieldFile) or a file path, decoded as `decode_image` does."""
+    if hasattr(path_or_field, "open"):
+        with path_or_field.open("rb") as fh:
+            return decode_image(fh.read())
+    with open(path_or_field, "rb") as fh:
+        return decode_image(fh.read(settings.FACEREC_MAX_UPLOAD_BYTES + 1))

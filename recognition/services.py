@@ -191,11 +191,10 @@ def _load_classifier(artifact_dir: str):
 def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
     """Probe bytes -> RGB array, or a clear 400/413 error. Probes are never stored."""
     from recognition.pipeline.errors import ImageRejected
-    from recognition.pipeline.images import load_image
+    from recognition.runtime import decode_image
 
     try:
-        return load_image(data, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
-                          max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+        return decode_image(data)
     except ImageRejected as exc:
         raise _domain_error(exc.detail, code=exc.reason, status=413 if exc.reason == "too_large" else 400,
                             field=field)
@@ -336,21 +335,17 @@ def reembed_batch(*, batch_size: int = 64, weights: str | None = None) -> dict[s
     and how many are left; the caller (a task) repeats until nothing is left.
     """
     from identities.models import EnrollmentImage
-    from recognition.runtime import get_pipeline_for
+    from recognition.runtime import get_pipeline_for, read_image_file
 
     pipeline = get_pipeline_for(weights or settings.FACEREC_WEIGHTS)
     info = pipeline.embedder.model_info
     todo = (EnrollmentImage.objects.filter(status__in=["approved", "awaiting_review"], identity__status="active")
             .exclude(embeddings__model_version=info.version).order_by("pk"))
     batch = list(todo[:batch_size])
-    from recognition.pipeline.images import load_image
-
     done = failed = 0
     for image in batch:
         try:
-            with image.file.open("rb") as fh:
-                pixels = load_image(fh.read(), max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
-                                    max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+            pixels = read_image_file(image.file)
         except Exception:
             failed += 1
             continue

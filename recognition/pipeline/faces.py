@@ -22,7 +22,7 @@ from recognition.pipeline.detection import (
     largest,
     nearest_to_center,
 )
-from recognition.pipeline.embedding import FaceEmbedder
+from recognition.pipeline.embedding import EMBEDDING_DIM, FaceEmbedder
 
 Selection = Literal["all", "center", "largest"]
 
@@ -31,7 +31,7 @@ Selection = Literal["all", "center", "largest"]
 class Face:
     detection: Detection
     crop: np.ndarray  # (size, size, 3) uint8 RGB
-    embedding: np.ndarray  # (512,) float32, unit length
+    embedding: np.ndarray  # (EMBEDDING_DIM,) float32, unit length
 
 
 def select_faces(detections: list[Detection], image_shape: Sequence[int], select: Selection) -> list[Detection]:
@@ -59,7 +59,7 @@ class FacePipeline:
         all_detections = self.detector.detect_many(images, pad_ratio=pad_ratio)
         chosen = [select_faces(dets, image.shape, select) for dets, image in zip(all_detections, images)]
         crops = [self.crop(image, det) for image, dets in zip(images, chosen) for det in dets]
-        embeddings = self.embedder.embed(np.stack(crops), tta=tta) if crops else np.zeros((0, 512), np.float32)
+        embeddings = self.embedder.embed(np.stack(crops), tta=tta) if crops else np.zeros((0, EMBEDDING_DIM), np.float32)
         results: list[list[Face]] = []
         k = 0
         for dets in chosen:
@@ -79,7 +79,7 @@ class FileEmbeddings:
     """Embeddings of the files where a face was found, and why the others were skipped."""
 
     paths: list[str]
-    embeddings: np.ndarray  # (len(paths), 512)
+    embeddings: np.ndarray  # (len(paths), EMBEDDING_DIM)
     skipped: dict[str, str]  # path -> reason (an ImageRejected reason or `no_face`)
 
 
@@ -109,5 +109,5 @@ def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[st
                 skipped[str(path)] = NO_FACE
         if progress:
             progress(len(chunk))
-    embeddings = np.stack(kept).astype(np.float32) if kept else np.zeros((0, 512), np.float32)
+    embeddings = np.stack(kept).astype(np.float32) if kept else np.zeros((0, EMBEDDING_DIM), np.float32)
     return FileEmbeddings(paths=kept_paths, embeddings=embeddings, skipped=skipped)

@@ -1,18 +1,10 @@
-"""Shared bits of the pipeline commands: image loading with settings' limits, progress bars."""
+"""Shared bits of the pipeline commands: progress bars and the skipped-files summary."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from django.conf import settings
 from tqdm import tqdm
-
-from recognition.pipeline.images import load_image_file
-
-
-def load_with_limits(path: str):
-    return load_image_file(path, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
-                           max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
 
 
 def progress_bar(total: int, desc: str, stream) -> tqdm:

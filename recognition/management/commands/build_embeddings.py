@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.management.commands._progress import load_with_limits, progress_bar, skipped_summary
+from recognition.management.commands._progress import progress_bar, skipped_summary
 from recognition.pipeline.faces import embed_files
-from recognition.runtime import get_pipeline
+from recognition.runtime import get_pipeline, read_image_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm"}
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         label_of = {str(path): person for person, path in files}
         pipeline = get_pipeline()
         with progress_bar(len(files), "embedding", self.stderr) as bar:
-            result = embed_files(pipeline, [str(p) for _, p in files], load_with_limits, select=select, tta=tta,
+            result = embed_files(pipeline, [str(p) for _, p in files], read_image_file, select=select, tta=tta,
                                  pad_ratio=pad_ratio, progress=bar.update)
         if not result.paths:
             raise CommandError("no face was found in any image; nothing written\n" + "\n".join(skipped_summary(result.skipped)))

@@ -9,11 +9,11 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluation import metrics
-from recognition.management.commands._progress import load_with_limits, progress_bar, skipped_summary
+from recognition.management.commands._progress import progress_bar, skipped_summary
 from recognition.pipeline.detection import Detection
 from recognition.pipeline.faces import NO_FACE, embed_files
 from recognition.pipeline.lfw import read_pairs, unique_images
-from recognition.runtime import get_pipeline
+from recognition.runtime import get_pipeline, read_image_file
 
 FAR_TARGETS = (1e-2, 1e-3)
 
@@ -62,11 +62,11 @@ class Command(BaseCommand):
         images = [str(p) for p in unique_images(pair_list)]
         pipeline = get_pipeline()
         with progress_bar(len(images), "embedding", self.stderr) as bar:
-            result = embed_files(pipeline, images, load_with_limits, select="center", tta=tta, progress=bar.update)
+            result = embed_files(pipeline, images, read_image_file, select="center", tta=tta, progress=bar.update)
         embedding_of = dict(zip(result.paths, result.embeddings))
         fallbacks = [p for p, reason in result.skipped.items() if reason == NO_FACE]
         for path in fallbacks:
-            image = load_with_limits(path)
+            image = read_image_file(path)
             crop = pipeline.crop(image, central_detection(image.shape))
             embedding_of[path] = pipeline.embedder.embed(crop[None], tta=tta)[0]
         unusable = {p: r for p, r in result.skipped.items() if r != NO_FACE}
