@@ -44,7 +44,8 @@ def _probe_field(**kwargs) -> serializers.FileField:
 
 def _threshold_field(default_setting: str) -> serializers.FloatField:
     return serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True,
-                                  help_text=f"Decision threshold; default: the setting {default_setting}.")
+                                  help_text=f"Decision threshold; default: the one applied for the serving model "
+                                            f"(from an evaluation report), else the setting {default_setting}.")
 
 
 class _UploadApi(APIView):
@@ -114,6 +115,9 @@ class IdentifyApi(_UploadApi):
     class OutputSerializer(serializers.Serializer):
         faces = IdentifiedFaceSerializer(many=True, help_text="Every face found; empty when there is none.")
         threshold = serializers.FloatField()
+        threshold_source = serializers.CharField(help_text="Where the threshold came from: `request`, the value "
+                                                           "applied for this model (its origin, who applied it and "
+                                                           "when), or the default setting.")
         model_version = serializers.CharField(help_text="Embedding model the probe and templates share.")
         classifier_version = serializers.IntegerField(allow_null=True, help_text="The classifier used; null when "
                                                                                  "none is.")
@@ -176,8 +180,9 @@ class VerifyApi(_UploadApi):
                                                       "the identity's closest template).")
         match = serializers.BooleanField(help_text="similarity >= threshold")
         threshold = serializers.FloatField()
-        threshold_source = serializers.CharField(help_text="Where the threshold came from: `request`, or the "
-                                                           "setting that gave it.")
+        threshold_source = serializers.CharField(help_text="Where the threshold came from: `request`, the value "
+                                                           "applied for this model (its origin, who applied it and "
+                                                           "when), or the default setting.")
         model_version = serializers.CharField()
         faces = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()),
                                       help_text="The face box [x1, y1, x2, y2] compared in each photo (the largest "

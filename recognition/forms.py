@@ -41,10 +41,13 @@ def _threshold_field() -> forms.FloatField:
                             widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"}))
 
 
-def _describe_default(form: forms.Form, setting_name: str) -> None:
-    # Per instance, so the text follows the setting in force (not the one at import).
-    default = getattr(settings, setting_name)
-    form.fields["threshold"].help_text = f"Between 0 and 1. Empty: {default:.2f} (setting {setting_name})."
+def _describe_default(form: forms.Form, kind: str) -> None:
+    # Per instance, so the text follows the threshold in force (a report may have set it).
+    from recognition.runtime import get_embedder
+    from recognition.selectors import current_threshold
+
+    in_force = current_threshold(kind, model_version=get_embedder().model_info.version)
+    form.fields["threshold"].help_text = f"Between 0 and 1. Empty: {in_force.value:.3f} ({in_force.source})."
 
 
 class IdentifyForm(forms.Form):
@@ -54,7 +57,7 @@ class IdentifyForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        _describe_default(self, "FACEREC_IDENTIFY_THRESHOLD")
+        _describe_default(self, "identify")
 
 
 class VerifyImagesForm(forms.Form):
@@ -67,7 +70,7 @@ class VerifyImagesForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, prefix="pair", **kwargs)
-        _describe_default(self, "FACEREC_VERIFY_THRESHOLD")
+        _describe_default(self, "verify")
 
 
 class VerifyIdentityForm(forms.Form):
@@ -84,4 +87,4 @@ class VerifyIdentityForm(forms.Form):
     def __init__(self, *args, identities, **kwargs):
         super().__init__(*args, prefix="claim", **kwargs)
         self.fields["identity"].queryset = identities
-        _describe_default(self, "FACEREC_VERIFY_THRESHOLD")
+        _describe_default(self, "verify")

@@ -1,8 +1,10 @@
-"""Face templates in pgvector and versions of the identification classifier."""
+"""Face templates in pgvector, versions of the identification classifier, applied thresholds."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
 EMBEDDING_DIM = 512
@@ -79,3 +81,42 @@ class ClassifierVersion(models.Model):
 
     def __str__(self) -> str:
         return f"classifier v{self.pk} ({self.status}{', current' if self.current else ''})"
+
+
+class RecognitionThreshold(models.Model):
+    """One applied decision threshold: an append-only history, the latest row per kind and model version rules.
+
+    A value is measured on one embedding model's similarities, so it applies to that model
+    version only; with no row for the serving version the setting (FACEREC_*_THRESHOLD)
+    applies. `report_id` names the evaluation report it came from without a foreign key:
+    the evaluation app points here, recognition does not depend on it.
+    """
+
+    class Kind(models.TextChoices):
+        VERIFY = "verify"  # 1:1, on cosine similarity
+        IDENTIFY = "identify"  # 1:N open set, on the combined score
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    value = models.FloatField()
+    model_version = models.CharField(max_length=100)
+    source = models.CharField(max_length=200, help_text='What it came from, e.g. "evaluation report #12".')
+    report_id = models.PositiveIntegerField(null=True, blank=True)
+    previous_value = models.FloatField(null=True, blank=True, help_text="The value in force before this one.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    # Who it was, kept when the user is later deleted (as the audit log's actor_name).
+    set_by_name = models.CharField(max_length=150, blank=True)
+    set_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-set_at", "-id"]
+        indexes = [models.Index(fields=["kind", "model_version", "-set_at", "-id"], name="threshold_latest")]
+        constraints = [
+            # Both are on a cosine-similarity scale. (PostgreSQL ranks NaN above every number: refused too.)
+            models.CheckConstraint(condition=models.Q(value__gte=-1.0, value__lte=1.0),
+                                   name="threshold_value_in_range"),
+            models.CheckConstraint(condition=models.Q(kind__in=["verify", "identify"]), name="threshold_kind_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} threshold {self.value:g} for {self.model_version} ({self.source})"

@@ -1,20 +1,57 @@
-"""Reads of the recognition side: templates, nearest neighbours, the current classifier."""
+"""Reads of the recognition side: templates, nearest neighbours, the current classifier and thresholds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from pgvector.django import CosineDistance
 
-from recognition.models import ClassifierVersion, FaceEmbedding
+from recognition.models import ClassifierVersion, FaceEmbedding, RecognitionThreshold
 
 
 def current_classifier(model_version: str) -> ClassifierVersion | None:
     """The classifier identification uses for embeddings of `model_version`."""
     return ClassifierVersion.objects.filter(current=True, model_version=model_version).first()
+
+
+# The setting that gives each kind's threshold while none is stored for the serving model.
+THRESHOLD_SETTINGS = {
+    RecognitionThreshold.Kind.VERIFY: "FACEREC_VERIFY_THRESHOLD",
+    RecognitionThreshold.Kind.IDENTIFY: "FACEREC_IDENTIFY_THRESHOLD",
+}
+
+
+@dataclass(frozen=True)
+class ThresholdInUse:
+    value: float
+    source: str  # said in every answer: where the value came from, who applied it and when
+    set_by_name: str | None = None
+    set_at: datetime | None = None
+    stored: RecognitionThreshold | None = None  # None: the default setting
+
+
+def current_threshold(kind: str, *, model_version: str) -> ThresholdInUse:
+    """The threshold in force: the latest one applied for `model_version`, else the setting."""
+    kind = RecognitionThreshold.Kind(kind)
+    row = (RecognitionThreshold.objects.filter(kind=kind, model_version=model_version)
+           .select_related("set_by").order_by("-set_at", "-id").first())
+    if row is None:
+        name = THRESHOLD_SETTINGS[kind]
+        return ThresholdInUse(value=float(getattr(settings, name)), source=f"default setting {name}")
+    return ThresholdInUse(value=row.value, source=describe_threshold(row), set_by_name=row.set_by_name or None,
+                          set_at=row.set_at, stored=row)
+
+
+def describe_threshold(row: RecognitionThreshold) -> str:
+    """E.g. "evaluation report #12, applied by alice on 2026-11-29 10:02 UTC"."""
+    verb = "applied" if row.report_id is not None else "set"
+    by = f" by {row.set_by_name}" if row.set_by_name else ""
+    when = row.set_at.astimezone(dt_timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{row.source}, {verb}{by} on {when}" if row.source else f"{verb}{by} on {when}"
 
 
 def active_templates(model_version: str):

@@ -1,8 +1,10 @@
-"""Writes of the recognition side: templates and classifier versions."""
+"""Writes of the recognition side: templates, classifier versions, applied thresholds; identify and verify."""
 
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 import shutil
 import time
 import traceback
@@ -11,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from identities import audit
-from recognition.models import ClassifierVersion, FaceEmbedding
+from recognition.models import ClassifierVersion, FaceEmbedding, RecognitionThreshold
 
 
 def store_embedding(*, image, vector: np.ndarray, model_name: str, model_version: str) -> FaceEmbedding:
@@ -30,7 +32,9 @@ def store_embedding(*, image, vector: np.ndarray, model_name: str, model_version
 
 
 def possible_duplicate(vector: np.ndarray, *, model_version: str, exclude_identity_id: int) -> dict | None:
-    """The closest active template of another identity, when it matches above the threshold."""
+    """The closest active template of another identity, when it matches above the verify threshold."""
+    from recognition.selectors import current_threshold
+
     nearest = (FaceEmbedding.objects.filter(active=True, model_version=model_version)
                .exclude(identity_id=exclude_identity_id)
                .annotate(distance=CosineDistance("vector", vector.tolist()))
@@ -38,11 +42,56 @@ def possible_duplicate(vector: np.ndarray, *, model_version: str, exclude_identi
     if nearest is None:
         return None
     similarity = 1.0 - float(nearest.distance)
-    if similarity < settings.FACEREC_VERIFY_THRESHOLD:
+    threshold = current_threshold(RecognitionThreshold.Kind.VERIFY, model_version=model_version).value
+    if similarity < threshold:
         return None
     # Ids only: a name copied here would outlive that person's erasure.
-    return {"identity_id": nearest.identity_id, "similarity": round(similarity, 4),
-            "threshold": settings.FACEREC_VERIFY_THRESHOLD}
+    return {"identity_id": nearest.identity_id, "similarity": round(similarity, 4), "threshold": threshold}
+
+
+# --- applied thresholds ---------------------------------------------------------------
+
+# Serialises threshold writes, so each row's previous_value is the one it replaced.
+_THRESHOLD_LOCK_KEY = 0x74687265  # "thre"
+
+
+@transaction.atomic
+def set_threshold(*, kind: str, value: float, model_version: str, actor, source: str,
+                  report_id: int | None = None) -> RecognitionThreshold:
+    """Apply a verify or identify threshold for one embedding model version, from now on.
+
+    Appends to the history (nothing is overwritten) and to the audit log; identify and
+    verify use it for requests that give no threshold of their own.
+    """
+    from recognition.selectors import current_threshold
+
+    if kind not in RecognitionThreshold.Kind.values:
+        kinds = ", ".join(RecognitionThreshold.Kind.values)
+        raise _domain_error(f"unknown threshold kind {kind!r}: use one of {kinds}", code="invalid_threshold",
+                            field="kind")
+    # Both are cosine-similarity scales (identify's score is a similarity discounted by the SVM).
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or not -1.0 <= value <= 1.0:
+        raise _domain_error(f"a {kind} threshold is a number from -1 to 1, not {value!r}", code="invalid_threshold",
+                            field="value")
+    if not model_version:
+        raise _domain_error("a threshold applies to one embedding model version: name it",
+                            code="invalid_threshold", field="model_version")
+    source = (source or "").strip()
+    if not source or len(source) > RecognitionThreshold._meta.get_field("source").max_length:
+        raise _domain_error("say where the threshold comes from, in at most 200 characters", code="invalid_threshold",
+                            field="source")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_THRESHOLD_LOCK_KEY])
+    old = current_threshold(kind, model_version=model_version)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    row = RecognitionThreshold.objects.create(
+        kind=kind, value=float(value), model_version=model_version, source=source, report_id=report_id,
+        previous_value=old.value, set_by=user, set_by_name=user.get_username() if user else "")
+    audit.record(action="recognition.threshold_set", actor=actor, target=row, details={
+        "kind": kind, "old": old.value, "new": row.value, "model_version": model_version, "source": source,
+        "report_id": report_id})
+    return row
 
 
 def request_retrain() -> None:
@@ -163,6 +212,7 @@ class IdentifiedFace:
 class IdentifyResult:
     faces: list[IdentifiedFace]
     threshold: float
+    threshold_source: str  # "request", the default setting, or the applied value's origin
     model_version: str
     classifier_version: int | None
     method: str  # "svm+nearest-neighbours" or "nearest-neighbours"
@@ -216,10 +266,10 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
     from recognition import selectors
     from recognition.runtime import get_pipeline
 
-    threshold = settings.FACEREC_IDENTIFY_THRESHOLD if threshold is None else threshold
     pipeline = get_pipeline()
     faces = pipeline.process([image], select="all")[0]
     model_version = pipeline.embedder.model_info.version
+    threshold, source = _threshold(RecognitionThreshold.Kind.IDENTIFY, threshold, model_version)
     classifier_row = selectors.current_classifier(model_version)
     classifier = None
     if classifier_row is not None and classifier_row.status == ClassifierVersion.Status.READY:
@@ -254,7 +304,7 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
             identity_id=best.identity_id if known else None, label=best.display_name if known else "unknown",
             score=best.score if best else None, candidates=candidates))
     result = IdentifyResult(
-        faces=results, threshold=threshold, model_version=model_version,
+        faces=results, threshold=threshold, threshold_source=source, model_version=model_version,
         classifier_version=classifier_row.pk if classifier is not None else None,
         method="svm+nearest-neighbours" if classifier is not None else "nearest-neighbours",
         image_size=(int(image.shape[1]), int(image.shape[0])))
@@ -274,10 +324,18 @@ def _single_face(image: np.ndarray, field: str):
     return faces[0]
 
 
-def _verify_threshold(threshold: float | None) -> tuple[float, str]:
+def _threshold(kind: str, threshold: float | None, model_version: str) -> tuple[float, str]:
+    """The request's threshold, else the one in force for the serving model; and where it came from."""
+    from recognition.selectors import current_threshold
+
     if threshold is not None:
         return threshold, "request"
-    return settings.FACEREC_VERIFY_THRESHOLD, "default setting FACEREC_VERIFY_THRESHOLD"
+    in_use = current_threshold(kind, model_version=model_version)
+    return in_use.value, in_use.source
+
+
+def _verify_threshold(threshold: float | None, model_version: str) -> tuple[float, str]:
+    return _threshold(RecognitionThreshold.Kind.VERIFY, threshold, model_version)
 
 
 def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float | None = None,
@@ -287,9 +345,10 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
 
     face_a, face_b = _single_face(image_a, "image_a"), _single_face(image_b, "image_b")
     similarity = float(np.dot(face_a.embedding, face_b.embedding))
-    threshold, source = _verify_threshold(threshold)
+    model_version = get_pipeline().embedder.model_info.version
+    threshold, source = _verify_threshold(threshold, model_version)
     result = VerifyResult(similarity=round(similarity, 4), match=similarity >= threshold, threshold=threshold,
-                          threshold_source=source, model_version=get_pipeline().embedder.model_info.version,
+                          threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in f.detection.box] for f in (face_a, face_b)])
     audit.record(action="recognition.verify", actor=actor,
                  details={"mode": "two-images", "similarity": result.similarity, "match": result.match,
@@ -312,7 +371,7 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
         raise _domain_error(f"identity #{identity.pk} has no approved templates to compare with",
                             code="no_templates", status=409, field="identity_id")
     similarity, count = found
-    threshold, source = _verify_threshold(threshold)
+    threshold, source = _verify_threshold(threshold, model_version)
     result = VerifyResult(similarity=round(similarity, 4), match=similarity >= threshold, threshold=threshold,
                           threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
