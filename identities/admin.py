@@ -7,10 +7,12 @@ removal, on the identity page), and the audit log is view-only.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from identities import services
 from identities.errors import DomainError
+from identities.forms import AttributesField
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 
 ADMIN_REJECTION_REASON = "rejected in admin"
@@ -39,13 +41,23 @@ class ConsentInline(admin.TabularInline):
         return False
 
 
+class IdentityAdminForm(forms.ModelForm):
+    # The same `key: value` lines as the New identity page, checked by services.clean_attributes.
+    attributes = AttributesField()
+
+    class Meta:
+        model = Identity
+        fields = "__all__"
+
+
 @admin.register(Identity)
 class IdentityAdmin(admin.ModelAdmin):
+    form = IdentityAdminForm
     list_display = ["display_name", "external_ref", "status", "created_by", "created_at"]
     list_filter = ["status"]
     search_fields = ["display_name", "external_ref"]
-    fields = ["display_name", "external_ref", "notes", "status", "erasure_due_at", "created_by", "created_at",
-              "updated_at"]
+    fields = ["display_name", "external_ref", "notes", "attributes", "status", "erasure_due_at", "created_by",
+              "created_at", "updated_at"]
     readonly_fields = ["status", "erasure_due_at", "created_by", "created_at", "updated_at"]
     inlines = [ConsentInline]
 
@@ -62,7 +74,7 @@ class IdentityAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data
-                   if name in {"display_name", "external_ref", "notes"}}
+                   if name in {"display_name", "external_ref", "notes", "attributes"}}
         if changes:
             services.update_identity(identity=obj, actor=request.user, **changes)
 

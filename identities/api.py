@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from facerec_site.api import IsStaff, IsStaffOrReadOnly, Pagination, error_responses, paginated_response
 from identities import selectors, services
-from identities.errors import PhotoRejected
+from identities.errors import DomainError, PhotoRejected
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 
 MAX_PHOTOS_PER_UPLOAD = 20
@@ -66,6 +66,25 @@ def _visible_identity(request, view, identity_id: int) -> Identity:
 
 # --- identities -----------------------------------------------------------------------
 
+_ATTRIBUTES_HELP = ("Optional attributes recorded with the person's consent, key -> value (e.g. "
+                    '{"cohort": "2024"}); evaluation reports break their metrics down per value. At most '
+                    f"{services.MAX_ATTRIBUTES} keys of 1-50 letters, digits, '_', '-' or '.'; values are text "
+                    f"(numbers become text) of at most {services.MAX_ATTRIBUTE_VALUE_CHARS} characters; an empty "
+                    "value drops its key. On update the object replaces the stored one.")
+
+
+class AttributesField(serializers.DictField):
+    """key -> text; parsed by identities.services.clean_attributes, the one place with the rules."""
+
+    # For the schema only (to_internal_value below does the parsing): an empty value drops its key.
+    child = serializers.CharField(allow_blank=True, max_length=services.MAX_ATTRIBUTE_VALUE_CHARS)
+
+    def to_internal_value(self, data) -> dict[str, str]:
+        try:
+            return services.clean_attributes(data)
+        except DomainError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code)
+
 
 class IdentityOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
@@ -73,6 +92,7 @@ class IdentityOutputSerializer(serializers.Serializer):
     external_ref = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=Identity.Status.choices)
     notes = serializers.CharField()
+    attributes = AttributesField(help_text=_ATTRIBUTES_HELP)
     erasure_due_at = serializers.DateTimeField(allow_null=True, help_text="Set after consent was withdrawn.")
     created_by = serializers.CharField(source="created_by.username", allow_null=True)
     created_at = serializers.DateTimeField()
@@ -110,6 +130,7 @@ class IdentityListApi(APIView):
         external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
                                              validators=[UniqueValidator(Identity.objects.all())])
         notes = serializers.CharField(required=False, allow_blank=True, default="")
+        attributes = AttributesField(required=False, default=dict, help_text=_ATTRIBUTES_HELP)
 
         class Meta:
             ref_name = "IdentityCreate"
@@ -144,6 +165,7 @@ class IdentityDetailApi(APIView):
         external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
                                              validators=[UniqueValidator(Identity.objects.all())])
         notes = serializers.CharField(required=False, allow_blank=True)
+        attributes = AttributesField(required=False, help_text=_ATTRIBUTES_HELP)
 
         class Meta:
             ref_name = "IdentityUpdate"

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from identities import services
 from identities.errors import DomainError
 from identities.models import Consent, Identity
 
@@ -46,11 +47,55 @@ class MultipleFileField(forms.FileField):
         return cleaned
 
 
+class AttributesField(forms.CharField):
+    """A textarea of `key: value` lines, cleaned to the dict identities.services.clean_attributes allows."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "placeholder": "cohort: 2024"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "Attributes")
+        kwargs.setdefault("help_text", "Optional, one \"key: value\" per line (e.g. cohort: 2024). Used only to break "
+                                       "evaluation reports down; record only with the person's consent.")
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return "\n".join(f"{key}: {text}" for key, text in value.items())
+        return value
+
+    def to_python(self, value) -> dict[str, str]:
+        if isinstance(value, dict):
+            return value
+        parsed: dict[str, str] = {}
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, colon, text = line.partition(":")
+            if not colon or not key.strip():
+                raise ValidationError(f"Line {number}: write it as \"key: value\".", code="invalid")
+            key = key.strip()
+            if key in parsed:
+                raise ValidationError(f"Line {number}: {key!r} is given twice.", code="duplicate")
+            parsed[key] = text
+        try:
+            return services.clean_attributes(parsed)
+        except DomainError as exc:
+            raise ValidationError(exc.message, code=exc.code)
+
+    def has_changed(self, initial, data) -> bool:
+        try:
+            return self.to_python(initial) != self.to_python(data)
+        except ValidationError:
+            return True
+
+
 class IdentityForm(forms.Form):
     display_name = forms.CharField(max_length=200, label="Name")
     external_ref = forms.CharField(max_length=200, required=False, label="External reference",
                                    help_text="Optional id in another system (unique).")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    attributes = AttributesField()
 
     def clean_external_ref(self) -> str:
         ref = self.cleaned_data["external_ref"].strip()

@@ -54,6 +54,10 @@ class Identity(models.Model):
                                     help_text="Optional id in another system (unique).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     notes = models.TextField(blank=True)
+    # Free-form, optional, and only with the person's consent: evaluation reports break
+    # their metrics down per value (e.g. {"cohort": "2024"}) so bias becomes visible.
+    attributes = models.JSONField(default=dict, blank=True,
+                                  help_text="Optional consented attributes, key -> value (e.g. cohort).")
     erasure_due_at = models.DateTimeField(null=True, blank=True, db_index=True,
                                           help_text="Set when consent is withdrawn; erased by the sweeper then.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

@@ -7,9 +7,10 @@ One transaction each, the audit entry written inside it, Celery tasks sent with
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -41,26 +42,86 @@ def _duplicate_ref(external_ref) -> DomainError:
                        code="duplicate_external_ref", field="external_ref")
 
 
+MAX_ATTRIBUTES = 20
+MAX_ATTRIBUTE_VALUE_CHARS = 100
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,50}")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _invalid_attributes(message: str) -> DomainError:
+    return DomainError(message, code="invalid_attributes", field="attributes")
+
+
+def clean_attributes(value: Any) -> dict[str, str]:
+    """The one check of an identity's attributes: a JSON object of key -> text value.
+
+    Keys are 1-50 letters, digits, `_`, `-` or `.`; values are text of at most 100
+    characters on one line (whole and decimal numbers become text), stripped; an empty
+    value drops its key; at most 20 keys are kept. Messages name keys, never values
+    (they may be sensitive).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise _invalid_attributes("attributes must be an object of key -> value")
+    cleaned: dict[str, str] = {}
+    for key, raw in value.items():
+        if not isinstance(key, str) or not _ATTRIBUTE_KEY.fullmatch(key):
+            raise _invalid_attributes(f"attribute key {str(key)[:60]!r}: use 1-50 letters, digits, '_', '-' or '.'")
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            raw = str(raw)
+        if not isinstance(raw, str):
+            raise _invalid_attributes(f"attribute {key!r}: the value must be text or a number")
+        raw = raw.strip()
+        if _CONTROL_CHARS.search(raw):  # NUL cannot be stored in jsonb; line breaks would garble the form
+            raise _invalid_attributes(f"attribute {key!r}: the value must be one line without control characters")
+        if len(raw) > MAX_ATTRIBUTE_VALUE_CHARS:
+            raise _invalid_attributes(f"attribute {key!r}: the value is longer than "
+                                      f"{MAX_ATTRIBUTE_VALUE_CHARS} characters")
+        if raw:
+            cleaned[key] = raw
+    if len(cleaned) > MAX_ATTRIBUTES:
+        raise _invalid_attributes(f"at most {MAX_ATTRIBUTES} attributes, not {len(cleaned)}")
+    return cleaned
+
+
+def _changed_keys(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """Keys added, removed or given another value: what the audit log may say about attributes."""
+    return sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+
+
 @transaction.atomic
-def create_identity(*, display_name: str, external_ref: str | None = None, notes: str = "", actor=None) -> Identity:
+def create_identity(*, display_name: str, external_ref: str | None = None, notes: str = "",
+                    attributes: Mapping[str, Any] | None = None, actor=None) -> Identity:
+    attributes = clean_attributes(attributes)
     try:
         with transaction.atomic():
             identity = Identity.objects.create(
-                display_name=display_name, external_ref=external_ref or None, notes=notes,
+                display_name=display_name, external_ref=external_ref or None, notes=notes, attributes=attributes,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None)
     except IntegrityError:
         raise _duplicate_ref(external_ref)
-    audit.record(action="identity.create", actor=actor, target=identity, details={"external_ref": external_ref})
+    details: dict[str, Any] = {"external_ref": external_ref}
+    if attributes:
+        details["attribute_keys"] = sorted(attributes)  # keys only: values may be sensitive
+    audit.record(action="identity.create", actor=actor, target=identity, details=details)
     return identity
 
 
 @transaction.atomic
 def update_identity(*, identity: Identity, actor=None, **changes) -> Identity:
+    """Change name, external ref, notes or attributes (`attributes` replaces the whole set)."""
     _require_active(identity)
-    allowed = {"display_name", "external_ref", "notes"}
+    allowed = {"display_name", "external_ref", "notes", "attributes"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")
+    details: dict[str, Any] = {"fields": sorted(changes)}
+    if "attributes" in changes:
+        changes["attributes"] = clean_attributes(changes["attributes"])
+        # From the database: a caller (the admin) may already have set the new value on the instance.
+        before = Identity.objects.filter(pk=identity.pk).values_list("attributes", flat=True).first() or {}
+        details["attribute_keys"] = _changed_keys(before, changes["attributes"])  # keys only, no values
     for name, value in changes.items():
         setattr(identity, name, (value or None) if name == "external_ref" else value)
     try:
@@ -68,7 +129,7 @@ def update_identity(*, identity: Identity, actor=None, **changes) -> Identity:
             identity.save()
     except IntegrityError:
         raise _duplicate_ref(changes.get("external_ref"))
-    audit.record(action="identity.update", actor=actor, target=identity, details={"fields": sorted(changes)})
+    audit.record(action="identity.update", actor=actor, target=identity, details=details)
     return identity
 
 
@@ -307,7 +368,8 @@ def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[
 
 
 def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
-    """Right to erasure: photos, crops, embeddings and consents go; one audit entry stays.
+    """Right to erasure: photos, crops, embeddings and consents go; name, external ref, notes and
+    attributes are blanked; one audit entry stays.
 
     Idempotent: erasing an erased identity removes whatever is left (nothing) and
     records nothing new.
@@ -330,6 +392,7 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         identity.display_name = ""
         identity.external_ref = None
         identity.notes = ""
+        identity.attributes = {}
         identity.erasure_due_at = None
         identity.save()
         if not (already and not any(counts.values())):

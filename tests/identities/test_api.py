@@ -537,7 +537,9 @@ def test_audit_log_is_staff_only_read_only_and_filterable(staff_client, user_cli
 # --- jobs, errors, schema -------------------------------------------------------------------
 
 
-def test_job_status_reports_the_celery_state(staff_client):
+def test_job_status_reports_the_celery_state(staff_client, celery_app_for_tests):
+    # celery_app_for_tests first: the app caches its result backend at first use, and a backend
+    # cached before the test broker is configured would hide the worker's results from later tests.
     response = staff_client.get(f"{API}/jobs/0b5c0f1e-5f0e-4d0e-9d55-000000000000/")
     assert response.status_code == 200
     assert response.json() == {"id": "0b5c0f1e-5f0e-4d0e-9d55-000000000000", "status": "PENDING", "result": None}
