@@ -144,6 +144,8 @@ GPU_QUEUE = "gpu"
 CELERY_TASK_ROUTES = {
     "recognition.tasks.embed_*": {"queue": GPU_QUEUE},
     "identities.tasks.process_enrollment_image": {"queue": GPU_QUEUE},
+    # Benchmark reports embed whole dataset folders.
+    "evaluation.tasks.run_report": {"queue": GPU_QUEUE},
 }
 
 # --- Auth, i18n, static, media -----------------------------------------------------
@@ -202,6 +204,8 @@ SPECTACULAR_SETTINGS = {
         "IdentityStatusEnum": "identities.models.Identity.Status",
         "PhotoStatusEnum": "identities.models.EnrollmentImage.Status",
         "ConsentGivenByEnum": "identities.models.Consent.GivenBy",
+        "ReportKindEnum": "evaluation.models.EvaluationReport.Kind",
+        "ReportStatusEnum": "evaluation.models.EvaluationReport.Status",
     },
 }
 
@@ -262,6 +266,23 @@ FACEREC_CLASSIFIERS_DIR = Path(env.str("FACEREC_CLASSIFIERS_DIR", default=str(ME
 FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
+
+# --- Evaluation reports ------------------------------------------------------------
+# Reports recommend the threshold whose false accept rate on their impostor pairs is at
+# most this (verify), and whose false positive identification rate is at most the other.
+FACEREC_TARGET_FAR = env.float("FACEREC_TARGET_FAR", default=1e-3)
+FACEREC_TARGET_FPIR = env.float("FACEREC_TARGET_FPIR", default=1e-2)
+# Benchmark reports read dataset folders only from under these roots (a folder per
+# identity, or LFW with its pairs files). ../shared/data is the development data set.
+FACEREC_DATASET_ROOTS = env.list("FACEREC_DATASET_ROOTS", default=[
+    str(path) for path in (VAR_DIR / "datasets", BASE_DIR.parent / "shared" / "data") if path.is_dir()])
+# A weekly enrolled-data report (Monday 03:00 UTC), off by default.
+FACEREC_WEEKLY_REPORT = env.bool("FACEREC_WEEKLY_REPORT", default=False)
+if FACEREC_WEEKLY_REPORT:
+    from celery.schedules import crontab
+
+    CELERY_BEAT_SCHEDULE["weekly-enrolled-report"] = {
+        "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1)}
 
 LOGGING = {
     "version": 1,

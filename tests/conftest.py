@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 
+from tests.shared_data import SHARED_DATA
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Override (with TEST_DATABASE_NAME) to run two suites at once against one server.
 TEST_BROKER_DB = int(os.environ.get("TEST_BROKER_DB", "15"))
@@ -53,6 +55,8 @@ def isolated_media(tmp_path_factory) -> Path:
     media = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = media
     settings.FACEREC_CLASSIFIERS_DIR = media / "classifiers"
+    # Benchmark reports read ../shared/data (wherever FACEREC_SHARED_DATA puts it).
+    settings.FACEREC_DATASET_ROOTS = [str(SHARED_DATA)]
     return media
 
 
@@ -69,6 +73,15 @@ def celery_app_for_tests(test_broker_url):
     with app.connection_for_write() as conn:  # leftovers of an interrupted run must not leak in
         conn.default_channel.client.flushdb()
     return app
+
+
+def _die_with_parent() -> None:
+    """In the worker child: get SIGTERM when pytest dies, even by SIGKILL or a timeout, so no
+    orphaned worker keeps consuming the test broker's queues (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
 
 
 def _wait_for_worker(app, proc: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
@@ -94,6 +107,7 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
         "MEDIA_ROOT": str(isolated_media),
         "FACEREC_CLASSIFIERS_DIR": str(isolated_media / "classifiers"),
         "FACEREC_RETRAIN_DELAY_S": "0",
+        "FACEREC_DATASET_ROOTS": str(SHARED_DATA),
         "PYTHONUNBUFFERED": "1",
     }
     cmd = [
@@ -103,7 +117,7 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
     ]
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
     try:
         _wait_for_worker(celery_app_for_tests, proc, log_path, timeout_s=90)
         yield proc

@@ -10,21 +10,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluation import metrics
 from recognition.management.commands._progress import progress_bar, skipped_summary
-from recognition.pipeline.detection import Detection
+from recognition.pipeline.detection import central_detection
 from recognition.pipeline.faces import NO_FACE, embed_files
 from recognition.pipeline.lfw import read_pairs, unique_images
 from recognition.runtime import get_pipeline, read_image_file
 
 FAR_TARGETS = (1e-2, 1e-3)
-
-
-def central_detection(shape) -> Detection:
-    """Stand-in box when MTCNN finds no face: LFW photos are centred on the labelled face."""
-    h, w = shape[:2]
-    side = 0.45 * min(h, w)
-    cx, cy = w / 2, h / 2
-    box = (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
-    return Detection(box=box, probability=0.0, landmarks=tuple((cx, cy) for _ in range(5)))
 
 
 def _finite(value):
