@@ -120,3 +120,28 @@ class RecognitionThreshold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} threshold {self.value:g} for {self.model_version} ({self.source})"
+
+
+class MatchScore(models.Model):
+    """The similarity of one successful identification or verification to an identity's templates.
+
+    A score only (no probe photo, no embedding): drift monitoring compares an identity's
+    recent scores with how alike its own templates are.
+    """
+
+    class Kind(models.TextChoices):
+        VERIFY = "verify"
+        IDENTIFY = "identify"
+
+    identity = models.ForeignKey("identities.Identity", on_delete=models.CASCADE, related_name="match_scores")
+    similarity = models.FloatField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    model_version = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["identity", "model_version", "-created_at"], name="matchscore_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} match {self.similarity:.3f} for identity #{self.identity_id}"

@@ -308,11 +308,22 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         classifier_version=classifier_row.pk if classifier is not None else None,
         method="svm+nearest-neighbours" if classifier is not None else "nearest-neighbours",
         image_size=(int(image.shape[1]), int(image.shape[0])))
+    record_match_scores([(f.identity_id, next(c.similarity for c in f.candidates if c.identity_id == f.identity_id))
+                         for f in results if f.identity_id is not None],
+                        kind="identify", model_version=model_version)
     audit.record(action="recognition.identify", actor=actor, details={
         "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
         "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
         "classifier_version": result.classifier_version})
     return result
+
+
+def record_match_scores(matches: list[tuple[int, float]], *, kind: str, model_version: str) -> None:
+    """Keep the similarity of each successful match (score only) for drift monitoring."""
+    from recognition.models import MatchScore
+
+    MatchScore.objects.bulk_create([MatchScore(identity_id=identity_id, similarity=float(similarity), kind=kind,
+                                               model_version=model_version) for identity_id, similarity in matches])
 
 
 def _single_face(image: np.ndarray, field: str):
@@ -376,6 +387,8 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
                           threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
                           templates_compared=count)
+    if result.match:
+        record_match_scores([(identity.pk, similarity)], kind="verify", model_version=model_version)
     audit.record(action="recognition.verify", actor=actor, target=identity,
                  details={"mode": "identity", "similarity": result.similarity, "match": result.match,
                           "threshold": threshold})
