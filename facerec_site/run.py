@@ -83,8 +83,8 @@ def main() -> int:
     commands = {
         "worker": [python, "-m", "celery", "-A", "facerec_site", "worker", "-Q", "default,gpu",
                    "--concurrency", os.environ.get("FACEREC_WORKER_CONCURRENCY", "1"), "--loglevel", "INFO"],
-        "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO",
-                 "--schedule", str(var_dir / "celerybeat-schedule")],
+        # Schedules live in the database (django-celery-beat), editable in the admin.
+        "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO"],
         "web": [python, "-m", "gunicorn", "facerec_site.wsgi", "--bind", f"{host}:{port}",
                 # One process per ~2 cores: each one's inference already uses every core
                 # (bench/api_bench.py: 2 processes on 2 cores halved identify throughput);

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from facerec_site import embedded
@@ -74,6 +75,8 @@ INSTALLED_APPS = [
     "identities",
     "recognition",
     "evaluation",
+    "reenrollment",
+    "django_celery_beat",
 ]
 
 MIDDLEWARE = [
@@ -134,9 +137,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redelivery after a lost worker happens once this many seconds passed.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
 CELERY_TIMEZONE = "UTC"
+# Beat keeps its schedules in the database (django-celery-beat): staff edit times or
+# switch jobs off in the admin (Periodic tasks); these defaults are written there when
+# beat starts and a job of that name is not there yet (facerec_site/beat.py).
+CELERY_BEAT_SCHEDULER = "facerec_site.beat:SeededDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-photos": {"task": "identities.tasks.requeue_stale_photos", "schedule": 120.0},
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
+    "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
+    "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
 }
 # Embedding work (MTCNN + FaceNet) goes to the `gpu` queue: start those workers on
 # machines with an accelerator (`celery worker -Q gpu`); everything else is `default`.
@@ -206,6 +215,8 @@ SPECTACULAR_SETTINGS = {
         "ConsentGivenByEnum": "identities.models.Consent.GivenBy",
         "ReportKindEnum": "evaluation.models.EvaluationReport.Kind",
         "ReportStatusEnum": "evaluation.models.EvaluationReport.Status",
+        "ReenrollmentStatusEnum": "reenrollment.models.ReenrollmentRequest.Status",
+        "ReenrollmentReasonEnum": "reenrollment.models.ReenrollmentRequest.Reason",
     },
 }
 
@@ -267,6 +278,29 @@ FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024
 FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
 
+# --- Re-enrollment policy (per-identity overrides in the admin) ----------------------
+FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS = env.int("FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS", default=730)
+FACEREC_REENROLL_MIN_ACTIVE_PHOTOS = env.int("FACEREC_REENROLL_MIN_ACTIVE_PHOTOS", default=2)
+# After a re-enrollment the newest this many approved photos stay templates; older ones retire.
+FACEREC_REENROLL_MAX_ACTIVE_PHOTOS = env.int("FACEREC_REENROLL_MAX_ACTIVE_PHOTOS", default=5)
+FACEREC_REENROLL_DUE_DAYS = env.int("FACEREC_REENROLL_DUE_DAYS", default=30)
+# Drift: the median of an identity's last DRIFT_WINDOW successful match similarities
+# falling more than DRIFT_MARGIN below the median similarity between its own templates.
+FACEREC_DRIFT_WINDOW = env.int("FACEREC_DRIFT_WINDOW", default=10)
+FACEREC_DRIFT_MARGIN = env.float("FACEREC_DRIFT_MARGIN", default=0.15)
+FACEREC_CONSENT_EXPIRY_GRACE_DAYS = env.int("FACEREC_CONSENT_EXPIRY_GRACE_DAYS", default=30)
+
+# Notices to people (re-enrollment, consent expiry). Console by default: set an SMTP
+# backend (EMAIL_HOST, ...) in production.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facerec@localhost")
+
 # --- Evaluation reports ------------------------------------------------------------
 # Reports recommend the threshold whose false accept rate on their impostor pairs is at
 # most this (verify), and whose false positive identification rate is at most the other.
@@ -276,13 +310,12 @@ FACEREC_TARGET_FPIR = env.float("FACEREC_TARGET_FPIR", default=1e-2)
 # identity, or LFW with its pairs files). ../shared/data is the development data set.
 FACEREC_DATASET_ROOTS = env.list("FACEREC_DATASET_ROOTS", default=[
     str(path) for path in (VAR_DIR / "datasets", BASE_DIR.parent / "shared" / "data") if path.is_dir()])
-# A weekly enrolled-data report (Monday 03:00 UTC), off by default.
+# A weekly enrolled-data report (Monday 03:00 UTC): in the schedule, switched off unless
+# this is set (staff can also switch it on in the admin's Periodic tasks).
 FACEREC_WEEKLY_REPORT = env.bool("FACEREC_WEEKLY_REPORT", default=False)
-if FACEREC_WEEKLY_REPORT:
-    from celery.schedules import crontab
-
-    CELERY_BEAT_SCHEDULE["weekly-enrolled-report"] = {
-        "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1)}
+CELERY_BEAT_SCHEDULE["weekly-enrolled-report"] = {
+    "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
+    "enabled": FACEREC_WEEKLY_REPORT}  # a django-celery-beat field, set when the job is first written
 
 LOGGING = {
     "version": 1,

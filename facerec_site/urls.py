@@ -14,10 +14,12 @@ urlpatterns = [
     path("api/v1/", include("identities.api_urls")),
     path("api/v1/", include("recognition.api_urls")),
     path("api/v1/", include("evaluation.api_urls")),
+    path("api/v1/", include("reenrollment.api_urls")),
     path("api/v1/jobs/<str:task_id>/", api.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("identities/", include("identities.urls")),
     path("recognize/", include("recognition.urls")),
     path("reports/", include("evaluation.urls")),
+    path("reenrollment/", include("reenrollment.urls")),
 ]

@@ -56,8 +56,8 @@ class IdentityAdmin(admin.ModelAdmin):
     list_display = ["display_name", "external_ref", "status", "created_by", "created_at"]
     list_filter = ["status"]
     search_fields = ["display_name", "external_ref"]
-    fields = ["display_name", "external_ref", "notes", "attributes", "status", "erasure_due_at", "created_by",
-              "created_at", "updated_at"]
+    fields = ["display_name", "external_ref", "contact_email", "notes", "attributes", "status", "erasure_due_at",
+              "created_by", "created_at", "updated_at"]
     readonly_fields = ["status", "erasure_due_at", "created_by", "created_at", "updated_at"]
     inlines = [ConsentInline]
 
@@ -74,7 +74,7 @@ class IdentityAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data
-                   if name in {"display_name", "external_ref", "notes", "attributes"}}
+                   if name in {"display_name", "external_ref", "contact_email", "notes", "attributes"}}
         if changes:
             services.update_identity(identity=obj, actor=request.user, **changes)
 

@@ -12,7 +12,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from facerec_site.api import IsStaff, IsStaffOrReadOnly, Pagination, error_respo
 from identities import selectors, services
 from identities.errors import DomainError, PhotoRejected
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
+from reenrollment.api import ReenrollmentPolicySerializer
 
 MAX_PHOTOS_PER_UPLOAD = 20
 
@@ -86,12 +87,33 @@ class AttributesField(serializers.DictField):
             raise serializers.ValidationError(exc.message, code=exc.code)
 
 
+_CONTACT_EMAIL_HELP = ("Optional; where re-enrollment and consent-expiry notices go. Blank when there is none "
+                       "(and after erasure).")
+
+
+class ContactEmailField(serializers.EmailField):
+    """An email address or blank; parsed by identities.services.clean_contact_email, the one place with the rules."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("max_length", services.MAX_CONTACT_EMAIL_CHARS)
+        kwargs.setdefault("help_text", _CONTACT_EMAIL_HELP)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> str:
+        try:
+            return services.clean_contact_email(data)
+        except DomainError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code)
+
+
 class IdentityOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     display_name = serializers.SerializerMethodField()
     external_ref = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=Identity.Status.choices)
     notes = serializers.CharField()
+    contact_email = serializers.CharField(help_text=_CONTACT_EMAIL_HELP)
     attributes = AttributesField(help_text=_ATTRIBUTES_HELP)
     erasure_due_at = serializers.DateTimeField(allow_null=True, help_text="Set after consent was withdrawn.")
     created_by = serializers.CharField(source="created_by.username", allow_null=True)
@@ -108,10 +130,26 @@ class IdentityOutputSerializer(serializers.Serializer):
         return identity.display_name if identity.status == Identity.Status.ACTIVE else None
 
 
+class IdentityDetailOutputSerializer(IdentityOutputSerializer):
+    # One policy lookup per identity: in the detail only, not in lists.
+    reenrollment_policy = serializers.SerializerMethodField(
+        help_text="The re-enrollment policy in force for this identity: the FACEREC_REENROLL_* settings with its "
+                  "own overrides (set in the admin). Read-only.")
+
+    class Meta:
+        ref_name = "IdentityDetail"
+
+    @extend_schema_field(ReenrollmentPolicySerializer)
+    def get_reenrollment_policy(self, identity: Identity) -> dict:
+        from reenrollment.services import policy_as_dict
+
+        return ReenrollmentPolicySerializer(policy_as_dict(identity)).data
+
+
 def _identity_out(identity: Identity) -> dict:
     # Re-read through the overview selector so the counts are there after a write.
-    return IdentityOutputSerializer(selectors.identities_overview().select_related("created_by")
-                                    .get(pk=identity.pk)).data
+    return IdentityDetailOutputSerializer(selectors.identities_overview().select_related("created_by")
+                                          .get(pk=identity.pk)).data
 
 
 class IdentityListApi(APIView):
@@ -130,6 +168,7 @@ class IdentityListApi(APIView):
         external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
                                              validators=[UniqueValidator(Identity.objects.all())])
         notes = serializers.CharField(required=False, allow_blank=True, default="")
+        contact_email = ContactEmailField(required=False, default="")
         attributes = AttributesField(required=False, default=dict, help_text=_ATTRIBUTES_HELP)
 
         class Meta:
@@ -148,7 +187,7 @@ class IdentityListApi(APIView):
         return paginated_response(request=request, view=self, queryset=identities,
                                   serializer_class=IdentityOutputSerializer)
 
-    @extend_schema(request=InputSerializer, responses={201: IdentityOutputSerializer,
+    @extend_schema(request=InputSerializer, responses={201: IdentityDetailOutputSerializer,
                                                        **error_responses(400, 401, 403, 409)})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
@@ -165,6 +204,7 @@ class IdentityDetailApi(APIView):
         external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
                                              validators=[UniqueValidator(Identity.objects.all())])
         notes = serializers.CharField(required=False, allow_blank=True)
+        contact_email = ContactEmailField(required=False)
         attributes = AttributesField(required=False, help_text=_ATTRIBUTES_HELP)
 
         class Meta:
@@ -179,11 +219,11 @@ class IdentityDetailApi(APIView):
         class Meta:
             ref_name = "IdentityErasure"
 
-    @extend_schema(responses={200: IdentityOutputSerializer, **error_responses(401, 403, 404)})
+    @extend_schema(responses={200: IdentityDetailOutputSerializer, **error_responses(401, 403, 404)})
     def get(self, request, identity_id: int):
-        return Response(IdentityOutputSerializer(_visible_identity(request, self, identity_id)).data)
+        return Response(IdentityDetailOutputSerializer(_visible_identity(request, self, identity_id)).data)
 
-    @extend_schema(request=InputSerializer, responses={200: IdentityOutputSerializer,
+    @extend_schema(request=InputSerializer, responses={200: IdentityDetailOutputSerializer,
                                                        **error_responses(400, 401, 403, 404, 409, 410)})
     def patch(self, request, identity_id: int):
         identity = _visible_identity(request, self, identity_id)

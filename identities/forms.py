@@ -94,6 +94,8 @@ class IdentityForm(forms.Form):
     display_name = forms.CharField(max_length=200, label="Name")
     external_ref = forms.CharField(max_length=200, required=False, label="External reference",
                                    help_text="Optional id in another system (unique).")
+    contact_email = forms.EmailField(required=False, label="Contact email", max_length=services.MAX_CONTACT_EMAIL_CHARS,
+                                     help_text="Optional: where re-enrollment and consent-expiry notices go.")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     attributes = AttributesField()
 
@@ -102,6 +104,12 @@ class IdentityForm(forms.Form):
         if ref and Identity.objects.filter(external_ref=ref).exists():
             raise ValidationError("Another person already has this external reference.", code="unique")
         return ref
+
+    def clean_contact_email(self) -> str:
+        try:
+            return services.clean_contact_email(self.cleaned_data["contact_email"])
+        except DomainError as exc:
+            raise ValidationError(exc.message, code=exc.code)
 
 
 class ConsentForm(forms.Form):

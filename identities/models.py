@@ -54,6 +54,7 @@ class Identity(models.Model):
                                     help_text="Optional id in another system (unique).")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     notes = models.TextField(blank=True)
+    contact_email = models.EmailField(blank=True, help_text="Where re-enrollment and consent notices go (optional).")
     # Free-form, optional, and only with the person's consent: evaluation reports break
     # their metrics down per value (e.g. {"cohort": "2024"}) so bias becomes visible.
     attributes = models.JSONField(default=dict, blank=True,
@@ -114,6 +115,9 @@ class EnrollmentImage(models.Model):
         APPROVED = "approved"
         REJECTED = "rejected"
         FAILED = "failed"
+        # Replaced by newer photos after a re-enrollment; the template is off, the photo
+        # is kept (for audit) until the identity is erased.
+        RETIRED = "retired"
 
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="images")
     consent = models.ForeignKey(Consent, on_delete=models.PROTECT, related_name="images")

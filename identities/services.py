@@ -46,6 +46,7 @@ MAX_ATTRIBUTES = 20
 MAX_ATTRIBUTE_VALUE_CHARS = 100
 _ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_CONTACT_EMAIL_CHARS = 254
 
 
 def _invalid_attributes(message: str) -> DomainError:
@@ -85,6 +86,32 @@ def clean_attributes(value: Any) -> dict[str, str]:
     return cleaned
 
 
+def clean_contact_email(value: Any) -> str:
+    """The one check of an identity's contact address: empty, or one valid email address (stripped).
+
+    Messages never echo the address.
+    """
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise DomainError("the contact email must be text", code="invalid_contact_email", field="contact_email")
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) > MAX_CONTACT_EMAIL_CHARS:
+        raise DomainError(f"the contact email is longer than {MAX_CONTACT_EMAIL_CHARS} characters",
+                          code="invalid_contact_email", field="contact_email")
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise DomainError("the contact email is not a valid email address", code="invalid_contact_email",
+                          field="contact_email") from None
+    return value
+
+
 def _changed_keys(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
     """Keys added, removed or given another value: what the audit log may say about attributes."""
     return sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
@@ -92,31 +119,40 @@ def _changed_keys(before: Mapping[str, str], after: Mapping[str, str]) -> list[s
 
 @transaction.atomic
 def create_identity(*, display_name: str, external_ref: str | None = None, notes: str = "",
-                    attributes: Mapping[str, Any] | None = None, actor=None) -> Identity:
+                    attributes: Mapping[str, Any] | None = None, contact_email: str | None = "",
+                    actor=None) -> Identity:
     attributes = clean_attributes(attributes)
+    contact_email = clean_contact_email(contact_email)
     try:
         with transaction.atomic():
             identity = Identity.objects.create(
                 display_name=display_name, external_ref=external_ref or None, notes=notes, attributes=attributes,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None)
+                contact_email=contact_email, created_by=actor if getattr(actor, "is_authenticated", False) else None)
     except IntegrityError:
         raise _duplicate_ref(external_ref)
     details: dict[str, Any] = {"external_ref": external_ref}
     if attributes:
         details["attribute_keys"] = sorted(attributes)  # keys only: values may be sensitive
+    if contact_email:
+        details["contact_email"] = True  # that there is one, never the address
     audit.record(action="identity.create", actor=actor, target=identity, details=details)
     return identity
 
 
 @transaction.atomic
 def update_identity(*, identity: Identity, actor=None, **changes) -> Identity:
-    """Change name, external ref, notes or attributes (`attributes` replaces the whole set)."""
+    """Change name, external ref, notes, contact email or attributes (`attributes` replaces the whole set).
+
+    The audit entry names the fields changed; for attributes the keys, for the contact email nothing more.
+    """
     _require_active(identity)
-    allowed = {"display_name", "external_ref", "notes", "attributes"}
+    allowed = {"display_name", "external_ref", "notes", "contact_email", "attributes"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValueError(f"cannot change {sorted(unknown)}")
     details: dict[str, Any] = {"fields": sorted(changes)}
+    if "contact_email" in changes:
+        changes["contact_email"] = clean_contact_email(changes["contact_email"])
     if "attributes" in changes:
         changes["attributes"] = clean_attributes(changes["attributes"])
         # From the database: a caller (the admin) may already have set the new value on the instance.
@@ -340,6 +376,12 @@ def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentIm
         total += activated
         audit.record(action="photo.approve", actor=actor, target=image,
                      details={"identity_id": image.identity_id, "templates_activated": activated})
+    from reenrollment.services import fulfil_requests
+
+    for identity_id in sorted({image.identity_id for image in images}):
+        # New photos of someone asked to re-enroll fulfil the request and retire the oldest templates.
+        fulfil_requests(identity=Identity.objects.get(pk=identity_id),
+                        approved=[image for image in images if image.identity_id == identity_id], actor=actor)
     if total:
         _request_retrain()
     return images
@@ -368,13 +410,14 @@ def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[
 
 
 def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
-    """Right to erasure: photos, crops, embeddings and consents go; name, external ref, notes and
-    attributes are blanked; one audit entry stays.
+    """Right to erasure: photos, crops, embeddings and consents go; name, external ref, notes, contact
+    email and attributes are blanked; one audit entry stays.
 
     Idempotent: erasing an erased identity removes whatever is left (nothing) and
     records nothing new.
     """
-    from recognition.models import FaceEmbedding
+    from recognition.models import FaceEmbedding, MatchScore
+    from reenrollment.models import IdentityPolicy
 
     files: list[str] = []
     with transaction.atomic():
@@ -384,14 +427,19 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         counts = {
             "photos": len(images),
             "embeddings": FaceEmbedding.objects.filter(identity=identity).delete()[0],
+            "match_scores": MatchScore.objects.filter(identity=identity).delete()[0],
         }
         EnrollmentImage.objects.filter(identity=identity).delete()
+        # Re-enrollment requests and overrides describe the person too (drift figures).
+        identity.reenrollment_requests.all().delete()
+        IdentityPolicy.objects.filter(identity=identity).delete()
         counts["consents"] = Consent.objects.filter(identity=identity).delete()[0]
         already = identity.status == Identity.Status.ERASED
         identity.status = Identity.Status.ERASED
         identity.display_name = ""
         identity.external_ref = None
         identity.notes = ""
+        identity.contact_email = ""
         identity.attributes = {}
         identity.erasure_due_at = None
         identity.save()

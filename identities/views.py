@@ -27,6 +27,7 @@ from identities.models import Consent, EnrollmentImage, Identity
 
 PAGE_SIZE = 25
 REVIEW_PAGE_SIZE = 50
+REENROLLMENT_REQUESTS_SHOWN = 10
 # A photo error of the enroll page, shown beside the photo field of the detail page it redirects to.
 _PHOTO_ERROR_KEY = "identities.photo_error"
 
@@ -155,7 +156,18 @@ def _detail_page(request, identity: Identity, *, photos_form=None, consent_form=
         "consent_form": consent_form or ConsentForm(),
         "active": identity.status == Identity.Status.ACTIVE,
         "erase_after_days": settings.FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS,
+        "reenrollment_requests": _open_reenrollment_requests(request.user, identity),
     }, status=status)
+
+
+def _open_reenrollment_requests(user, identity: Identity) -> list:
+    """Staff see why this person is asked to re-enroll (the requests page has them all)."""
+    if not user.is_staff:
+        return []
+    from reenrollment.selectors import open_requests_of
+    from reenrollment.views import with_summaries
+
+    return with_summaries(open_requests_of(identity)[:REENROLLMENT_REQUESTS_SHOWN])
 
 
 @login_required

@@ -95,8 +95,18 @@ def _wait_for_worker(app, proc: subprocess.Popen, log_path: Path, timeout_s: flo
 
 
 @pytest.fixture(scope="session")
+def mail_dir(tmp_path_factory) -> Path:
+    """Mail the worker sends lands here, one file per message batch (Django's file backend)."""
+    return tmp_path_factory.mktemp("mail")
+
+
+def sent_mail(mail_dir: Path) -> str:
+    return "\n".join(path.read_text() for path in sorted(mail_dir.glob("*.log")))
+
+
+@pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test_broker_url, tmp_path_factory,
-                  isolated_media):
+                  isolated_media, mail_dir):
     """A real `celery worker` process (queues default and gpu) on the test database."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
@@ -108,6 +118,8 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
         "FACEREC_CLASSIFIERS_DIR": str(isolated_media / "classifiers"),
         "FACEREC_RETRAIN_DELAY_S": "0",
         "FACEREC_DATASET_ROOTS": str(SHARED_DATA),
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
         "PYTHONUNBUFFERED": "1",
     }
     cmd = [

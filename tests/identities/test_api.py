@@ -163,7 +163,7 @@ def test_delete_erases_the_identity_and_answers_the_counts(staff_client, staff,
 
     assert response.status_code == 200, response.content
     assert response.json() == {"id": bush.pk, "status": "erased",
-                               "deleted": {"photos": 1, "embeddings": 0, "consents": 1}}
+                               "deleted": {"photos": 1, "embeddings": 0, "match_scores": 0, "consents": 1}}
     shown = staff_client.get(f"{API}/identities/{bush.pk}/").json()
     assert shown["status"] == "erased" and shown["display_name"] is None and shown["photo_count"] == 0
     assert not EnrollmentImage.objects.filter(identity=bush).exists()

@@ -396,7 +396,7 @@ def test_staff_erase_a_person_after_confirming(client, staff, django_capture_on_
     assert not EnrollmentImage.objects.filter(identity=identity).exists()
     assert not Consent.objects.filter(identity=identity).exists()
     assert not any(private_storage.exists(name) for name in files)
-    assert AuditLog.objects.get(action="identity.erase").details == {"photos": 2, "embeddings": 0, "consents": 1}
+    assert AuditLog.objects.get(action="identity.erase").details == {"photos": 2, "embeddings": 0, "match_scores": 0, "consents": 1}
 
 
 def test_operators_cannot_erase(client, operator):

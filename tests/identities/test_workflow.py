@@ -127,7 +127,7 @@ def test_erasure_leaves_no_file_row_or_vector_behind(celery_worker, admin_user):
 
     counts = services.erase_identity(identity=bush, actor=admin_user)
 
-    assert counts == {"photos": 2, "embeddings": 2, "consents": 1}
+    assert counts == {"photos": 2, "embeddings": 2, "match_scores": 0, "consents": 1}
     assert not any(private_storage.exists(name) for name in bush_files)
     assert not EnrollmentImage.objects.filter(identity=bush).exists()
     assert not FaceEmbedding.objects.filter(identity=bush).exists()
@@ -139,7 +139,7 @@ def test_erasure_leaves_no_file_row_or_vector_behind(celery_worker, admin_user):
     # The classifier is retrained without them (only one identity left: nearest neighbours).
     assert wait_for_classifier(before.pk).status == "skipped"
     # Erasing again changes nothing and records nothing.
-    assert services.erase_identity(identity=bush) == {"photos": 0, "embeddings": 0, "consents": 0}
+    assert services.erase_identity(identity=bush) == {"photos": 0, "embeddings": 0, "match_scores": 0, "consents": 0}
     assert AuditLog.objects.filter(action="identity.erase").count() == 1
 
 

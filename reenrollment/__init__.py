@@ -1,0 +1,1 @@
+"""Keeping templates fresh: re-enrollment requests, drift monitoring, consent expiry (Celery beat jobs)."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReenrollmentConfig(AppConfig):
+    name = "reenrollment"
+    verbose_name = "re-enrollment"

@@ -1,0 +1,86 @@
+"""The re-enrollment pages (staff only): the list of requests with filters, and dismissing one.
+
+Thin: forms parse, reenrollment.services writes, reenrollment.selectors reads. A domain
+error is shown as a message, never as a 500.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from identities.errors import DomainError
+from identities.views import staff_required
+from reenrollment import selectors, services
+from reenrollment.forms import DismissForm, RequestFilterForm
+from reenrollment.models import ReenrollmentRequest
+
+PAGE_SIZE = 25
+
+
+def _num(value, places: int = 2) -> str:
+    return f"{value:.{places}f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "?"
+
+
+def summarise_details(request: ReenrollmentRequest) -> str:
+    """The figures that broke the rule, in a line (e.g. "baseline 0.72 → recent 0.51 (window 10)")."""
+    d = request.details or {}
+    if request.reason == ReenrollmentRequest.Reason.DRIFT and "baseline" in d:
+        line = f"baseline {_num(d.get('baseline'))} → recent {_num(d.get('recent_median'))}"
+        if d.get("window") is not None:
+            line += f" (window {d['window']})"
+        if d.get("margin") is not None:
+            line += f"; drop {_num(d.get('drop'))} > margin {_num(d.get('margin'))}"
+        return line
+    if request.reason == ReenrollmentRequest.Reason.TOO_FEW_PHOTOS and "active_photos" in d:
+        count = d["active_photos"]
+        return f"{count} active photo{'' if count == 1 else 's'} (minimum {d.get('minimum', '?')})"
+    if request.reason == ReenrollmentRequest.Reason.TEMPLATE_AGE and "age_days" in d:
+        return f"newest template {d['age_days']} days old (maximum {d.get('max_age_days', '?')})"
+    return ", ".join(f"{key} {value}" for key, value in sorted(d.items()))
+
+
+def with_summaries(requests) -> list[ReenrollmentRequest]:
+    requests = list(requests)
+    for request in requests:
+        request.summary = summarise_details(request)
+    return requests
+
+
+@staff_required
+@require_GET
+def request_list(request):
+    form = RequestFilterForm(request.GET)
+    form.is_valid()  # invalid filters are shown beside their field and left out
+    page = Paginator(selectors.reenrollment_requests(**form.filters()), PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = with_summaries(page.object_list)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "reenrollment/request_list.html", {
+        "form": form, "page": page, "query": query.urlencode(), "dismiss_form": DismissForm(),
+        "open": ReenrollmentRequest.Status.OPEN,
+    })
+
+
+@staff_required
+@require_POST
+def dismiss(request, pk: int):
+    form = DismissForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Request #{pk} was not dismissed: the note is longer than 1000 characters.")
+    else:
+        try:
+            services.dismiss_request(request_id=pk, actor=request.user, note=form.cleaned_data["note"])
+        except DomainError as exc:
+            messages.error(request, f"Request #{pk} was not dismissed: {exc.message}")
+        else:
+            messages.success(request, f"Request #{pk} was dismissed.")
+    # Back to where the button was (the list with its filters, or the identity page).
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        return redirect("reenrollment:list")
+    return redirect(back)

@@ -1,0 +1,62 @@
+"""Beat's schedule lives in the database: seeded from settings once, then staff edits stick."""
+
+import pytest
+from django.conf import settings
+from django_celery_beat.models import PeriodicTask
+
+from facerec_site.beat import SeededDatabaseScheduler
+from facerec_site.celery import app
+
+# The scheduler closes database connections as beat does, so no wrapping test transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def start_beat() -> SeededDatabaseScheduler:
+    """What `celery beat` does at start-up with the configured scheduler (without the loop)."""
+    return SeededDatabaseScheduler(app=app, lazy=False)
+
+
+def test_beat_uses_the_seeded_database_scheduler():
+    assert app.conf.beat_scheduler == "facerec_site.beat:SeededDatabaseScheduler"
+
+
+def test_the_first_start_writes_every_scheduled_job_to_the_database():
+    start_beat()
+
+    names = set(PeriodicTask.objects.values_list("name", flat=True))
+    assert set(settings.CELERY_BEAT_SCHEDULE) <= names
+    check = PeriodicTask.objects.get(name="check-reenrollment")
+    assert check.task == "reenrollment.tasks.check_reenrollment"
+    assert (check.crontab.minute, check.crontab.hour) == ("0", "2")
+
+
+def test_staff_changes_survive_the_next_start():
+    start_beat()
+    consents = PeriodicTask.objects.get(name="expire-consents")
+    consents.crontab.hour = "5"
+    consents.crontab.save()
+    PeriodicTask.objects.filter(name="erase-due-identities").update(enabled=False)
+
+    scheduler = start_beat()
+
+    consents.refresh_from_db()
+    assert consents.crontab.hour == "5"
+    assert PeriodicTask.objects.get(name="erase-due-identities").enabled is False
+    assert "erase-due-identities" not in scheduler.schedule  # a switched-off job is not run
+    assert "requeue-stale-photos" in scheduler.schedule
+
+
+def test_the_admin_lists_periodic_tasks_for_staff(admin_client):
+    start_beat()
+    response = admin_client.get("/admin/django_celery_beat/periodictask/")
+    assert response.status_code == 200
+    assert b"check-reenrollment" in response.content
+
+
+def test_the_weekly_report_is_scheduled_but_off_by_default():
+    start_beat()
+
+    weekly = PeriodicTask.objects.get(name="weekly-enrolled-report")
+    assert weekly.task == "evaluation.tasks.scheduled_enrolled_report"
+    assert weekly.enabled is False
+    assert weekly.crontab.day_of_week == "1" and weekly.crontab.hour == "3"
