@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
-from django.utils.deconstruct import deconstructible
 
+from identities.storage import PrivateMediaStorage
 
-@deconstructible
-class PrivateMediaStorage(FileSystemStorage):
-    """Face photos live under MEDIA_ROOT/private and have no URL: only checked views serve them.
-
-    The location follows settings.MEDIA_ROOT at each use (not frozen at import), so
-    a deployment, a worker or a test that sets MEDIA_ROOT gets its own storage.
-    """
-
-    def __init__(self):
-        super().__init__(file_permissions_mode=0o600, directory_permissions_mode=0o700)
-
-    @property
-    def base_location(self):
-        return os.path.join(settings.MEDIA_ROOT, "private")
-
-    @property
-    def location(self):
-        return os.path.abspath(self.base_location)
-
-    def url(self, name):
-        raise ValueError("face photos are private and have no URL")
-
-
+# Encrypted at rest (identities/storage.py); the class keeps this module's name for the migrations.
 private_storage = PrivateMediaStorage()
 
 

@@ -6,6 +6,7 @@ error is shown beside the field it names, never as a 500.
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,12 +25,15 @@ from identities import selectors, services
 from identities.errors import DomainError
 from identities.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm, add_domain_error
 from identities.models import Consent, EnrollmentImage, Identity
+from identities.storage import PhotoUndecryptable
 
 PAGE_SIZE = 25
 REVIEW_PAGE_SIZE = 50
 REENROLLMENT_REQUESTS_SHOWN = 10
 # A photo error of the enroll page, shown beside the photo field of the detail page it redirects to.
 _PHOTO_ERROR_KEY = "identities.photo_error"
+
+log = logging.getLogger(__name__)
 
 
 def staff_required(view):
@@ -270,7 +274,7 @@ def review_queue(request):
 # --- private photo files --------------------------------------------------------
 
 
-def _private_file_response(request, pk: int, which: str) -> FileResponse:
+def _private_file_response(request, pk: int, which: str) -> FileResponse | HttpResponse:
     photos = EnrollmentImage.objects.select_related("identity")
     if not request.user.is_staff:
         photos = photos.filter(identity__created_by=request.user)
@@ -282,6 +286,12 @@ def _private_file_response(request, pk: int, which: str) -> FileResponse:
         handle = field.open("rb")
     except FileNotFoundError:
         raise Http404("no such file")
+    except PhotoUndecryptable as exc:
+        # A key was removed before `rotate_photo_keys` re-encrypted this file: the admin's to fix.
+        log.error("photo #%s (%s): %s is undecryptable", image.pk, which, exc.name)
+        response = HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
+        response["Cache-Control"] = "private, no-store"
+        return response
     content_type = "image/png" if which == "crop" else (image.content_type or "application/octet-stream")
     response = FileResponse(handle, content_type=content_type)
     response["Cache-Control"] = "private, no-store"
