@@ -55,7 +55,13 @@ def create_report(*, kind: str, parameters: dict | None = None, actor=None, sche
     def _enqueue():
         from evaluation.tasks import run_report as task
 
-        task.apply_async(args=[report.pk], task_id=report.task_id)
+        try:
+            task.apply_async(args=[report.pk], task_id=report.task_id)
+        except Exception:  # broker unreachable: say so on the report instead of leaving it pending
+            log.warning("report %s not queued", report.pk, exc_info=True)
+            EvaluationReport.objects.filter(pk=report.pk, status=EvaluationReport.Status.PENDING).update(
+                status=EvaluationReport.Status.FAILED, error="the job queue was unreachable; create the report again",
+                finished_at=timezone.now(), progress_message="failed")
 
     transaction.on_commit(_enqueue)
     return report

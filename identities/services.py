@@ -7,6 +7,7 @@ One transaction each, the audit entry written inside it, Celery tasks sent with
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from recognition.pipeline.errors import ImageRejected
 from recognition.runtime import decode_image, read_image_file
 
 Status = EnrollmentImage.Status
+log = logging.getLogger(__name__)
 
 
 # --- identities -----------------------------------------------------------------
@@ -232,7 +234,13 @@ def withdraw_consent(*, consent: Consent, actor=None) -> Consent:
     if identity.erasure_due_at is not None and erase_after.total_seconds() == 0:
         from identities.tasks import erase_due_identities
 
-        transaction.on_commit(lambda: erase_due_identities.delay())
+        def _erase_now():
+            try:
+                erase_due_identities.delay()
+            except Exception:  # broker unreachable: the hourly beat job erases instead
+                log.warning("immediate erasure not queued; the scheduled sweep will do it", exc_info=True)
+
+        transaction.on_commit(_erase_now)
     return consent
 
 
@@ -320,11 +328,26 @@ def enroll_photos(*, identity: Identity, uploads: Sequence[Upload], actor=None) 
 
 
 def _queue_processing(image_ids: Iterable[int]) -> None:
+    """Send one processing task per photo (after commit). A broker that is down is not an error here.
+
+    The committed `pending` rows are the outbox: a photo whose task could not be sent stays
+    pending, and the sweeper (`requeue_stale_photos`) sends it once the broker is back.
+    Settings bound the publish retries, so a broker outage costs an upload well under a second.
+    """
     from identities.tasks import process_enrollment_image
 
-    for image_id in image_ids:
-        # A known task id lets pages and the API show the job's status.
-        process_enrollment_image.apply_async(args=[image_id], task_id=processing_task_id(image_id))
+    ids = list(image_ids)
+    for sent, image_id in enumerate(ids):
+        try:
+            # A known task id lets pages and the API show the job's status.
+            process_enrollment_image.apply_async(args=[image_id], task_id=processing_task_id(image_id))
+        except Exception as exc:
+            # Any failure: the rows are committed, so raising would turn a stored upload into an
+            # error page (kombu's OperationalError for the broker, RuntimeError from the result
+            # store's subscription). The rest would fail the same way: leave them all to the sweeper.
+            log.warning("could not queue photos %s for processing (%s: %s); they stay pending for the sweeper",
+                        ids[sent:], type(exc).__name__, str(exc).strip()[:200])
+            return
 
 
 def processing_task_id(image_id: int) -> str:
@@ -558,6 +581,9 @@ def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int) -> li
     waiting = list(EnrollmentImage.objects.filter(
         status=Status.PENDING, updated_at__lt=now - timedelta(seconds=pending_after_s),
     ).values_list("pk", flat=True))
+    # Re-sent pending photos wait another `pending_after_s` before the next re-send, so a long
+    # queue is not flooded with copies of its own messages every sweep.
+    EnrollmentImage.objects.filter(pk__in=waiting, status=Status.PENDING).update(updated_at=now)
     ids = sorted(set(stuck) | set(waiting))
     if ids:
         audit.record(action="photo.requeue", details={"image_ids": ids})

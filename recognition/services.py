@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import numbers
 import shutil
@@ -19,6 +20,8 @@ from pgvector.django import CosineDistance
 
 from identities import audit
 from recognition.models import ClassifierVersion, FaceEmbedding, RecognitionThreshold
+
+log = logging.getLogger(__name__)
 
 
 def store_embedding(*, image, vector: np.ndarray, model_name: str, model_version: str) -> FaceEmbedding:
@@ -104,7 +107,13 @@ def request_retrain() -> None:
                 version = ClassifierVersion.objects.create(status=ClassifierVersion.Status.PENDING)
         except IntegrityError:
             return  # one is already waiting: it will see these changes too
-        retrain_classifier.apply_async(args=[version.pk], countdown=settings.FACEREC_RETRAIN_DELAY_S)
+        try:
+            retrain_classifier.apply_async(args=[version.pk], countdown=settings.FACEREC_RETRAIN_DELAY_S)
+        except Exception:
+            # Broker unreachable: drop the waiting row, or every later request would
+            # coalesce into a retrain that never runs; the next approval asks again.
+            log.warning("retrain not queued (broker unreachable?)", exc_info=True)
+            ClassifierVersion.objects.filter(pk=version.pk, status=ClassifierVersion.Status.PENDING).delete()
 
     transaction.on_commit(_enqueue)
 
