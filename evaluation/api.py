@@ -104,7 +104,7 @@ class ReportListApi(APIView):
         class Meta:
             ref_name = "ReportCreate"
 
-    @extend_schema(responses={200: ReportOutputSerializer(many=True), **error_responses(401, 403)})
+    @extend_schema(responses={200: ReportOutputSerializer(many=True), **error_responses(401, 403, 404)})
     def get(self, request):
         return paginated_response(request=request, view=self, queryset=selectors.reports(),
                                   serializer_class=ReportOutputSerializer)

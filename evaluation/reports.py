@@ -19,7 +19,7 @@ from django.conf import settings
 
 from evaluation import plots, protocols
 from evaluation.datasets import DatasetError, enrolled_dataset, folder_dataset, list_folder, resolve_folder
-from evaluation.protocols import LabelledEmbeddings, ProtocolResult
+from evaluation.protocols import LabelledEmbeddings
 
 Progress = Callable[[float, str], None]
 

@@ -12,7 +12,8 @@ import re
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 
-from facerec_site import request_context
+from facerec_site import db_errors, request_context
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def exception_handler(exc, context):
         body, code_status = error_body("too_many_parts", str(exc)), status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, SuspiciousOperation):
         body, code_status = error_body("bad_request", "the request was refused"), status.HTTP_400_BAD_REQUEST
+    elif db_errors.is_database_unavailable(exc):  # an outage, not a bug: 503 + Retry-After
+        body, code_status, unavailable_headers = db_errors.api_error(request, exc)
+        headers.update(unavailable_headers)
     elif isinstance(exc, IntegrityError) and getattr(exc.__cause__, "sqlstate", None) == _UNIQUE_VIOLATION:
         # A race past the input checks: the database's unique constraint is the final word.
         body, code_status = error_body("conflict", "this conflicts with an existing record"), status.HTTP_409_CONFLICT
@@ -76,6 +80,14 @@ def exception_handler(exc, context):
                         status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     set_rollback()
     return Response(body, status=code_status, headers=headers)
+
+
+def not_found(request, exception=None):
+    """handler404: a URL under /api/ that no route matches (e.g. a non-numeric id) answers the JSON error
+    shape, as the views' own 404s do; other URLs keep Django's page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(error_body("not_found", "no API endpoint at this URL"), status=status.HTTP_404_NOT_FOUND)
+    return defaults.page_not_found(request, exception)
 
 
 def _field_messages(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -120,6 +132,8 @@ def error_responses(*codes: int) -> dict:
 
 
 class Pagination(PageNumberPagination):
+    """An invalid or out-of-range `page` is DRF's 404 (code not_found): list views document it."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
 

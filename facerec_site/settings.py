@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: no CDN, strict CSP
     "facerec_site",
     "identities",
     "recognition",
@@ -81,6 +83,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "facerec_site.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy (static files too)
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "facerec_site.request_context.RequestContextMiddleware",
+    "facerec_site.db_errors.DatabaseUnavailableMiddleware",  # database down: 503 + Retry-After, not 500
 ]
 
 ROOT_URLCONF = "facerec_site.urls"
@@ -115,7 +119,9 @@ _db = environ.Env.db_url_config(DATABASE_URL)
 if "host" in _db.get("OPTIONS", {}):  # Unix-socket URL: postgresql://user@/name?host=/dir
     _db["HOST"] = _db["OPTIONS"].pop("host")
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-_db["CONN_HEALTH_CHECKS"] = True
+_db["CONN_HEALTH_CHECKS"] = True  # a pooled connection that died with the server is replaced, not reused
+# An unreachable server (dropped packets) fails a request within seconds instead of hanging it.
+_db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT_S", default=5))
 # Separate test databases let two test runs share one server (pytest-django uses this).
 _db["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DATABASES = {"default": _db}
@@ -134,6 +140,14 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker outage must not hold up an upload: publishing gives up after ~0.5 s (the photo
+# stays `pending`, the sweeper queues it later), and so does the result backend's
+# subscription that apply_async makes (its default retries for ~20 s, then raises).
+_FAIL_FAST = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT_S", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = _FAIL_FAST
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _FAIL_FAST}
 # Redelivery after a lost worker happens once this many seconds passed.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
 CELERY_TIMEZONE = "UTC"
@@ -156,6 +170,30 @@ CELERY_TASK_ROUTES = {
     # Benchmark reports embed whole dataset folders.
     "evaluation.tasks.run_report": {"queue": GPU_QUEUE},
 }
+
+# --- Cache: login lockout and API throttle counters, shared by all web processes ------
+def _redis_cache_location(broker_url: str, db: int) -> str | None:
+    """The broker's Redis-protocol server as a redis-py URL on database `db`; None if not Redis.
+
+    kombu's socket form `redis+socket:///run/valkey.sock?virtual_host=0` becomes
+    `unix:///run/valkey.sock?db=2`; `redis://host:6379/0` becomes `redis://host:6379/2`.
+    """
+    url = urlsplit(broker_url)
+    if url.scheme in {"redis+socket", "socket"}:
+        return f"unix://{url.path}?db={db}"
+    if url.scheme in {"redis", "rediss"}:  # TLS options carry over; kombu's own do not
+        tls = [(k, v) for k, v in parse_qsl(url.query) if k.startswith("ssl_")]
+        return urlunsplit(url._replace(path=f"/{db}", query=urlencode(tls)))
+    return None
+
+
+if env.str("CACHE_URL", default=""):
+    CACHES = {"default": env.cache_url("CACHE_URL")}
+elif _cache_location := _redis_cache_location(CELERY_BROKER_URL, env.int("FACEREC_CACHE_DB", default=2)):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_location,
+                          "KEY_PREFIX": "facerec"}}
+else:  # a non-Redis broker: counters are then per process
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth, i18n, static, media -----------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -186,6 +224,13 @@ STORAGES = {
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Face photos are biometric data: MEDIA_ROOT is private storage, never served by URL.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# ... and encrypted at rest (identities/storage.py): Fernet keys, comma-separated, current
+# first (the others only decrypt, until `manage.py rotate_photo_keys` has run). A site
+# only reachable locally generates one into var/photo_keys; a public site must set them.
+from identities.storage import load_photo_keys  # noqa: E402 (plain Python, no settings needed)
+
+FACEREC_PHOTO_KEYS = load_photo_keys(env.list("FACEREC_PHOTO_KEYS", default=[]), key_file=VAR_DIR / "photo_keys",
+                                     local_only=all(_is_loopback(h) for h in ALLOWED_HOSTS))
 
 REST_FRAMEWORK = {
     # Token first: an anonymous API call gets 401 with `WWW-Authenticate: Token`.
@@ -200,6 +245,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # uploads name MultiPartParser themselves
     "EXCEPTION_HANDLER": "facerec_site.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Rates are read per request from the FACEREC_API_*_RATE settings below.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "facerec_site.throttling.UserRateThrottle",
+        "facerec_site.throttling.AnonRateThrottle",
+        "facerec_site.throttling.RecognitionRateThrottle",
+    ],
+    # How many reverse proxies append to X-Forwarded-For; 0 trusts only REMOTE_ADDR (DRF's
+    # default, None, would let any client pick its own address by sending the header).
+    "NUM_PROXIES": env.int("FACEREC_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "facerec API",
@@ -209,6 +263,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Swagger UI from drf-spectacular-sidecar's static files, so /api/docs/ works offline
+    # and under the site's Content-Security-Policy (script-src 'self').
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "IdentityStatusEnum": "identities.models.Identity.Status",
         "PhotoStatusEnum": "identities.models.EnrollmentImage.Status",
@@ -226,14 +285,45 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)  # usually 
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE_S", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+# No JavaScript reads the CSRF cookie: forms carry {% csrf_token %}, Swagger UI gets the
+# token in its init script.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
 # HSTS is only sent on HTTPS responses, so it is harmless on a local http site.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response by facerec_site.security.SecurityHeadersMiddleware. Inline styles
+# stay allowed: templates use style="" attributes and Swagger UI sets styles at run time;
+# no inline script anywhere (Swagger UI's init script is its own URL).
+FACEREC_CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "img-src 'self' data:",
+    "style-src 'self' 'unsafe-inline'",
+    "script-src 'self'",
+    "object-src 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+    "base-uri 'self'",
+])
+FACEREC_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=()"
+# Login lockout (facerec_site.security): this many failed logins for one username, or from
+# one client address, within the window refuse further attempts until the window ends.
+FACEREC_LOGIN_MAX_FAILURES = env.int("FACEREC_LOGIN_MAX_FAILURES", default=5)
+FACEREC_LOGIN_MAX_FAILURES_PER_IP = env.int("FACEREC_LOGIN_MAX_FAILURES_PER_IP", default=FACEREC_LOGIN_MAX_FAILURES)
+FACEREC_LOGIN_LOCKOUT_S = env.int("FACEREC_LOGIN_LOCKOUT_S", default=900)
+# API throttles (facerec_site.throttling), "<count>/<sec|min|hour|day>": per user or token,
+# per client address for anonymous calls, and per user for identify/verify (model work).
+FACEREC_API_RATE = env.str("FACEREC_API_RATE", default="120/min")
+FACEREC_API_ANON_RATE = env.str("FACEREC_API_ANON_RATE", default="30/min")
+FACEREC_API_RECOGNITION_RATE = env.str("FACEREC_API_RECOGNITION_RATE", default="30/min")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 

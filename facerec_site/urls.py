@@ -1,14 +1,17 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from facerec_site import api, views
+from facerec_site import api, security, views
+
+# The admin's login page counts failures and locks out like the site's own.
+admin.site.login_form = security.LockoutAdminAuthenticationForm
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", security.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("identities.api_urls")),
@@ -17,9 +20,13 @@ urlpatterns = [
     path("api/v1/", include("reenrollment.api_urls")),
     path("api/v1/jobs/<str:task_id>/", api.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves its init script from its own URL (?script): no inline script for the CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("identities/", include("identities.urls")),
     path("recognize/", include("recognition.urls")),
     path("reports/", include("evaluation.urls")),
     path("reenrollment/", include("reenrollment.urls")),
 ]
+
+# API URLs that match no route answer the JSON error shape, not the HTML page.
+handler404 = "facerec_site.api.not_found"

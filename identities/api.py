@@ -175,7 +175,7 @@ class IdentityListApi(APIView):
             ref_name = "IdentityCreate"
 
     @extend_schema(parameters=[FilterSerializer], responses={200: IdentityOutputSerializer(many=True),
-                                                             **error_responses(400, 401, 403)})
+                                                             **error_responses(400, 401, 403, 404)})
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -423,7 +423,7 @@ class IdentityPhotosApi(APIView):
                    description="All or nothing: one unusable file refuses the upload. Photos are queued for "
                                "face detection, quality checks and embedding, then await review.",
                    request={"multipart/form-data": InputSerializer},
-                   responses={202: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413)})
+                   responses={202: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413, 415)})
     def post(self, request, identity_id: int):
         identity = _get_or_404(Identity.objects.all(), identity_id, "identity")
         data = self.InputSerializer(data=request.data)
@@ -452,7 +452,7 @@ class PhotoListApi(APIView):
             ref_name = "PhotoFilter"
 
     @extend_schema(parameters=[FilterSerializer], responses={200: PhotoOutputSerializer(many=True),
-                                                             **error_responses(400, 401, 403)})
+                                                             **error_responses(400, 401, 403, 404)})
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
@@ -598,7 +598,7 @@ class AuditLogListApi(APIView):
             ref_name = "AuditLogEntry"
 
     @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer(many=True),
-                                                             **error_responses(400, 401, 403)})
+                                                             **error_responses(400, 401, 403, 404)})
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

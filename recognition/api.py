@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 
 from facerec_site.api import error_responses
 from identities.api import MaxUploadSizeHandler
-from identities.errors import DomainError
 from identities.models import Identity
 from recognition import services
 
@@ -135,7 +134,7 @@ class IdentifyApi(_UploadApi):
                     "score reaches the threshold, else `unknown`. A photo without a face answers 200 with "
                     "no faces. The probe is never stored; the call is audited.",
         request={"multipart/form-data": InputSerializer},
-        responses={200: OutputSerializer, **error_responses(400, 401, 403, 413)})
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 413, 415)})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -200,7 +199,7 @@ class VerifyApi(_UploadApi):
                     "(`no_face`). An erased identity is 410, one without approved templates 409. Probes are "
                     "never stored; the call is audited.",
         request={"multipart/form-data": InputSerializer},
-        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413)})
+        responses={200: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413, 415)})
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -85,7 +85,8 @@ class ReenrollmentRequestListApi(APIView):
 
     @extend_schema(summary="List re-enrollment requests", description="Newest first.",
                    parameters=[FilterSerializer],
-                   responses={200: ReenrollmentRequestOutputSerializer(many=True), **error_responses(400, 401, 403)})
+                   responses={200: ReenrollmentRequestOutputSerializer(many=True),
+                              **error_responses(400, 401, 403, 404)})
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -49,6 +49,54 @@ def with_redis_db(url: str, db: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
+# Lockout and throttle counters of tests live under this prefix in the test broker's database.
+TEST_CACHE_PREFIX = f"facerec-test-{TEST_BROKER_DB}"
+# API rates no test reaches; the throttling tests lower them with the `settings` fixture.
+UNTHROTTLED_API_RATES = {"FACEREC_API_RATE": "1000000/min", "FACEREC_API_ANON_RATE": "1000000/min",
+                         "FACEREC_API_RECOGNITION_RATE": "1000000/min"}
+
+
+def _cache_location_on_db(location: str, db: int) -> str:
+    """A redis-py URL (`unix:///x.sock?db=2`, `redis://host:6379/2`) moved to another database."""
+    parts = urlsplit(location)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?{urlencode({**dict(parse_qsl(parts.query)), 'db': str(db)})}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache():
+    """The cache (login lockout, API throttles) moves off a `make run`'s database to the test
+    broker's, and the API rates out of the suite's way."""
+    from django.test import override_settings
+
+    default = dict(settings.CACHES["default"])
+    if default["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        default.update(LOCATION=_cache_location_on_db(default["LOCATION"], TEST_BROKER_DB),
+                       KEY_PREFIX=TEST_CACHE_PREFIX)
+    override = override_settings(CACHES={"default": default}, **UNTHROTTLED_API_RATES)
+    override.enable()
+    yield
+    override.disable()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache(isolated_cache):
+    """Every test starts with no failed logins or API calls counted. Only the cache's keys go:
+    the same database holds the test broker's queues."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{TEST_CACHE_PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_media(tmp_path_factory) -> Path:
     """Photos written by tests (and by the test worker) go to a temporary MEDIA_ROOT."""

@@ -328,7 +328,9 @@ def test_upload_with_consent_is_accepted_and_stored_privately(staff_client, staf
     private_root = Path(settings.MEDIA_ROOT) / "private"
     for row in rows:
         path = Path(private_storage.path(row.file.name))
-        assert path.is_relative_to(private_root) and path.read_bytes()[:2] == b"\xff\xd8"
+        assert path.is_relative_to(private_root) and path.read_bytes()[:6] == b"gAAAAA"  # encrypted at rest
+        with row.file.open("rb") as fh:
+            assert fh.read()[:2] == b"\xff\xd8"
         assert row.content_type == "image/jpeg" and row.uploaded_by == staff
         with pytest.raises(ValueError):
             row.file.url  # no URL: the photos are never served
@@ -431,6 +433,16 @@ def test_an_upload_without_files_is_a_400(staff_client, staff):
     assert_error(post_photos(staff_client, bush.pk, empty), 400, "empty")
     assert_error(staff_client.post(f"{API}/identities/{bush.pk}/photos/", {"photos": []}, format="json"), 415,
                  "unsupported_media_type")
+    assert not EnrollmentImage.objects.exists()
+
+
+def test_an_upload_that_is_not_multipart_is_a_documented_415(staff_client, staff):
+    # Found by the schemathesis run (tests/api_fuzz): a body that is not multipart got an undocumented 415.
+    bush = make_person(actor=staff)
+    url = f"{API}/identities/{bush.pk}/photos/"
+    assert_error(staff_client.generic("POST", url, b"\xc2\xb3v"), 415, "unsupported_media_type")
+    schema = staff_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "415" in schema["paths"]["/api/v1/identities/{identity_id}/photos/"]["post"]["responses"]
     assert not EnrollmentImage.objects.exists()
 
 
@@ -567,6 +579,26 @@ def test_malformed_json_is_a_400(staff_client):
     assert_error(response, 400, "parse_error")
 
 
+def test_an_api_url_that_matches_no_route_is_a_json_404(staff_client):
+    # Found by the schemathesis run (tests/api_fuzz): a non-numeric id answered Django's HTML page.
+    for url in (f"{API}/identities/abc/", f"{API}/reports/1;/apply-threshold", f"{API}/no-such-thing/"):
+        assert_error(staff_client.get(url), 404, "not_found")
+    page = staff_client.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_an_invalid_page_of_a_list_is_a_documented_404(staff_client):
+    # Found by the schemathesis run: DRF's pagination answers 404, which the list operations did not document.
+    for url in (f"{API}/identities/", f"{API}/photos/", f"{API}/audit-log/", f"{API}/reports/",
+                f"{API}/reenrollment-requests/"):
+        assert_error(staff_client.get(url, {"page": "abc"}), 404, "not_found")
+        assert_error(staff_client.get(url, {"page": 99}), 404, "not_found")
+    paths = staff_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
+    for path in ("/api/v1/identities/", "/api/v1/photos/", "/api/v1/audit-log/", "/api/v1/reports/",
+                 "/api/v1/reenrollment-requests/"):
+        assert "404" in paths[path]["get"]["responses"], path
+
+
 def test_schema_and_docs_are_served(staff_client):
     schema = staff_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
@@ -575,5 +607,7 @@ def test_schema_and_docs_are_served(staff_client):
             "/api/v1/audit-log/", "/api/v1/jobs/{task_id}/"} <= set(paths)
     docs = APIClient().get("/api/docs/")
     assert docs.status_code == 200 and docs["Content-Type"].startswith("text/html")
-    assert b"/api/schema/" in docs.content
+    # Swagger UI's init script (its own URL, for the CSP) points it at the schema.
+    assert b'<script src="/api/docs/?script="></script>' in docs.content
+    assert b"/api/schema/" in APIClient().get("/api/docs/?script=").content
 

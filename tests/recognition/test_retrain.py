@@ -165,3 +165,16 @@ def test_a_model_change_switches_over_with_complete_templates_and_a_ready_classi
     assert (after.model_version, after.classifier_version) == ("next-facenet.pt", upcoming.pk)
     identified = [f.identity_id for f in after.faces if f.identity_id is not None]
     assert identified == [people["Colin_Powell"].pk]  # bystanders in the photo stay unknown
+
+
+def test_a_retrain_the_broker_refused_does_not_block_later_ones(monkeypatch, django_capture_on_commit_callbacks):
+    from recognition.tasks import retrain_classifier
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(retrain_classifier, "apply_async", unreachable)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_retrain()
+
+    assert not ClassifierVersion.objects.filter(status="pending").exists()  # nothing left to coalesce into

@@ -208,6 +208,14 @@ def test_a_file_over_the_upload_limit_is_refused_with_413(operator_api, settings
     assert_error(response, 413, "too_large")
 
 
+def test_a_body_that_is_not_multipart_is_a_documented_415(operator_api):
+    # Found by the schemathesis run (tests/api_fuzz): the 415 was not in the schema.
+    assert_error(operator_api.post(URL, {"identity_id": 1}, format="json"), 415, "unsupported_media_type")
+    assert_error(operator_api.generic("POST", URL, b"\xc2\xb3v"), 415, "unsupported_media_type")
+    schema = operator_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert "415" in schema["paths"][URL]["post"]["responses"]
+
+
 def test_anonymous_callers_get_401():
     assert_error(verify(APIClient(), image_a=grey_jpeg(), image_b=grey_jpeg()), 401, "not_authenticated")
     assert not AuditLog.objects.filter(action="recognition.verify").exists()

@@ -1,0 +1,92 @@
+"""Fixtures of the API fuzz test: the schema loaded from the app itself, token users, seeded rows.
+
+The requests go through the WSGI application in this process, so they share the test's
+connection and transaction (the `db` fixture): rows seeded here are visible to them, what
+they write is rolled back, and on-commit Celery dispatches never fire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from rest_framework.authtoken.models import Token
+
+from evaluation.models import EvaluationReport
+from evaluation.services import report_dir, report_task_id
+from identities import services as identity_services
+from identities.models import EnrollmentImage
+from reenrollment.models import ReenrollmentRequest
+from tests.shared_data import LFW_IMAGES
+
+SCHEMA_PATH = "/api/schema/"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Path parameters of real rows, offered to the fuzzer beside the values it draws itself."""
+
+    path_values: dict[str, list]
+
+
+@pytest.fixture
+def wsgi_app(settings, celery_app_for_tests):
+    """The site's WSGI application, with per-request connection closing off as Django's test client does
+    (closing would end the test's transaction), no API rate limit (the fuzzer sends hundreds of calls),
+    and job status read from the test broker."""
+    from facerec_site.wsgi import application
+
+    settings.FACEREC_API_RATE = settings.FACEREC_API_ANON_RATE = settings.FACEREC_API_RECOGNITION_RATE = ""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield application
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("fuzz-staff", password="x" * 12, is_staff=True)
+
+
+@pytest.fixture
+def operator_user(django_user_model):
+    return django_user_model.objects.create_user("fuzz-operator", password="x" * 12)
+
+
+def token_header(user) -> dict[str, str]:
+    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+
+
+@pytest.fixture
+def seeded(staff_user, operator_user) -> Seeded:
+    """One of each row the API addresses by id, so that generated requests reach past the 404."""
+    staff_person = identity_services.create_identity(display_name="Ada Lovelace", external_ref="FUZZ-1",
+                                                     actor=staff_user)
+    consent = identity_services.record_consent(identity=staff_person, given_by_name="Ada Lovelace",
+                                               purpose="building access", wording_version="v1", actor=staff_user)
+    own_person = identity_services.create_identity(display_name="Grace Hopper", actor=operator_user)
+    identity_services.record_consent(identity=own_person, given_by_name="Grace Hopper", purpose="door",
+                                     wording_version="v1", actor=operator_user)
+    photos = identity_services.enroll_photos(identity=staff_person, actor=staff_user, uploads=[
+        identity_services.Upload(name=f"{n}.jpg", data=(LFW_IMAGES / "George_W_Bush" / f"George_W_Bush_000{n}.jpg")
+                                 .read_bytes()) for n in (1, 2)])
+    # One pending (approve/reject: 409), one awaiting review (approve/reject: 200).
+    EnrollmentImage.objects.filter(pk=photos[1].pk).update(status=EnrollmentImage.Status.AWAITING_REVIEW)
+    report = EvaluationReport.objects.create(kind="enrolled", status=EvaluationReport.Status.DONE, parameters={},
+                                             plots={"roc": "roc.png"}, progress=1.0)
+    report.task_id = report_task_id(report.pk)
+    report.save(update_fields=["task_id"])
+    folder = report_dir(report.pk)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "roc.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    request = ReenrollmentRequest.objects.create(identity=staff_person, reason="too_few_photos",
+                                                 due_at=report.created_at, details={"active_photos": 1})
+    return Seeded(path_values={
+        "identity_id": [staff_person.pk, own_person.pk], "consent_id": [consent.pk],
+        "photo_id": [photo.pk for photo in photos], "report_id": [report.pk], "name": ["roc"],
+        "request_id": [request.pk], "task_id": [report.task_id]})
