@@ -15,8 +15,8 @@ from django.conf import settings
 
 from evaluation.protocols import LabelledEmbeddings
 from recognition.models import EMBEDDING_DIM
+from recognition.pipeline.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".webp"}
 ATTRIBUTES_FILE = "attributes.csv"  # optional: a row per identity, column `identity` plus attribute columns
 
 
@@ -101,7 +101,7 @@ def folder_attributes(folder: Path) -> dict[str, dict[str, str]]:
             for row in rows if row.get("identity")}
 
 
-def embed_paths(paths: list[Path], *, tta: bool = False, progress=None):
+def embed_paths(paths: list[Path], *, tta: bool = False, centre_crop_when_no_face: bool = False, progress=None):
     """FileEmbeddings of `paths` (one face each, nearest the centre) with the serving pipeline."""
     from recognition.pipeline.faces import embed_files
     from recognition.runtime import get_pipeline, read_image_file
@@ -114,7 +114,7 @@ def embed_paths(paths: list[Path], *, tta: bool = False, progress=None):
             progress(done[0] / max(len(paths), 1), f"embedding {done[0]} of {len(paths)} images")
 
     return embed_files(get_pipeline(), [str(p) for p in paths], read_image_file, select="center", tta=tta,
-                       progress=tick)
+                       centre_crop_when_no_face=centre_crop_when_no_face, progress=tick)
 
 
 def folder_dataset(folder: Path, listing: FolderListing, *, tta: bool = False, progress=None

@@ -269,10 +269,8 @@ def _verification_plots(out_dir: Path, verification: dict, arrays: dict) -> dict
 def _pairs_benchmark(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutput:
     """LFW-style: a pairs file with folds; accuracy by the folds' own thresholds."""
     from evaluation import metrics as m
-    from recognition.pipeline.detection import central_detection
-    from recognition.pipeline.faces import NO_FACE
+    from evaluation.datasets import embed_paths
     from recognition.pipeline.lfw import read_pairs, unique_images
-    from recognition.runtime import get_pipeline, read_image_file
 
     folder = resolve_folder(parameters["folder"])
     try:
@@ -283,19 +281,11 @@ def _pairs_benchmark(parameters: dict, out_dir: Path, progress: Progress) -> Rep
         pairs = _first_pairs_per_fold(pairs, parameters["pairs_per_fold"])
     images = unique_images(pairs)
     tta = parameters.get("tta", False)
-    from evaluation.datasets import embed_paths
-
-    result = embed_paths(images, tta=tta, progress=_stage(progress, 0.0, 0.85))
-    embedding_of = dict(zip(result.paths, result.embeddings))
     # MTCNN misses a face now and then (1 of LFW's 7,701); LFW photos are centred on
     # the labelled face, so a centre crop stands in, as the published protocol does.
-    pipeline = get_pipeline()
-    fallbacks = [p for p, reason in result.skipped.items() if reason == NO_FACE]
-    for path in fallbacks:
-        image = read_image_file(path)
-        embedding_of[path] = pipeline.embedder.embed(pipeline.crop(image, central_detection(image.shape))[None],
-                                                     tta=tta)[0]
-    unreadable = {p: r for p, r in result.skipped.items() if r != NO_FACE}
+    result = embed_paths(images, tta=tta, centre_crop_when_no_face=True, progress=_stage(progress, 0.0, 0.85))
+    embedding_of = dict(zip(result.paths, result.embeddings))
+    fallbacks, unreadable = result.centre_crops, result.skipped
     usable = [p for p in pairs if str(p.path_a) in embedding_of and str(p.path_b) in embedding_of]
     progress(0.85, "scoring pairs")
     emb_a = np.stack([embedding_of[str(p.path_a)] for p in usable])

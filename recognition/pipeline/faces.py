@@ -8,7 +8,7 @@ pass per image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal, Sequence
 
 import numpy as np
@@ -18,6 +18,7 @@ from recognition.pipeline.detection import (
     DEFAULT_CROP_SIZE,
     Detection,
     FaceDetector,
+    central_detection,
     crop_face,
     largest,
     nearest_to_center,
@@ -81,17 +82,25 @@ class FileEmbeddings:
     paths: list[str]
     embeddings: np.ndarray  # (len(paths), EMBEDDING_DIM)
     skipped: dict[str, str]  # path -> reason (an ImageRejected reason or `no_face`)
+    centre_crops: list[str] = field(default_factory=list)  # in `paths`, embedded from the centre crop
 
 
 def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[str], np.ndarray], *,
                 select: Selection = "center", tta: bool = False, pad_ratio: float = 0.0,
-                chunk_size: int = 64, progress: Callable[[int], None] | None = None) -> FileEmbeddings:
-    """Embed one face per file (`select` picks it), chunk by chunk so memory stays flat."""
+                centre_crop_when_no_face: bool = False, chunk_size: int = 64,
+                progress: Callable[[int], None] | None = None) -> FileEmbeddings:
+    """Embed one face per file (`select` picks it), chunk by chunk so memory stays flat.
+
+    `centre_crop_when_no_face`: for benchmark photos centred on the labelled face (LFW),
+    a file where MTCNN finds no face is embedded from a centre crop instead of skipped,
+    as the published LFW protocol does (1 of LFW's 7,701 pair images).
+    """
     from recognition.pipeline.errors import ImageRejected
 
     kept_paths: list[str] = []
     kept: list[np.ndarray] = []
     skipped: dict[str, str] = {}
+    centre_crops: list[str] = []
     for start in range(0, len(paths), chunk_size):
         chunk = paths[start:start + chunk_size]
         images, loaded = [], []
@@ -101,13 +110,19 @@ def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[st
                 loaded.append(path)
             except ImageRejected as exc:
                 skipped[str(path)] = exc.reason
-        for path, faces in zip(loaded, pipeline.process(images, select=select, tta=tta, pad_ratio=pad_ratio)):
+        found = pipeline.process(images, select=select, tta=tta, pad_ratio=pad_ratio)
+        for path, image, faces in zip(loaded, images, found):
             if faces:
                 kept_paths.append(str(path))
                 kept.append(faces[0].embedding)
+            elif centre_crop_when_no_face:
+                crop = pipeline.crop(image, central_detection(image.shape))
+                kept_paths.append(str(path))
+                kept.append(pipeline.embedder.embed(crop[None], tta=tta)[0])
+                centre_crops.append(str(path))
             else:
                 skipped[str(path)] = NO_FACE
         if progress:
             progress(len(chunk))
     embeddings = np.stack(kept).astype(np.float32) if kept else np.zeros((0, EMBEDDING_DIM), np.float32)
-    return FileEmbeddings(paths=kept_paths, embeddings=embeddings, skipped=skipped)
+    return FileEmbeddings(paths=kept_paths, embeddings=embeddings, skipped=skipped, centre_crops=centre_crops)

@@ -9,24 +9,13 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluation import metrics
+from evaluation.protocols import finite
 from recognition.management.commands._progress import progress_bar, skipped_summary
-from recognition.pipeline.detection import central_detection
-from recognition.pipeline.faces import NO_FACE, embed_files
+from recognition.pipeline.faces import embed_files
 from recognition.pipeline.lfw import read_pairs, unique_images
 from recognition.runtime import get_pipeline, read_image_file
 
 FAR_TARGETS = (1e-2, 1e-3)
-
-
-def _finite(value):
-    """JSON has no Infinity: a degenerate (+-inf) threshold is written as null."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 class Command(BaseCommand):
@@ -53,14 +42,11 @@ class Command(BaseCommand):
         images = [str(p) for p in unique_images(pair_list)]
         pipeline = get_pipeline()
         with progress_bar(len(images), "embedding", self.stderr) as bar:
-            result = embed_files(pipeline, images, read_image_file, select="center", tta=tta, progress=bar.update)
+            result = embed_files(pipeline, images, read_image_file, select="center", tta=tta,
+                                 centre_crop_when_no_face=True, progress=bar.update)
         embedding_of = dict(zip(result.paths, result.embeddings))
-        fallbacks = [p for p, reason in result.skipped.items() if reason == NO_FACE]
-        for path in fallbacks:
-            image = read_image_file(path)
-            crop = pipeline.crop(image, central_detection(image.shape))
-            embedding_of[path] = pipeline.embedder.embed(crop[None], tta=tta)[0]
-        unusable = {p: r for p, r in result.skipped.items() if r != NO_FACE}
+        fallbacks = result.centre_crops
+        unusable = result.skipped
         if unusable:
             raise CommandError("some pair images cannot be read:\n" + "\n".join(skipped_summary(unusable)))
 
@@ -75,7 +61,7 @@ class Command(BaseCommand):
         self._print(figures, fallbacks)
         if json_out:
             json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(_finite(figures), indent=2))
+            json_out.write_text(json.dumps(finite(figures), indent=2))
 
     @staticmethod
     def _figures(emb_a, emb_b, labels, folds, distance, subtract_mean) -> dict:
