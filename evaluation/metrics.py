@@ -31,6 +31,7 @@ __all__ = [
     "kfold_verification_accuracy",
     "l2_normalize",
     "lfw_protocol",
+    "max_per_identity",
     "roc",
     "tar_at_far",
     "top_k_accuracy",
@@ -340,6 +341,16 @@ def lfw_protocol(emb_a: np.ndarray, emb_b: np.ndarray, labels: Sequence[bool] | 
 # --------------------------------------------------------------------------- identification
 
 
+def max_per_identity(score_matrix: np.ndarray, gallery_labels: Sequence | np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted identities, (n_probes, n_identities) best score over each identity's gallery entries)."""
+    m = np.asarray(score_matrix, dtype=np.float64)
+    ids, g_idx = np.unique(np.asarray(gallery_labels).ravel(), return_inverse=True)
+    order = np.argsort(g_idx, kind="stable")  # group gallery columns by identity
+    starts = np.flatnonzero(np.r_[True, np.diff(g_idx[order]) != 0])
+    return ids, np.maximum.reduceat(m[:, order], starts, axis=1)
+
+
 def identification_ranks(score_matrix: np.ndarray, probe_labels: Sequence | np.ndarray,
                          gallery_labels: Sequence | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rank (1-based) and score of the correct identity for each probe.
@@ -355,11 +366,7 @@ def identification_ranks(score_matrix: np.ndarray, probe_labels: Sequence | np.n
     g = np.asarray(gallery_labels).ravel()
     if m.ndim != 2 or m.shape != (p.size, g.size):
         raise ValueError(f"score_matrix shape {m.shape} != (n_probes={p.size}, n_gallery={g.size})")
-    ids, g_idx = np.unique(g, return_inverse=True)
-    # Max score per identity, (n_probes, n_ids): group gallery columns by identity first.
-    order = np.argsort(g_idx, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(g_idx[order]) != 0])
-    per_id = np.maximum.reduceat(m[:, order], starts, axis=1)
+    ids, per_id = max_per_identity(m, g)
     pos = np.searchsorted(ids, p)
     pos_c = np.minimum(pos, ids.size - 1)
     absent = ids[pos_c] != p

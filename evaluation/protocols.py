@@ -237,14 +237,6 @@ def breakdown_by_attribute(data: LabelledEmbeddings, index_a: np.ndarray, index_
 # --------------------------------------------------------------------------- closed-set identification
 
 
-def _per_identity_max(sim: np.ndarray, gallery_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(identities sorted, (n_probes, n_identities) best similarity to each identity's templates)."""
-    ids, g_idx = np.unique(gallery_labels, return_inverse=True)
-    order = np.argsort(g_idx, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(g_idx[order]) != 0])
-    return ids, np.maximum.reduceat(sim[:, order], starts, axis=1)
-
-
 def combined_scores(similarity: np.ndarray, probability: np.ndarray | None) -> np.ndarray:
     """The score `identify` ranks and thresholds: similarity x (1 + p) / 2 (see recognition.services)."""
     return similarity if probability is None else similarity * (1.0 + probability) / 2.0
@@ -263,11 +255,6 @@ def _svm_probabilities(classifier_factory, gallery: LabelledEmbeddings, probes: 
         return None
     by_label = model.proba_by_label(probes)
     return np.array([[row.get(label, 0.0) for label in ids] for row in by_label])
-
-
-def _rank_summary(score_matrix: np.ndarray, probe_labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    ranks, _ = metrics.identification_ranks(score_matrix, probe_labels, ids)
-    return ranks
 
 
 def _method_figures(ranks: np.ndarray, n_ids: int) -> dict:
@@ -299,14 +286,14 @@ def kfold_identification(data: LabelledEmbeddings, *, k: int = 5, min_photos: in
     for fold, (train, test) in enumerate(splitter.split(kept.embeddings, kept.labels)):
         gallery = kept.subset(np.isin(np.arange(len(kept)), train))
         probes = kept.subset(np.isin(np.arange(len(kept)), test))
-        ids, nn = _per_identity_max(probes.embeddings @ gallery.embeddings.T, gallery.labels)
+        ids, nn = metrics.max_per_identity(probes.embeddings @ gallery.embeddings.T, gallery.labels)
         p = _svm_probabilities(classifier_factory, gallery, probes.embeddings, ids)
         matrices = {"nearest_neighbour": nn}
         if p is not None:
             matrices["svm"] = p
             matrices["combined"] = combined_scores(nn, p)
         for method, matrix in matrices.items():
-            r = _rank_summary(matrix, probes.labels, ids)
+            r, _ = metrics.identification_ranks(matrix, probes.labels, ids)
             ranks[method].append(r)
             fold_top1[method].append(float(np.mean(r == 1)))
         progress((fold + 1) / n_splits, f"identification fold {fold + 1} of {n_splits}")
@@ -364,7 +351,7 @@ def open_set_identification(data: LabelledEmbeddings, *, holdout: Sequence[str],
     if len(mated) == 0 or len(strangers) == 0:
         raise ValueError("open set needs enrolled identities with 2+ photos and at least one held-out identity")
     probes = np.concatenate([mated.embeddings, strangers.embeddings])
-    ids, nn = _per_identity_max(probes @ gallery.embeddings.T, gallery.labels)
+    ids, nn = metrics.max_per_identity(probes @ gallery.embeddings.T, gallery.labels)
     p = _svm_probabilities(classifier_factory, gallery, probes, ids)
     scores_by_method = {"nearest_neighbour": nn}
     if p is not None:
