@@ -34,8 +34,8 @@ from django.db import transaction  # noqa: E402
 from identities import services  # noqa: E402
 from identities.models import EnrollmentImage, Identity  # noqa: E402
 from identities.services import Upload  # noqa: E402
+from recognition.pipeline.images import IMAGE_SUFFIXES  # noqa: E402
 
-SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".webp"}
 
 
 def photo_order(path: Path):
@@ -62,7 +62,7 @@ def main() -> None:
         if Identity.objects.filter(external_ref=ref).exists():
             outcomes["people skipped (already enrolled)"] += 1
             continue
-        photos = sorted((p for p in person.iterdir() if p.suffix.lower() in SUFFIXES), key=photo_order)
+        photos = sorted((p for p in person.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=photo_order)
         photos = photos[: args.photos]
         with transaction.atomic():
             identity = services.create_identity(display_name=f"{args.folder.name} {person.name}", external_ref=ref,

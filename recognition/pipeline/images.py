@@ -28,6 +28,8 @@ from .errors import (
 # Pillow plugins we decode with. PPM covers PGM/PPM/PBM. The JPEG plugin also opens
 # multi-picture JPEGs (MPO, written by many phone cameras); we use their first picture.
 ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP", "PPM")
+# File names dataset folders use for those formats (PPM covers PGM, as in ORL).
+IMAGE_SUFFIXES: Final = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm"})
 
 # Sensible limits for callers that have no settings of their own.
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024

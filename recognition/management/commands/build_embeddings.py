@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from recognition.management.commands._progress import progress_bar, skipped_summary
 from recognition.pipeline.faces import embed_files
 from recognition.runtime import get_pipeline, read_image_file
+from recognition.pipeline.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm"}
 
 
 def dataset_files(data_dir: Path) -> list[tuple[str, Path]]:
