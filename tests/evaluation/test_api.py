@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from evaluation import services
 from evaluation.models import EvaluationReport
 from recognition.models import RecognitionThreshold
+from tests.api_helpers import api_client, assert_error
 from tests.evaluation.test_pages import PNG_MAGIC, finished_report, serving_version
 
 pytestmark = pytest.mark.django_db
@@ -33,24 +34,12 @@ def user(django_user_model):
 
 @pytest.fixture
 def staff_client(staff) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
+    return api_client(staff)
 
 
 @pytest.fixture
 def user_client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
+    return api_client(user)
 
 
 def endpoints(report_id: int) -> list[tuple[str, str, dict | None]]:

@@ -16,6 +16,7 @@ from identities import services as identity_services
 from identities.models import AuditLog
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
 from tests.reenrollment.test_pages import DRIFT, person, reenrollment_request
+from tests.api_helpers import api_client, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -36,24 +37,12 @@ def user(django_user_model):
 
 @pytest.fixture
 def staff_client(staff) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
+    return api_client(staff)
 
 
 @pytest.fixture
 def user_client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
+    return api_client(user)
 
 
 def endpoints(request_id: int) -> list[tuple[str, str, dict | None]]:
