@@ -4,8 +4,8 @@ Start the platform first (`make run`), then:
 
     .venv/bin/python bench/api_bench.py [--url http://127.0.0.1:8000] [--seconds 30] [--clients 1 8]
 
-Without --token it creates (or reuses) a user `bench` with an API token in the
-platform's database. Prints p50/p95/p99 latency, requests/s and error counts for
+Without --token it creates (or reuses) an API client account `bench` and makes it a
+token (expiring in a day) in the platform's database. Prints p50/p95/p99 latency, requests/s and error counts for
 each number of concurrent clients.
 """
 
@@ -32,11 +32,17 @@ def bench_token() -> str:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from datetime import timedelta
 
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": False})
-    return Token.objects.get_or_create(user=user)[0].key
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from accounts.services import create_api_client, create_token
+
+    # An API client account (identify and verify), as a kiosk would use; a token per run, expiring in a day.
+    user = (get_user_model().objects.filter(username="bench").first()
+            or create_api_client(username="bench", actor=None))
+    return create_token(user=user, name="api-bench", expires_at=timezone.now() + timedelta(days=1), actor=None)[1]
 
 
 def photos(n: int = 40) -> list[bytes]:
@@ -52,7 +58,7 @@ def run(url: str, token: str, images: list[bytes], clients: int, seconds: float)
 
     def client(k: int) -> None:
         session = requests.Session()
-        session.headers["Authorization"] = f"Token {token}"
+        session.headers["Authorization"] = f"Bearer {token}"
         i = k
         while time.monotonic() < deadline:
             data = images[i % len(images)]
@@ -94,7 +100,7 @@ def main() -> int:
     # Load the models in every web worker before timing (each worker loads them once).
     warm = [threading.Thread(target=requests.post, args=(f"{args.url}/api/v1/identify",),
                              kwargs={"files": {"image": ("warm.jpg", images[0])}, "timeout": 120,
-                                     "headers": {"Authorization": f"Token {token}"}}) for _ in range(6)]
+                                     "headers": {"Authorization": f"Bearer {token}"}}) for _ in range(6)]
     for t in warm:
         t.start()
     for t in warm:

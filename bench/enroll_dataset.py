@@ -30,6 +30,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import transaction  # noqa: E402
+from django.db.models import Q  # noqa: E402
 
 from identities import services  # noqa: E402
 from identities.models import EnrollmentImage, Identity  # noqa: E402
@@ -50,9 +51,10 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=None, help="at most this many people")
     args = parser.parse_args()
 
-    admin = get_user_model().objects.filter(is_staff=True).order_by("pk").first()
+    admin = (get_user_model().objects.filter(Q(groups__name="admin") | Q(is_superuser=True))
+             .order_by("pk").first())
     if admin is None:
-        sys.exit("no staff user: run `manage.py ensure_admin` (make run does) first")
+        sys.exit("no user in the admin role: run `manage.py ensure_admin` (make run does) first")
     people = sorted((p for p in args.folder.iterdir() if p.is_dir()), key=lambda p: (len(p.name), p.name))
     people = people[: args.people] if args.people else people
     outcomes: Counter[str] = Counter()

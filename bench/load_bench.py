@@ -11,8 +11,8 @@ weights are shared), with the API rate limits raised out of the way:
 
     .venv/bin/python bench/load_bench.py --start [--clients 8] [--duration 60] [--mix identify=4,verify=3,upload=1]
 
-The account must be staff (uploads, review and erasure are). Without --token or
---username it creates (or reuses) a staff user `load-bench` with an API token in the
+The account must be an admin (uploads, review and erasure are). Without --token or
+--username it creates (or reuses) an admin `load-bench` with an API token in the
 platform's database, as bench/api_bench.py does.
 
 Set-up, not timed: a small gallery of real LFW people ("load-bench: <name>", three
@@ -127,7 +127,7 @@ class Api:
     def session(self) -> requests.Session:
         session = requests.Session()
         if self.token:
-            session.headers["Authorization"] = f"Token {self.token}"
+            session.headers["Authorization"] = f"Bearer {self.token}"
         for name, value in self.cookies.items():
             session.cookies.set(name, value)
         if "csrftoken" in self.cookies:  # session authentication checks CSRF on writes
@@ -136,20 +136,25 @@ class Api:
         return session
 
 
-def local_staff_token(username: str = "load-bench") -> str:
-    """A staff user's API token, made in the platform's database (this checkout's settings)."""
+def local_admin_token(username: str = "load-bench") -> str:
+    """An admin's API token, made in the platform's database (this checkout's settings)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facerec_site.settings")
     import django
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.roles import ADMIN, assign_role, can
+    from accounts.services import create_token
 
     user, _ = get_user_model().objects.get_or_create(username=username)
-    if not user.is_staff:
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-    return Token.objects.get_or_create(user=user)[0].key
+    if not can(user, "manage_identities"):  # it enrolls the gallery and erases it afterwards
+        assign_role(user, ADMIN)
+    # A token of its own per run, expiring in a day: no bench token outlives its use for long.
+    return create_token(user=user, name="load-bench", expires_at=timezone.now() + timedelta(days=1), actor=None)[1]
 
 
 def _call(session: requests.Session, method: str, url: str, expect: int, **kwargs) -> requests.Response:
@@ -581,8 +586,8 @@ def bench(api: Api, *, mix: dict[str, int], clients: int, duration_s: float, dra
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--token", default=None, help="API token of a staff user")
-    parser.add_argument("--username", default=None, help="a staff user, signed in through /login/")
+    parser.add_argument("--token", default=None, help="API token of an admin")
+    parser.add_argument("--username", default=None, help="an admin, signed in through /login/")
     parser.add_argument("--password", default=os.environ.get("FACEREC_LOAD_PASSWORD"),
                         help="(or FACEREC_LOAD_PASSWORD)")
     parser.add_argument("--start", action="store_true", help="start a platform of its own (ignores --url)")
@@ -607,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             elif args.username:
                 api = Api.login(args.url, args.username, args.password)
             else:
-                api = Api(args.url, token=local_staff_token())
+                api = Api(args.url, token=local_admin_token())
             result = bench(api, **options)
     except SetupError as exc:
         print(f"load bench stopped: {exc}", file=sys.stderr)

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from evaluation import reports, selectors, services
 from evaluation.models import EvaluationReport
-from facerec_site.api import IsStaff, Pagination, error_responses, paginated_response
+from facerec_site.api import Pagination, error_responses, paginated_response, requires
 
 _PARAMETERS_HELP = (
     "Optional; absent ones take their defaults. Common: seed, target_far, folds, min_photos, max_impostor_pairs. "
@@ -93,7 +93,7 @@ class ReportDetailSerializer(ReportOutputSerializer):
 
 
 class ReportListApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("run_reports")]
     pagination_class = Pagination
 
     class InputSerializer(serializers.Serializer):
@@ -123,7 +123,7 @@ class ReportListApi(APIView):
 
 
 class ReportDetailApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("run_reports")]
 
     @extend_schema(responses={200: ReportDetailSerializer, **error_responses(401, 403, 404)})
     def get(self, request, report_id: int):
@@ -141,7 +141,7 @@ class IgnoreClientContentNegotiation(BaseContentNegotiation):
 
 
 class ReportPlotApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("run_reports")]
     content_negotiation_class = IgnoreClientContentNegotiation
 
     @extend_schema(operation_id="reports_plot", summary="A plot of a report (PNG)",
@@ -159,7 +159,7 @@ class ReportPlotApi(APIView):
 
 
 class ReportApplyThresholdApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("run_reports")]
 
     class InputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=[("verify", "verify"), ("identify", "identify")],

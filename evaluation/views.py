@@ -15,11 +15,11 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.roles import capability_required
 from evaluation import reports, selectors, services
 from evaluation.forms import ApplyThresholdForm, ReportForm, add_domain_error
 from evaluation.models import EvaluationReport
 from identities.errors import DomainError
-from identities.views import staff_required
 
 PAGE_SIZE = 25
 SKIPPED_SHOWN = 50
@@ -30,14 +30,14 @@ PLOT_CACHE_S = 3600  # a finished report's plots do not change
 # --- list and new report ----------------------------------------------------------------
 
 
-@staff_required
+@capability_required("run_reports")
 @require_GET
 def report_list(request):
     page = Paginator(selectors.reports(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "evaluation/report_list.html", {"page": page})
 
 
-@staff_required
+@capability_required("run_reports")
 @require_http_methods(["GET", "POST"])
 def report_create(request):
     form = ReportForm(request.POST) if request.method == "POST" else ReportForm()
@@ -159,7 +159,7 @@ def _plots(report: EvaluationReport) -> list[dict]:
     return [{"name": name, "title": reports.PLOT_TITLES.get(name, name.replace("_", " "))} for name in names]
 
 
-@staff_required
+@capability_required("run_reports")
 @require_GET
 def report_detail(request, pk: int):
     report = get_object_or_404(selectors.reports(), pk=pk)
@@ -181,7 +181,7 @@ def report_detail(request, pk: int):
     })
 
 
-@staff_required
+@capability_required("run_reports")
 @require_POST
 def apply_threshold(request, pk: int):
     report = get_object_or_404(EvaluationReport, pk=pk)
@@ -203,7 +203,7 @@ def apply_threshold(request, pk: int):
 # --- files ------------------------------------------------------------------------------
 
 
-@staff_required
+@capability_required("run_reports")
 @require_GET
 def report_plot(request, pk: int, name: str):
     report = get_object_or_404(EvaluationReport, pk=pk)
@@ -230,7 +230,7 @@ def _attachment(content: str, content_type: str, filename: str) -> HttpResponse:
     return response
 
 
-@staff_required
+@capability_required("run_reports")
 @require_GET
 def export_json(request, pk: int):
     report = _finished(pk)
@@ -240,7 +240,7 @@ def export_json(request, pk: int):
     return _attachment(json.dumps(document, indent=2), "application/json", f"report-{report.pk}.json")
 
 
-@staff_required
+@capability_required("run_reports")
 @require_GET
 def export_csv(request, pk: int):
     report = _finished(pk)

@@ -1,4 +1,4 @@
-"""What every API view shares: the one error shape, pagination, staff permissions, job status.
+"""What every API view shares: the one error shape, pagination, capability permissions, job status.
 
 Every error leaves the API as {"error": {"code", "message", "fields"}}; unexpected
 ones are logged with the request id and answered with a generic 500, never a traceback.
@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView, set_rollback
 
+from accounts import roles
 from facerec_site import db_errors, request_context
 
 log = logging.getLogger(__name__)
@@ -138,22 +139,31 @@ class Pagination(PageNumberPagination):
     max_page_size = 200
 
 
-class IsStaff(permissions.BasePermission):
-    message = "only staff can do this"
+class _CapabilityPermission(permissions.BasePermission):
+    """Signed in, allowed on the API this way, and holding one of `capabilities` (accounts.roles)."""
+
+    capabilities: tuple[str, ...] = ()
+    message = "you do not have permission to do this"
 
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_staff)
-
-
-class IsStaffOrReadOnly(permissions.BasePermission):
-    """Any signed-in user reads (what the view's queryset lets them see); only staff write."""
-
-    message = "only staff can change this"
-
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
+        user = request.user
+        if not (user and user.is_authenticated):
             return False
-        return request.method in permissions.SAFE_METHODS or request.user.is_staff
+        if roles.is_token_only(user) and request.auth is None:  # a session of an api_client account
+            self.message = "this account uses API tokens only"
+            return False
+        if not any(roles.can(user, name) for name in self.capabilities):
+            self.message = f"you need the capability {' or '.join(self.capabilities)}"
+            return False
+        return True
+
+
+def requires(*capabilities: str) -> type[permissions.BasePermission]:
+    """A permission class for views needing one of these capabilities, e.g. `requires("review")`."""
+    for name in capabilities:
+        if name not in roles.CAPABILITIES:
+            raise ValueError(f"unknown capability {name!r}")
+    return type(f"Requires_{'_or_'.join(capabilities)}", (_CapabilityPermission,), {"capabilities": capabilities})
 
 
 def paginated_response(*, request, view, queryset, serializer_class, context: dict | None = None) -> Response:
@@ -170,6 +180,9 @@ _TASK_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
 
 class JobStatusApi(APIView):
     """The state of one Celery job, for pages and clients polling long work."""
+
+    # Jobs are started by enrolling (photo processing) and by reports.
+    permission_classes = [requires("enroll", "manage_identities", "run_reports")]
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.CharField()
@@ -204,3 +217,4 @@ class JobBackendUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "job status is unavailable right now; try again shortly"
     default_code = "job_backend_unavailable"
+    wait = 5  # answered as Retry-After, as the other 503s are

@@ -22,6 +22,8 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from rest_framework.throttling import BaseThrottle
 
+from accounts import roles
+
 log = logging.getLogger(__name__)
 
 
@@ -140,7 +142,8 @@ def lockout_message(wait_s: int) -> str:
 
 
 class LoginLockoutMixin:
-    """For AuthenticationForm and its subclasses: refuse locked-out attempts, count failures.
+    """For AuthenticationForm and its subclasses: refuse locked-out attempts, count failures,
+    and refuse api_client accounts (accounts.roles.is_token_only) whatever their password.
 
     A refused attempt never reaches the password check. `locked_out_s` tells the view to
     answer 429.
@@ -168,6 +171,12 @@ class LoginLockoutMixin:
         self.locked_out_s = wait_s
         raise ValidationError(lockout_message(wait_s), code="locked_out")
 
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if roles.is_token_only(user):  # an api_client account: API tokens only, never a session
+            raise ValidationError("This account is an API client: it uses API tokens and cannot sign in here.",
+                                  code="token_only")
+
 
 class LockoutAuthenticationForm(LoginLockoutMixin, AuthenticationForm):
     pass
@@ -181,6 +190,7 @@ class LoginView(auth_views.LoginView):
     """The site's login page with the lockout: a refused attempt is a 429 with Retry-After."""
 
     authentication_form = LockoutAuthenticationForm
+    http_method_names = ["get", "post", "options"]  # FormView would treat PUT as POST
 
     def form_invalid(self, form):
         response = super().form_invalid(form)

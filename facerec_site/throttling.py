@@ -5,6 +5,8 @@ every request, so one place (settings, from the environment) decides and tests c
 it. Counters live in the default cache (Redis), shared by every web process. A refused
 call is answered 429 with Retry-After and the usual error body (code "throttled").
 With the cache unreachable (the broker's Valkey down) calls are let through, not refused.
+A call made with an API token is counted per token (each kiosk of one client its own
+limit); a session per user; an anonymous call per address.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from redis.exceptions import RedisError
 from rest_framework import throttling
 
 log = logging.getLogger(__name__)
+
+
+def _caller(request) -> str | None:
+    """`token-<id>` for an API token, `user-<id>` for a session, None when anonymous."""
+    from accounts.models import ApiToken  # not at import: DRF may load this module before the apps
+
+    if isinstance(request.auth, ApiToken):
+        return f"token-{request.auth.pk}"
+    if request.user and request.user.is_authenticated:
+        return f"user-{request.user.pk}"
+    return None
 
 
 class _SettingsRateThrottle(throttling.SimpleRateThrottle):
@@ -35,15 +48,16 @@ class _SettingsRateThrottle(throttling.SimpleRateThrottle):
 
 
 class UserRateThrottle(_SettingsRateThrottle):
-    """Each signed-in user, by session or token: FACEREC_API_RATE."""
+    """Each API token, and each user signed in with a session: FACEREC_API_RATE."""
 
     scope = "user"
     rate_setting = "FACEREC_API_RATE"
 
     def get_cache_key(self, request, view) -> str | None:
-        if not (request.user and request.user.is_authenticated):
+        caller = _caller(request)
+        if caller is None:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+        return self.cache_format % {"scope": self.scope, "ident": caller}
 
 
 class AnonRateThrottle(_SettingsRateThrottle):
@@ -59,7 +73,7 @@ class AnonRateThrottle(_SettingsRateThrottle):
 
 
 class RecognitionRateThrottle(_SettingsRateThrottle):
-    """identify and verify run the face models: a stricter rate of their own, per user.
+    """identify and verify run the face models: a stricter rate of their own, per token or user.
 
     Chosen by URL namespace, so every route of the recognition API is covered without its
     views knowing about throttling.
@@ -73,6 +87,5 @@ class RecognitionRateThrottle(_SettingsRateThrottle):
         match = request.resolver_match
         if match is None or not self.namespaces.intersection(match.namespaces):
             return None
-        user = request.user
-        ident = f"user-{user.pk}" if user and user.is_authenticated else f"ip-{self.get_ident(request)}"
+        ident = _caller(request) or f"ip-{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}

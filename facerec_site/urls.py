@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("recognition.api_urls")),
     path("api/v1/", include("evaluation.api_urls")),
     path("api/v1/", include("reenrollment.api_urls")),
+    path("api/v1/", include("accounts.api_urls")),
     path("api/v1/jobs/<str:task_id>/", api.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from its own URL (?script): no inline script for the CSP.
@@ -26,6 +27,7 @@ urlpatterns = [
     path("recognize/", include("recognition.urls")),
     path("reports/", include("evaluation.urls")),
     path("reenrollment/", include("reenrollment.urls")),
+    path("accounts/", include("accounts.urls")),
 ]
 
 # API URLs that match no route answer the JSON error shape, not the HTML page.

@@ -14,12 +14,14 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
-from facerec_site.api import IsStaff, IsStaffOrReadOnly, Pagination, error_responses, paginated_response
+from accounts import roles
+from facerec_site.api import Pagination, error_responses, paginated_response, requires
 from identities import selectors, services
 from identities.errors import DomainError, PhotoRejected
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
@@ -32,24 +34,51 @@ MAX_PHOTOS_PER_UPLOAD = 20
 
 
 def visible_identities(user) -> QuerySet[Identity]:
-    """Staff see everyone; other users only the identities they created."""
+    """Everyone for `view_identities`; only the people they enrolled for the others."""
     # Aggregated querysets drop Meta.ordering: order explicitly for stable pages.
     identities = selectors.identities_overview().select_related("created_by").order_by("display_name", "id")
-    return identities if user.is_staff else identities.filter(created_by=user)
+    return selectors.scoped_to(identities, user, owner_field="created_by")
 
 
 def visible_photos(user) -> QuerySet[EnrollmentImage]:
     photos = EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by")
-    return photos if user.is_staff else photos.filter(identity__created_by=user)
+    return selectors.scoped_to(photos, user, owner_field="identity__created_by")
 
 
-class CanSeeIdentity(IsStaffOrReadOnly):
-    """Object level, behind the queryset filter: staff, or the user who created the identity."""
+# Reading people: everyone's (view_identities) or one's own enrollments (enroll).
+CanReadIdentities = requires("view_identities", "manage_identities", "enroll")
+
+
+class CanReadOrChangeIdentity(CanReadIdentities):
+    """Reads as CanReadIdentities; erasing (DELETE) needs erase; other writes need manage_identities, or
+    enroll and the identity being one's own enrollment (checked per object, behind the queryset filter that
+    hides other people's)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if request.method == "DELETE":
+            return roles.can(request.user, "erase")
+        return (request.method in SAFE_METHODS or roles.can(request.user, "manage_identities")
+                or roles.can(request.user, "enroll"))
 
     def has_object_permission(self, request, view, obj) -> bool:
         identity = obj if isinstance(obj, Identity) else obj.identity
-        return request.user.is_staff or (identity.created_by_id is not None
-                                         and identity.created_by_id == request.user.pk)
+        if request.method in SAFE_METHODS:
+            return selectors.may_read_identity(request.user, identity)
+        if request.method == "DELETE":
+            return roles.can(request.user, "erase")
+        return selectors.may_change_identity(request.user, identity)
+
+
+class IdentityListPermission(CanReadIdentities):
+    """Listing as CanReadIdentities; creating a person needs enroll or manage_identities."""
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return (request.method in SAFE_METHODS or roles.can(request.user, "enroll")
+                or roles.can(request.user, "manage_identities"))
 
 
 def _get_or_404(queryset: QuerySet, pk: int, what: str):
@@ -153,7 +182,7 @@ def _identity_out(identity: Identity) -> dict:
 
 
 class IdentityListApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [IdentityListPermission]
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -197,7 +226,7 @@ class IdentityListApi(APIView):
 
 
 class IdentityDetailApi(APIView):
-    permission_classes = [CanSeeIdentity]
+    permission_classes = [CanReadOrChangeIdentity]
 
     class InputSerializer(serializers.Serializer):
         display_name = serializers.CharField(max_length=200, required=False)
@@ -268,7 +297,7 @@ class ConsentOutputSerializer(serializers.Serializer):
 
 
 class IdentityConsentsApi(APIView):
-    permission_classes = [CanSeeIdentity]
+    permission_classes = [CanReadOrChangeIdentity]
     pagination_class = Pagination
 
     class InputSerializer(serializers.Serializer):
@@ -300,7 +329,7 @@ class IdentityConsentsApi(APIView):
 
 
 class ConsentWithdrawApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("manage_identities")]
 
     @extend_schema(request=None, summary="Withdraw a consent",
                    description="Takes effect at once: the person's templates stop matching; erasure follows "
@@ -396,7 +425,7 @@ class MaxUploadSizeHandler(FileUploadHandler):
 
 
 class IdentityPhotosApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [CanReadOrChangeIdentity]
     parser_classes = [MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
@@ -425,7 +454,7 @@ class IdentityPhotosApi(APIView):
                    request={"multipart/form-data": InputSerializer},
                    responses={202: OutputSerializer, **error_responses(400, 401, 403, 404, 409, 410, 413, 415)})
     def post(self, request, identity_id: int):
-        identity = _get_or_404(Identity.objects.all(), identity_id, "identity")
+        identity = _visible_identity(request, self, identity_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         files = data.validated_data.get("photos", [])
@@ -441,7 +470,7 @@ class IdentityPhotosApi(APIView):
 
 
 class PhotoListApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+    permission_classes = [CanReadIdentities]
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -465,7 +494,7 @@ class PhotoListApi(APIView):
 
 
 class PhotoDetailApi(APIView):
-    permission_classes = [CanSeeIdentity]
+    permission_classes = [CanReadOrChangeIdentity]
 
     @extend_schema(responses={200: PhotoOutputSerializer, **error_responses(401, 403, 404)})
     def get(self, request, photo_id: int):
@@ -492,7 +521,7 @@ _REVIEW_ERRORS = error_responses(400, 401, 403, 404, 409)
 
 
 class PhotoApproveBulkApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("review")]
 
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
@@ -511,7 +540,7 @@ class PhotoApproveBulkApi(APIView):
 
 
 class PhotoRejectBulkApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("review")]
 
     class InputSerializer(serializers.Serializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
@@ -533,7 +562,7 @@ class PhotoRejectBulkApi(APIView):
 
 
 class PhotoApproveApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("review")]
 
     @extend_schema(operation_id="photos_approve", summary="Approve one photo", request=None,
                    responses={200: PhotoOutputSerializer, **_REVIEW_ERRORS})
@@ -544,7 +573,7 @@ class PhotoApproveApi(APIView):
 
 
 class PhotoRejectApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("review")]
 
     class InputSerializer(serializers.Serializer):
         reason = serializers.CharField(max_length=1000)
@@ -567,9 +596,9 @@ class PhotoRejectApi(APIView):
 
 
 class AuditLogListApi(APIView):
-    """Read-only, staff only, newest first."""
+    """Read-only (view_audit_log), newest first."""
 
-    permission_classes = [IsStaff]
+    permission_classes = [requires("view_audit_log")]
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):

@@ -4,7 +4,46 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
+from accounts import roles
 from identities.models import AuditLog, EnrollmentImage, Identity
+
+
+def scoped_to(queryset: QuerySet, user, *, owner_field: str) -> QuerySet:
+    """What of `queryset` the user may read: all of it with view_identities or manage_identities, else the
+    rows of the people they enrolled (`owner_field` leads to Identity.created_by)."""
+    if roles.can(user, "view_identities") or roles.can(user, "manage_identities"):
+        return queryset
+    if roles.can(user, "enroll"):
+        return queryset.filter(**{owner_field: user})
+    return queryset.none()
+
+
+def _own_enrollment(user, identity: Identity) -> bool:
+    return identity.created_by_id is not None and identity.created_by_id == user.pk and roles.can(user, "enroll")
+
+
+def may_read_identity(user, identity: Identity) -> bool:
+    return (roles.can(user, "view_identities") or roles.can(user, "manage_identities")
+            or _own_enrollment(user, identity))
+
+
+def may_change_identity(user, identity: Identity) -> bool:
+    """Edit, record consent, upload photos: manage_identities, or enroll for one's own enrollments."""
+    return roles.can(user, "manage_identities") or _own_enrollment(user, identity)
+
+
+def may_see_faces(user, identity: Identity) -> bool:
+    """Face photos and crops: view_faces, or enroll for the people one enrolled."""
+    return roles.can(user, "view_faces") or _own_enrollment(user, identity)
+
+
+def photos_with_visible_faces(user) -> QuerySet[EnrollmentImage]:
+    photos = EnrollmentImage.objects.select_related("identity")
+    if roles.can(user, "view_faces"):
+        return photos
+    if roles.can(user, "enroll"):
+        return photos.filter(identity__created_by=user)
+    return photos.none()
 
 
 def identities_overview() -> QuerySet[Identity]:

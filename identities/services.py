@@ -266,17 +266,16 @@ class Upload:
 
 
 def _check_upload(upload: Upload) -> str:
-    """Decode once to refuse what the pipeline would refuse; returns the content type."""
+    """Decode once to refuse what the pipeline would refuse; returns the content type, sniffed
+    from the bytes (the upload's name and declared type are never trusted)."""
+    from recognition.pipeline.images import sniff_content_type
+
     try:
         decode_image(upload.data)
+        return sniff_content_type(upload.data)
     except ImageRejected as exc:
         raise PhotoRejected(f"{upload.name}: {exc.detail}", code=exc.reason, field="photos",
                             detail={"file": upload.name}, status=413 if exc.reason == "too_large" else 400)
-    from PIL import Image
-    import io
-
-    with Image.open(io.BytesIO(upload.data)) as im:
-        return Image.MIME.get(im.format, "application/octet-stream")
 
 
 def enroll_photos(*, identity: Identity, uploads: Sequence[Upload], actor=None) -> list[EnrollmentImage]:

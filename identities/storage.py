@@ -3,7 +3,9 @@
 Keys come from settings.FACEREC_PHOTO_KEYS (first = current, the others only decrypt),
 loaded and checked once at start-up by `load_photo_keys`. Files written before
 encryption existed (plain images) are still read as they are, and `manage.py
-rotate_photo_keys` encrypts them.
+rotate_photo_keys` encrypts them. A deployment that encrypts the disk instead sets
+FACEREC_PHOTO_ENCRYPTION=false: new files are then written as plain images, and files
+encrypted before are still decrypted with the keys it keeps.
 """
 
 from __future__ import annotations
@@ -55,12 +57,20 @@ class PhotoUndecryptable(DomainError):
 # --- keys ----------------------------------------------------------------------
 
 
-def load_photo_keys(configured: Sequence[str], *, key_file: Path, local_only: bool) -> list[str]:
+def load_photo_keys(configured: Sequence[str], *, key_file: Path, local_only: bool,
+                    required: bool = True) -> list[str]:
     """The photo keys for settings: the configured ones, or for a loopback-only site those in
     `key_file` (one is generated there, 0600, on first use). Refuses a public site without keys
-    and any key that is not a Fernet key, naming its position, never the key."""
+    and any key that is not a Fernet key, naming its position, never the key.
+
+    With `required` off (FACEREC_PHOTO_ENCRYPTION=false: nothing new is encrypted) no key is
+    needed or generated; configured keys, or an existing key file, still decrypt older files."""
     keys = [key.strip() for key in configured if key.strip()]
     source = "FACEREC_PHOTO_KEYS"
+    if not keys and not required:
+        if not (local_only and key_file.exists()):
+            return []
+        keys, source = _local_photo_keys(key_file), str(key_file)
     if not keys:
         if not local_only:
             raise ImproperlyConfigured(
@@ -125,10 +135,12 @@ def encrypt(data: bytes) -> bytes:
 
 
 def decrypt(raw: bytes, *, name: str = "") -> bytes:
-    """The plain bytes of a stored file: a token is decrypted with any of the keys, a legacy
-    plain image (from before encryption) is returned as it is."""
+    """The plain bytes of a stored file: a token is decrypted with any of the keys, a plain
+    image (from before encryption, or with FACEREC_PHOTO_ENCRYPTION off) is returned as it is."""
     if not is_fernet_token(raw):
         return raw
+    if not settings.FACEREC_PHOTO_KEYS:  # encryption off and the keys it was written with gone
+        raise PhotoUndecryptable(name)
     _, keys = _current_keys()
     try:
         return keys.decrypt(raw)
@@ -144,7 +156,8 @@ def decrypt(raw: bytes, *, name: str = "") -> bytes:
 class PrivateMediaStorage(FileSystemStorage):
     """Face photos live under MEDIA_ROOT/private, encrypted, and have no URL: only checked views serve them.
 
-    save() writes a Fernet token under the current key; open("rb") returns the plain
+    save() writes a Fernet token under the current key (the plain image when
+    FACEREC_PHOTO_ENCRYPTION is off); open("rb") returns the plain
     bytes in memory (photos are at most FACEREC_MAX_UPLOAD_BYTES). size() is the size on
     disk, not the image's. The location follows settings.MEDIA_ROOT at each use (not
     frozen at import), so a deployment, a worker or a test that sets MEDIA_ROOT gets its
@@ -167,7 +180,7 @@ class PrivateMediaStorage(FileSystemStorage):
 
     def _save(self, name, content):
         data = b"".join(content.chunks())
-        return super()._save(name, ContentFile(encrypt(data)))
+        return super()._save(name, ContentFile(encrypt(data) if settings.FACEREC_PHOTO_ENCRYPTION else data))
 
     def _open(self, name, mode="rb"):
         if any(flag in mode for flag in "wa+x"):
@@ -175,6 +188,13 @@ class PrivateMediaStorage(FileSystemStorage):
         with open(self.path(name), "rb") as fh:
             raw = fh.read()
         return ContentFile(decrypt(raw, name=name), name=name)
+
+    def stored_plaintext(self, name: str) -> bool:
+        """Whether the file is a plain image on disk (a web server could send it as it is), not a token.
+
+        Raises FileNotFoundError."""
+        with open(self.path(name), "rb") as fh:
+            return not is_fernet_token(fh.read(len(FERNET_TOKEN_PREFIX)))
 
     # --- key rotation (manage.py rotate_photo_keys) ---
 

@@ -7,25 +7,24 @@ error is shown beside the field it names, never as a 500.
 from __future__ import annotations
 
 import logging
-from functools import wraps
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.roles import can, capability_required
 from identities import selectors, services
 from identities.errors import DomainError
 from identities.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm, add_domain_error
+from identities.media import photo_file_response
 from identities.models import Consent, EnrollmentImage, Identity
-from identities.storage import PhotoUndecryptable
 
 PAGE_SIZE = 25
 REVIEW_PAGE_SIZE = 50
@@ -36,23 +35,21 @@ _PHOTO_ERROR_KEY = "identities.photo_error"
 log = logging.getLogger(__name__)
 
 
-def staff_required(view):
-    """Logged in (else the login page), and staff (else 403)."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise PermissionDenied("staff only")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 def visible_identities(user):
-    """Staff see everyone; other users only the people they enrolled."""
-    queryset = Identity.objects.all()
-    return queryset if user.is_staff else queryset.filter(created_by=user)
+    """Everyone for view_identities / manage_identities; the people they enrolled for operators."""
+    return selectors.scoped_to(Identity.objects.all(), user, owner_field="created_by")
+
+
+def _changeable_identity(request, pk: int) -> Identity:
+    """An identity the user may change (manage_identities, or enroll and their own), else 404 / 403."""
+    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    if not selectors.may_change_identity(request.user, identity):
+        raise PermissionDenied("you may not change this person's enrollment")
+    return identity
+
+
+_READ_IDENTITIES = ("view_identities", "manage_identities", "enroll")
+_CHANGE_IDENTITIES = ("manage_identities", "enroll")
 
 
 # Quality figures of a processed photo (recognition.pipeline.quality), as people read them.
@@ -82,12 +79,11 @@ def _uploads(files) -> list[services.Upload]:
 # --- list and enrollment --------------------------------------------------------
 
 
-@login_required
+@capability_required(*_READ_IDENTITIES)
 @require_GET
 def identity_list(request):
     queryset = selectors.identities_overview().order_by("status", "display_name", "id")  # erased last
-    if not request.user.is_staff:
-        queryset = queryset.filter(created_by=request.user)
+    queryset = selectors.scoped_to(queryset, request.user, owner_field="created_by")
     q = request.GET.get("q", "").strip()
     if q:
         queryset = queryset.filter(Q(display_name__icontains=q) | Q(external_ref__icontains=q))
@@ -95,7 +91,7 @@ def identity_list(request):
     return render(request, "identities/identity_list.html", {"page": page, "q": q})
 
 
-@login_required
+@capability_required(*_CHANGE_IDENTITIES)
 @require_http_methods(["GET", "POST"])
 def identity_create(request):
     if request.method == "POST":
@@ -161,12 +157,14 @@ def _detail_page(request, identity: Identity, *, photos_form=None, consent_form=
         "active": identity.status == Identity.Status.ACTIVE,
         "erase_after_days": settings.FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS,
         "reenrollment_requests": _open_reenrollment_requests(request.user, identity),
+        "can_change": selectors.may_change_identity(request.user, identity),
+        "show_faces": selectors.may_see_faces(request.user, identity),
     }, status=status)
 
 
 def _open_reenrollment_requests(user, identity: Identity) -> list:
-    """Staff see why this person is asked to re-enroll (the requests page has them all)."""
-    if not user.is_staff:
+    """Who manages re-enrollment sees why this person is asked to re-enroll (the requests page has them all)."""
+    if not can(user, "manage_reenrollment"):
         return []
     from reenrollment.selectors import open_requests_of
     from reenrollment.views import with_summaries
@@ -174,17 +172,17 @@ def _open_reenrollment_requests(user, identity: Identity) -> list:
     return with_summaries(open_requests_of(identity)[:REENROLLMENT_REQUESTS_SHOWN])
 
 
-@login_required
+@capability_required(*_READ_IDENTITIES)
 @require_GET
 def identity_detail(request, pk: int):
     identity = get_object_or_404(visible_identities(request.user), pk=pk)
     return _detail_page(request, identity)
 
 
-@login_required
+@capability_required(*_CHANGE_IDENTITIES)
 @require_POST
 def add_photos(request, pk: int):
-    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    identity = _changeable_identity(request, pk)
     form = PhotosForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -198,10 +196,10 @@ def add_photos(request, pk: int):
     return _detail_page(request, identity, photos_form=form)
 
 
-@login_required
+@capability_required(*_CHANGE_IDENTITIES)
 @require_POST
 def add_consent(request, pk: int):
-    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    identity = _changeable_identity(request, pk)
     form = ConsentForm(request.POST)
     if form.is_valid():
         try:
@@ -214,7 +212,7 @@ def add_consent(request, pk: int):
     return _detail_page(request, identity, consent_form=form)
 
 
-@staff_required
+@capability_required("manage_identities")
 @require_POST
 def withdraw_consent(request, pk: int):
     consent = get_object_or_404(Consent, pk=pk)
@@ -231,7 +229,7 @@ def withdraw_consent(request, pk: int):
     return redirect("identities:detail", pk=consent.identity_id)
 
 
-@staff_required
+@capability_required("erase")
 @require_http_methods(["GET", "POST"])
 def identity_erase(request, pk: int):
     identity = get_object_or_404(Identity, pk=pk)
@@ -248,7 +246,7 @@ def identity_erase(request, pk: int):
 # --- review queue ---------------------------------------------------------------
 
 
-@staff_required
+@capability_required("review")
 @require_http_methods(["GET", "POST"])
 def review_queue(request):
     form = ReviewForm(request.POST) if request.method == "POST" else ReviewForm()
@@ -275,37 +273,18 @@ def review_queue(request):
 
 
 def _private_file_response(request, pk: int, which: str) -> FileResponse | HttpResponse:
-    photos = EnrollmentImage.objects.select_related("identity")
-    if not request.user.is_staff:
-        photos = photos.filter(identity__created_by=request.user)
-    image = get_object_or_404(photos, pk=pk)
-    field = image.crop if which == "crop" else image.file
-    if not field:
-        raise Http404("no such file")
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404("no such file")
-    except PhotoUndecryptable as exc:
-        # A key was removed before `rotate_photo_keys` re-encrypted this file: the admin's to fix.
-        log.error("photo #%s (%s): %s is undecryptable", image.pk, which, exc.name)
-        response = HttpResponse(exc.message, status=503, content_type="text/plain; charset=utf-8")
-        response["Cache-Control"] = "private, no-store"
-        return response
-    content_type = "image/png" if which == "crop" else (image.content_type or "application/octet-stream")
-    response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Disposition"] = "inline"
-    return response
+    image = get_object_or_404(selectors.photos_with_visible_faces(request.user), pk=pk)
+    # Decrypted by Django, or sent by nginx (FACEREC_MEDIA_ACCEL_REDIRECT) when stored plain.
+    return photo_file_response(image, which)
 
 
-@login_required
+@capability_required("view_faces", "enroll")
 @require_GET
 def photo_crop(request, pk: int):
     return _private_file_response(request, pk, "crop")
 
 
-@login_required
+@capability_required("view_faces", "enroll")
 @require_GET
 def photo_original(request, pk: int):
     return _private_file_response(request, pk, "original")

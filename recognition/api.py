@@ -16,7 +16,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from facerec_site.api import error_responses
+from accounts.roles import can
+from facerec_site.api import error_responses, requires
 from identities.api import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services
@@ -27,9 +28,8 @@ TWO_MODES = ("send either image_a and image_b (are these two photos the same per
 
 
 def verifiable_identities(user) -> QuerySet[Identity]:
-    """Identities a user may verify against: staff all, others only the ones they created."""
-    identities = Identity.objects.all()
-    return identities if user.is_staff else identities.filter(created_by=user)
+    """Identities a user may verify against: everyone enrolled, for whoever holds verify (a claim names one)."""
+    return Identity.objects.all() if can(user, "verify") else Identity.objects.none()
 
 
 def decode_upload(file, field: str) -> np.ndarray:
@@ -102,6 +102,8 @@ class IdentifiedFaceSerializer(serializers.Serializer):
 
 
 class IdentifyApi(_UploadApi):
+    permission_classes = [requires("identify")]
+
     class InputSerializer(serializers.Serializer):
         image = _probe_field(help_text="The probe photo (JPEG, PNG, WebP, BMP, PGM/PPM). Never stored.")
         top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, default=5,
@@ -148,6 +150,8 @@ class IdentifyApi(_UploadApi):
 
 
 class VerifyApi(_UploadApi):
+    permission_classes = [requires("verify")]
+
     class InputSerializer(serializers.Serializer):
         image_a = _probe_field(required=False, help_text="Two-photo mode: the first photo.")
         image_b = _probe_field(required=False, help_text="Two-photo mode: the second photo.")

@@ -11,11 +11,11 @@ import base64
 import io
 
 import numpy as np
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 from PIL import Image, ImageDraw, ImageFont
 
+from accounts.roles import capability_required
 from identities.errors import DomainError
 from identities.models import Identity
 from recognition import services
@@ -58,7 +58,7 @@ def annotated_picture(image: np.ndarray, faces: list[tuple[list[float], str, boo
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-@login_required
+@capability_required("identify")
 @require_http_methods(["GET", "POST"])
 def identify(request):
     form = IdentifyForm(request.POST, request.FILES) if request.method == "POST" else IdentifyForm()
@@ -78,7 +78,7 @@ def identify(request):
     return render(request, "recognition/identify.html", {"form": form, "result": result, "picture": picture})
 
 
-@login_required
+@capability_required("verify")
 @require_http_methods(["GET", "POST"])
 def verify(request):
     identities = (verifiable_identities(request.user).filter(status=Identity.Status.ACTIVE)

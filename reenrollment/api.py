@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from facerec_site.api import IsStaff, Pagination, error_responses, paginated_response
+from facerec_site.api import Pagination, error_responses, paginated_response, requires
 from identities.models import Identity
 from reenrollment import selectors, services
 from reenrollment.models import ReenrollmentRequest
@@ -71,7 +71,7 @@ def _request(pk: int) -> ReenrollmentRequest:
 
 
 class ReenrollmentRequestListApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("manage_reenrollment")]
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
@@ -98,7 +98,7 @@ class ReenrollmentRequestListApi(APIView):
 
 
 class ReenrollmentRequestDetailApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("manage_reenrollment")]
 
     @extend_schema(responses={200: ReenrollmentRequestOutputSerializer, **error_responses(401, 403, 404)})
     def get(self, request, request_id: int):
@@ -106,7 +106,7 @@ class ReenrollmentRequestDetailApi(APIView):
 
 
 class ReenrollmentRequestDismissApi(APIView):
-    permission_classes = [IsStaff]
+    permission_classes = [requires("manage_reenrollment")]
 
     class InputSerializer(serializers.Serializer):
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,

@@ -12,8 +12,8 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.roles import capability_required
 from identities.errors import DomainError
-from identities.views import staff_required
 from reenrollment import selectors, services
 from reenrollment.forms import DismissForm, RequestFilterForm
 from reenrollment.models import ReenrollmentRequest
@@ -50,7 +50,7 @@ def with_summaries(requests) -> list[ReenrollmentRequest]:
     return requests
 
 
-@staff_required
+@capability_required("manage_reenrollment")
 @require_GET
 def request_list(request):
     form = RequestFilterForm(request.GET)
@@ -65,7 +65,7 @@ def request_list(request):
     })
 
 
-@staff_required
+@capability_required("manage_reenrollment")
 @require_POST
 def dismiss(request, pk: int):
     form = DismissForm(request.POST)

@@ -113,8 +113,12 @@ def test_broker_url() -> str:
     return with_redis_db(settings.CELERY_BROKER_URL, TEST_BROKER_DB)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def celery_app_for_tests(test_broker_url):
+    """The site's Celery app on the test broker, from the first test on: a page that pings workers
+    (/healthz) or reads a job's state must not open the app's connection pool on the
+    development broker first (the pool keeps the URL it was made with; the worker's pings
+    would then never be heard)."""
     from facerec_site.celery import app
 
     app.conf.update(broker_url=test_broker_url, result_backend=test_broker_url)

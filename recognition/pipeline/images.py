@@ -30,6 +30,10 @@ from .errors import (
 ACCEPTED_FORMATS: Final = ("JPEG", "PNG", "WEBP", "BMP", "PPM")
 # File names dataset folders use for those formats (PPM covers PGM, as in ORL).
 IMAGE_SUFFIXES: Final = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".pgm", ".ppm"})
+# The media type a photo of each format is stored and served as, decided from its bytes.
+# MPO (the JPEG plugin's multi-picture files) is a JPEG to every browser.
+CONTENT_TYPES: Final = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
+                        "BMP": "image/bmp", "PPM": "image/x-portable-anymap"}
 
 # Sensible limits for callers that have no settings of their own.
 DEFAULT_MAX_BYTES: Final = 10 * 1024 * 1024
@@ -70,6 +74,21 @@ def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> np.ndarray:
             raise ImageRejected(CORRUPT, f"{im.format} data cannot be decoded: {exc}") from exc
 
         return _to_rgb_array(_upright(im))
+    finally:
+        im.close()
+
+
+def sniff_content_type(data: bytes) -> str:
+    """The media type of `data` (a value of CONTENT_TYPES), from its bytes, never from a name.
+
+    Reads the header only. Raises ImageRejected (empty, not_an_image, unsupported_format,
+    corrupt) for what load_image would refuse as such.
+    """
+    if not data:
+        raise ImageRejected(EMPTY, "no image data")
+    im = _open_header(data)
+    try:
+        return CONTENT_TYPES.get(im.format, "application/octet-stream")
     finally:
         im.close()
 

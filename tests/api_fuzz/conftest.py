@@ -12,14 +12,16 @@ from dataclasses import dataclass
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from rest_framework.authtoken.models import Token
 
+from accounts.services import create_token
 from evaluation.models import EvaluationReport
 from evaluation.services import report_dir, report_task_id
 from identities import services as identity_services
 from identities.models import EnrollmentImage
 from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import LFW_IMAGES
+from tests.tokens import token_for
+from tests.users import make_user
 
 SCHEMA_PATH = "/api/schema/"
 
@@ -50,16 +52,16 @@ def wsgi_app(settings, celery_app_for_tests):
 
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user("fuzz-staff", password="x" * 12, is_staff=True)
+    return make_user("fuzz-staff", "admin", password="x" * 12)
 
 
 @pytest.fixture
 def operator_user(django_user_model):
-    return django_user_model.objects.create_user("fuzz-operator", password="x" * 12)
+    return make_user("fuzz-operator", "operator", password="x" * 12)
 
 
 def token_header(user) -> dict[str, str]:
-    return {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    return {"Authorization": f"Bearer {token_for(user)}"}
 
 
 @pytest.fixture
@@ -86,7 +88,8 @@ def seeded(staff_user, operator_user) -> Seeded:
     (folder / "roc.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     request = ReenrollmentRequest.objects.create(identity=staff_person, reason="too_few_photos",
                                                  due_at=report.created_at, details={"active_photos": 1})
+    kiosk_token, _ = create_token(user=operator_user, name="fuzz-kiosk", actor=staff_user)  # not a caller's token
     return Seeded(path_values={
         "identity_id": [staff_person.pk, own_person.pk], "consent_id": [consent.pk],
         "photo_id": [photo.pk for photo in photos], "report_id": [report.pk], "name": ["roc"],
-        "request_id": [request.pk], "task_id": [report.task_id]})
+        "request_id": [request.pk], "task_id": [report.task_id], "token_id": [kiosk_token.pk]})

@@ -12,6 +12,7 @@ import pytest
 
 from bench import load_bench
 from identities.models import AuditLog, Identity
+from tests.users import make_user
 
 PASSWORD = "load-smoke-Pa55word!"
 
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 def test_mixed_load_runs_every_operation_without_errors_and_erases_its_uploads(live_server, celery_worker,
                                                                                  django_user_model):
-    django_user_model.objects.create_user("load-bench", password=PASSWORD, is_staff=True)
+    make_user("load-bench", "admin", password=PASSWORD)
     api = load_bench.Api.login(live_server.url, "load-bench", PASSWORD)  # session and CSRF, as --username does
     # Two people with two photos each keep the worker's share of the set-up short.
     workload = load_bench.prepare(api, clients=2, people=load_bench.GALLERY_PEOPLE[:2], photos=(1, 2),

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.users import make_user
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -77,11 +79,11 @@ def page(browser, live_server) -> Iterator["Page"]:  # noqa: F821
 
 @pytest.fixture
 def logged_in_page(page, django_user_model) -> Callable[..., "Page"]:  # noqa: F821
-    """Factory: `logged_in_page(username="alice", is_staff=False)` creates that user and
-    logs in through the real /login/ form; returns the page, on the home page."""
+    """Factory: `logged_in_page(username="alice", role="operator")` creates that user in the role
+    (accounts.roles) and logs in through the real /login/ form; returns the page, on the home page."""
 
-    def login(username: str = "alice", *, is_staff: bool = False, password: str = PASSWORD):
-        django_user_model.objects.create_user(username=username, password=password, is_staff=is_staff)
+    def login(username: str = "alice", *, role: str | None = "operator", password: str = PASSWORD):
+        make_user(username, role, password=password)
         page.goto("/login/")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)

@@ -17,7 +17,7 @@ def violations(page) -> list[str]:
 
 
 def test_pages_and_admin_load_without_csp_violations(logged_in_page, django_user_model):
-    page = logged_in_page("staffer", is_staff=True)
+    page = logged_in_page("staffer", role="admin")
     django_user_model.objects.filter(username="staffer").update(is_superuser=True)  # the admin's add form
     page.add_init_script(RECORD_VIOLATIONS)
     for url in ("/", "/identities/", "/recognize/identify/", "/admin/", "/admin/auth/user/add/",

@@ -25,7 +25,7 @@ def _wait_for_review(identity: Identity, count: int, timeout_s: float = 180) -> 
 
 
 def test_enroll_with_consent_then_approve_in_the_review_queue(celery_worker, logged_in_page, tmp_path):
-    page = logged_in_page("reviewer", is_staff=True)
+    page = logged_in_page("reviewer", role="admin")
     photos = [str(LFW_IMAGES / "Tony_Blair" / f"Tony_Blair_{n:04d}.jpg") for n in (1, 2)]
 
     page.goto("/identities/new/")

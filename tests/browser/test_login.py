@@ -7,6 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD
+from tests.users import make_user
 
 
 def test_anonymous_home_page(page, tmp_path):
@@ -21,7 +22,7 @@ def test_anonymous_home_page(page, tmp_path):
 
 
 def test_staff_login_shows_username_and_admin_link(logged_in_page, live_server):
-    page = logged_in_page("staffer", is_staff=True)
+    page = logged_in_page("staffer", role="admin")
     assert page.url == f"{live_server.url}/"
     header = page.locator("header")
     expect(header).to_contain_text("staffer")
@@ -31,14 +32,14 @@ def test_staff_login_shows_username_and_admin_link(logged_in_page, live_server):
 
 
 def test_non_staff_login_has_no_admin_link(logged_in_page):
-    page = logged_in_page("viewer", is_staff=False)
+    page = logged_in_page("viewer", role="operator")
     header = page.locator("header")
     expect(header).to_contain_text("viewer")
     expect(header.get_by_role("link", name="Admin")).to_have_count(0)
 
 
 def test_wrong_password_stays_on_login(page, django_user_model):
-    django_user_model.objects.create_user(username="bob", password=PASSWORD)
+    make_user("bob", "operator", password=PASSWORD)
     page.goto("/login/")
     page.fill("input[name=username]", "bob")
     page.fill("input[name=password]", "not-" + PASSWORD)

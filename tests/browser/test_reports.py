@@ -24,7 +24,7 @@ def _wait_until_finished(report: EvaluationReport, timeout_s: float = 120) -> Ev
 
 
 def test_a_benchmark_report_runs_and_its_page_shows_the_roc_plot(celery_worker, logged_in_page, tmp_path):
-    page = logged_in_page("analyst", is_staff=True)
+    page = logged_in_page("analyst", role="admin")
     page.get_by_role("link", name="Reports").click()
     page.get_by_role("link", name="New report").click()
     page.select_option("select[name=kind]", "benchmark")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from evaluation import services
@@ -16,6 +15,8 @@ from evaluation.models import EvaluationReport
 from recognition.models import RecognitionThreshold
 from tests.api_helpers import api_client, assert_error
 from tests.evaluation.test_pages import PNG_MAGIC, finished_report, serving_version
+from tests.tokens import token_for
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +25,12 @@ API = "/api/v1"
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("analyst", password="x" * 12, is_staff=True)
+    return make_user("analyst", "admin", password="x" * 12)
 
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("operator", password="x" * 12)
+    return make_user("operator", "operator", password="x" * 12)
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_anonymous_calls_are_refused_with_401():
     for method, url, data in endpoints(report.pk):
         response = getattr(client, method)(url, data, format="json")
         assert_error(response, 401, "not_authenticated")
-        assert response["WWW-Authenticate"] == "Token"
+        assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 def test_non_staff_are_refused_with_403(user_client):
@@ -69,7 +70,7 @@ def test_non_staff_are_refused_with_403(user_client):
 
 def test_staff_authenticate_with_a_token(staff):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(staff)}")
     assert client.get(f"{API}/reports/").status_code == 200
 
 

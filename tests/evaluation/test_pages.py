@@ -19,6 +19,7 @@ from evaluation import plots, services
 from evaluation.models import EvaluationReport
 from identities.models import AuditLog
 from recognition.models import RecognitionThreshold
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -100,12 +101,12 @@ def finished_report(*, model_version: str | None = None, with_plot: bool = True,
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("analyst", password=PASSWORD, is_staff=True)
+    return make_user("analyst", "admin", password=PASSWORD)
 
 
 @pytest.fixture
 def operator(django_user_model):
-    return django_user_model.objects.create_user("operator", password=PASSWORD)
+    return make_user("operator", "operator", password=PASSWORD)
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ import time_machine
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from identities.models import AuditLog
+from tests.tokens import token_for
+from tests.users import make_user
 
 PASSWORD = "hardening-Pa55word!"
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def _fast_hasher(settings):
 
 @pytest.fixture
 def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password=PASSWORD)
+    return make_user("alice", "operator", password=PASSWORD)
 
 
 def log_in(client, username: str, password: str, **extra):
@@ -62,7 +63,7 @@ def test_pages_carry_the_security_headers(client):
 
 def test_api_responses_carry_the_security_headers(alice):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(alice)}")
     response = client.get("/api/v1/identities/")
     assert response.status_code == 200
     assert_security_headers(response)

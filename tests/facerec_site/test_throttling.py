@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import time_machine
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from tests.tokens import token_for
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -15,9 +16,9 @@ API = "/api/v1"
 @pytest.fixture
 def token_client(django_user_model):
     def make(username: str) -> APIClient:
-        user = django_user_model.objects.create_user(username=username, password="x" * 12, is_staff=True)
+        user = make_user(username, "admin", password="x" * 12)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
         return client
 
     return make
@@ -50,15 +51,18 @@ def test_the_limit_lifts_once_the_period_passed(settings, token_client):
         assert alice.get(f"{API}/identities/").status_code == 200
 
 
-def test_session_and_token_use_of_one_user_share_a_limit(settings, django_user_model):
+def test_each_token_and_the_session_of_one_user_have_a_limit_of_their_own(settings, django_user_model):
     settings.FACEREC_API_RATE = "2/min"
-    user = django_user_model.objects.create_user(username="carol", password="x" * 12)
-    by_token, by_session = APIClient(), APIClient()
-    by_token.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    user = make_user("carol", "operator", password="x" * 12)
+    by_token, by_other_token, by_session = APIClient(), APIClient(), APIClient()
+    by_token.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+    by_other_token.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
     by_session.force_login(user)
-    assert by_token.get(f"{API}/identities/").status_code == 200
-    assert by_session.get(f"{API}/identities/").status_code == 200
+    assert [by_token.get(f"{API}/identities/").status_code for _ in range(2)] == [200, 200]
     assert_throttled(by_token.get(f"{API}/identities/"), within_s=60)
+    assert by_other_token.get(f"{API}/identities/").status_code == 200  # per token: each kiosk its own limit
+    assert [by_session.get(f"{API}/identities/").status_code for _ in range(2)] == [200, 200]
+    assert_throttled(by_session.get(f"{API}/identities/"), within_s=60)
 
 
 def test_anonymous_calls_are_limited_per_address(settings):

@@ -11,12 +11,14 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from identities import services
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity, private_storage
+from tests.api_helpers import api_client
 from tests.shared_data import LFW_IMAGES
+from tests.tokens import token_for
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,12 +35,12 @@ def upload_file(path: Path, name: str | None = None) -> SimpleUploadedFile:
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("reviewer", password="x" * 12, is_staff=True)
+    return make_user("reviewer", "admin", password="x" * 12)
 
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("operator", password="x" * 12)
+    return make_user("operator", "operator", password="x" * 12)
 
 
 @pytest.fixture
@@ -177,15 +179,30 @@ def test_delete_erases_the_identity_and_answers_the_counts(staff_client, staff,
                  410, "identity_erased")
 
 
-def test_non_staff_cannot_create_update_or_erase(user_client, user, staff):
-    own = services.create_identity(display_name="Mine", actor=user)
-    assert_error(user_client.post(f"{API}/identities/", {"display_name": "X"}, format="json"), 403,
+def test_an_operator_enrolls_and_edits_their_own_people_but_cannot_erase(user_client, user, staff):
+    created = user_client.post(f"{API}/identities/", {"display_name": "Mine"}, format="json")
+    assert created.status_code == 201, created.content
+    own_id = created.json()["id"]
+    assert user_client.patch(f"{API}/identities/{own_id}/", {"notes": "x"}, format="json").json()["notes"] == "x"
+    assert_error(user_client.delete(f"{API}/identities/{own_id}/"), 403, "permission_denied")
+    assert Identity.objects.get(pk=own_id).status == "active"
+    # Someone else's enrollment is not theirs to see or change.
+    other = services.create_identity(display_name="Other", actor=staff)
+    assert_error(user_client.patch(f"{API}/identities/{other.pk}/", {"notes": "x"}, format="json"), 404,
+                 "not_found")
+    assert Identity.objects.get(pk=other.pk).notes == ""
+
+
+def test_a_reviewer_reads_everyone_but_cannot_create_update_or_erase(staff):
+    reviewer = api_client(make_user("rev", "reviewer"))
+    person = services.create_identity(display_name="Someone", actor=staff)
+    assert reviewer.get(f"{API}/identities/{person.pk}/").status_code == 200
+    assert_error(reviewer.post(f"{API}/identities/", {"display_name": "X"}, format="json"), 403,
                  "permission_denied")
-    assert_error(user_client.patch(f"{API}/identities/{own.pk}/", {"notes": "x"}, format="json"), 403,
+    assert_error(reviewer.patch(f"{API}/identities/{person.pk}/", {"notes": "x"}, format="json"), 403,
                  "permission_denied")
-    assert_error(user_client.delete(f"{API}/identities/{own.pk}/"), 403, "permission_denied")
-    assert Identity.objects.get(pk=own.pk).status == "active"
-    assert Identity.objects.count() == 1
+    assert_error(reviewer.delete(f"{API}/identities/{person.pk}/"), 403, "permission_denied")
+    assert Identity.objects.get(pk=person.pk).status == "active" and Identity.objects.count() == 1
 
 
 def test_non_staff_see_only_the_identities_they_created(user_client, user, staff):
@@ -209,17 +226,17 @@ def test_anonymous_requests_are_refused_with_401(db):
     client = APIClient()
     response = client.get(f"{API}/identities/")
     assert_error(response, 401, "not_authenticated")
-    assert response["WWW-Authenticate"] == "Token"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert_error(client.post(f"{API}/identities/", {"display_name": "X"}, format="json"), 401, "not_authenticated")
     assert_error(client.get(f"{API}/audit-log/"), 401, "not_authenticated")
 
 
 def test_a_token_authenticates_api_clients(staff):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(staff)}")  # the keyword of DRF's tokens still works
     assert client.get(f"{API}/identities/").status_code == 200
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
-    assert_error(client.get(f"{API}/identities/"), 401, "authentication_failed")
+    assert_error(client.get(f"{API}/identities/"), 401, "invalid_token")
 
 
 def test_session_login_works_for_the_pages_javascript(staff):
@@ -277,13 +294,19 @@ def test_consent_input_errors_are_clear(staff_client, staff):
     assert not Consent.objects.exists()
 
 
-def test_non_staff_cannot_record_or_withdraw_consent(user_client, user):
+def test_an_operator_records_consent_for_their_own_people_but_cannot_withdraw(user_client, user, staff):
     person = make_person("Mine", actor=user)
-    assert_error(user_client.post(f"{API}/identities/{person.pk}/consents/",
+    recorded = user_client.post(f"{API}/identities/{person.pk}/consents/",
+                                {"given_by_name": "x", "purpose": "p", "wording_version": "v1"}, format="json")
+    assert recorded.status_code == 201, recorded.content
+    consent = person.consents.order_by("pk").first()
+    assert_error(user_client.post(f"{API}/consents/{consent.pk}/withdraw/"), 403, "permission_denied")
+    assert not person.consents.filter(withdrawn_at__isnull=False).exists()
+    other = make_person("Other", actor=staff)
+    assert_error(user_client.post(f"{API}/identities/{other.pk}/consents/",
                                   {"given_by_name": "x", "purpose": "p", "wording_version": "v1"}, format="json"),
-                 403, "permission_denied")
-    assert_error(user_client.post(f"{API}/consents/{person.consents.get().pk}/withdraw/"), 403, "permission_denied")
-    assert person.consents.get().withdrawn_at is None
+                 404, "not_found")
+    assert other.consents.count() == 1
 
 
 # --- photos ---------------------------------------------------------------------------------
@@ -454,10 +477,20 @@ def test_upload_for_an_unknown_or_erased_identity(staff_client, staff):
     assert not EnrollmentImage.objects.exists()
 
 
-def test_non_staff_cannot_upload(user_client, user):
+def test_an_operator_uploads_to_their_own_people_only(user_client, user, staff):
     mine = make_person("Mine", actor=user)
-    assert_error(post_photos(user_client, mine.pk, upload_file(lfw("George_W_Bush", 1))), 403, "permission_denied")
-    assert not EnrollmentImage.objects.exists()
+    assert post_photos(user_client, mine.pk, upload_file(lfw("George_W_Bush", 1))).status_code == 202
+    other = make_person("Other", actor=staff)
+    assert_error(post_photos(user_client, other.pk, upload_file(lfw("George_W_Bush", 2))), 404, "not_found")
+    assert list(EnrollmentImage.objects.values_list("identity_id", flat=True)) == [mine.pk]
+
+
+def test_a_signed_in_user_without_a_role_can_do_nothing(db):
+    nobody = api_client(make_user("nobody"))
+    for response in [nobody.get(f"{API}/identities/"), nobody.get(f"{API}/photos/"),
+                     nobody.post(f"{API}/identities/", {"display_name": "X"}, format="json")]:
+        assert_error(response, 403, "permission_denied")
+    assert not Identity.objects.exists()
 
 
 # --- review ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from tests.shared_data import LFW_IMAGES
+from tests.users import make_user
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +30,7 @@ def _poll(client: APIClient, url: str, until, timeout_s: float = 180) -> dict:
 
 
 def test_identity_consent_upload_processing_review_and_erasure_through_the_api(celery_worker, django_user_model):
-    staff = django_user_model.objects.create_user("staff", password="x" * 12, is_staff=True)
+    staff = make_user("staff", "admin", password="x" * 12)
     client = APIClient()
     client.force_authenticate(staff)
 

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from identities import services
 from identities.errors import DomainError
 from identities.models import AuditLog, Identity
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ PASSWORD = "attributes-test-Pa55word!"
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("reviewer", password=PASSWORD, is_staff=True)
+    return make_user("reviewer", "admin", password=PASSWORD)
 
 
 @pytest.fixture

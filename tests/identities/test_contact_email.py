@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from identities import services
 from identities.errors import DomainError
 from identities.models import AuditLog, Identity
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ ADDRESS = "ada.lovelace@example.org"
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("reviewer", password="x" * 12, is_staff=True)
+    return make_user("reviewer", "admin", password="x" * 12)
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ def test_an_invalid_contact_email_is_shown_beside_the_field_and_nothing_is_creat
 
 
 def test_the_owner_sees_the_contact_email_on_the_detail_page(client, django_user_model):
-    operator = django_user_model.objects.create_user("operator", password="x" * 12)
+    operator = make_user("operator", "operator", password="x" * 12)
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS, actor=operator)
     client.force_login(operator)
     assert ADDRESS in client.get(reverse("identities:detail", args=[identity.pk])).content.decode()

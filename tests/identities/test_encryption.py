@@ -28,6 +28,7 @@ from identities.storage import PhotoUndecryptable, load_photo_keys
 from recognition.runtime import decode_image, read_image_file
 from tests.conftest import REPO_ROOT, database_url
 from tests.shared_data import LFW_IMAGES, ORL_DIR
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +94,7 @@ def new_key() -> str:
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("enc-reviewer", password=PASSWORD, is_staff=True)
+    return make_user("enc-reviewer", "admin", password=PASSWORD)
 
 
 # --- at rest -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from PIL import Image
 from identities import services
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity, private_storage
 from tests.shared_data import LFW_IMAGES
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -46,17 +47,17 @@ def consent_data(**overrides) -> dict:
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("reviewer", password=PASSWORD, is_staff=True)
+    return make_user("reviewer", "admin", password=PASSWORD)
 
 
 @pytest.fixture
 def operator(django_user_model):
-    return django_user_model.objects.create_user("operator", password=PASSWORD)
+    return make_user("operator", "operator", password=PASSWORD)
 
 
 @pytest.fixture
 def other_operator(django_user_model):
-    return django_user_model.objects.create_user("someone-else", password=PASSWORD)
+    return make_user("someone-else", "operator", password=PASSWORD)
 
 
 def person(name: str = "George W Bush", actor=None, consent: bool = True) -> Identity:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from PIL import Image
 
@@ -27,6 +26,7 @@ from identities.models import EnrollmentImage, Identity
 from recognition import services
 from recognition.models import ClassifierVersion
 from tests.shared_data import LFW_IMAGES
+from tests.users import make_user
 
 PEOPLE = ("George_W_Bush", "Colin_Powell", "Tony_Blair", "Donald_Rumsfeld")
 # Never enrolled: identification must call them unknown.
@@ -113,7 +113,7 @@ def gallery(django_db_setup, django_db_blocker):
     """Four people with three approved photos each and a trained classifier (see module doc)."""
     with django_db_blocker.unblock():
         with transaction.atomic():
-            owner = get_user_model().objects.create_user("enroller", password=PASSWORD)
+            owner = make_user("enroller", "operator", password=PASSWORD)
             built = build_gallery(owner=owner)
             assert built.classifier.status == ClassifierVersion.Status.READY, built.classifier.error
             yield built
@@ -128,10 +128,10 @@ def operator(gallery):
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("reviewer", password=PASSWORD, is_staff=True)
+    return make_user("reviewer", "admin", password=PASSWORD)
 
 
 @pytest.fixture
 def stranger_user(django_user_model):
     """Signed in, not staff, enrolled nobody."""
-    return django_user_model.objects.create_user("someone-else", password=PASSWORD)
+    return make_user("someone-else", "operator", password=PASSWORD)

@@ -25,6 +25,7 @@ from tests.recognition.conftest import (
     side_by_side,
     train_classifier,
 )
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +154,7 @@ class TestFourPeopleEnrolled:
 
 
 def test_a_photo_without_a_face_answers_with_no_faces(django_user_model):
-    user = django_user_model.objects.create_user("operator")
+    user = make_user("operator", "operator")
 
     body = identified(api_client(user), grey_jpeg())
 
@@ -162,13 +163,13 @@ def test_a_photo_without_a_face_answers_with_no_faces(django_user_model):
 
 
 def test_the_trailing_slash_is_accepted(django_user_model):
-    user = django_user_model.objects.create_user("operator")
+    user = make_user("operator", "operator")
     response = identify(api_client(user), grey_jpeg(), url=f"{URL}/")
     assert response.status_code == 200 and response.json()["faces"] == []
 
 
 def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(django_user_model):
-    owner = django_user_model.objects.create_user("operator")
+    owner = make_user("operator", "operator")
     bush = enroll("George_W_Bush", actor=owner)
     version = train_classifier()
     assert version.status == ClassifierVersion.Status.SKIPPED and version.current
@@ -191,7 +192,7 @@ def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(d
 
 @pytest.fixture
 def operator_api(django_user_model) -> APIClient:
-    return api_client(django_user_model.objects.create_user("operator"))
+    return api_client(make_user("operator", "operator"))
 
 
 def test_a_file_that_is_not_an_image_is_refused(operator_api):
@@ -242,5 +243,5 @@ def test_a_body_that_is_not_multipart_is_a_documented_415(operator_api):
 def test_anonymous_callers_get_401():
     response = identify(APIClient(), grey_jpeg())
     assert_error(response, 401, "not_authenticated")
-    assert response.headers["WWW-Authenticate"].startswith("Token")
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert not AuditLog.objects.filter(action="recognition.identify").exists()

@@ -23,6 +23,7 @@ from recognition import selectors, services
 from recognition.models import RecognitionThreshold
 from recognition.runtime import decode_image
 from tests.recognition.conftest import lfw_bytes
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ MARGIN = 0.005
 
 @pytest.fixture
 def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", is_staff=True)
+    return make_user("alice", "admin")
 
 
 def api_client(user) -> APIClient:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from identities import services as identity_services
 from identities.models import AuditLog
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
 from tests.reenrollment.test_pages import DRIFT, person, reenrollment_request
+from tests.tokens import token_for
 from tests.api_helpers import api_client, assert_error
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,12 @@ FIELDS = {"id", "identity_id", "identity_name", "reason", "status", "details", "
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("coordinator", password="x" * 12, is_staff=True)
+    return make_user("coordinator", "admin", password="x" * 12)
 
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("operator", password="x" * 12)
+    return make_user("operator", "operator", password="x" * 12)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def test_non_staff_are_refused_with_403_even_for_people_they_enrolled(user_clien
 
 def test_staff_authenticate_with_a_token(staff):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(staff)}")
     assert client.get(f"{API}/reenrollment-requests/").status_code == 200
 
 

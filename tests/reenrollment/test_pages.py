@@ -16,6 +16,7 @@ from identities.models import AuditLog, EnrollmentImage, Identity
 from reenrollment import services
 from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import LFW_IMAGES
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -27,12 +28,12 @@ DRIFT = {"baseline": 0.7213, "recent_median": 0.5102, "drop": 0.2111, "window": 
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user("coordinator", password=PASSWORD, is_staff=True)
+    return make_user("coordinator", "admin", password=PASSWORD)
 
 
 @pytest.fixture
 def operator(django_user_model):
-    return django_user_model.objects.create_user("operator", password=PASSWORD)
+    return make_user("operator", "operator", password=PASSWORD)
 
 
 def person(name: str = "Ada Lovelace", actor=None, **kwargs) -> Identity:

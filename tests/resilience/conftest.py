@@ -237,7 +237,7 @@ class Stack:
 
     def api(self) -> requests.Session:
         session = requests.Session()
-        session.headers["Authorization"] = f"Token {self.token}"
+        session.headers["Authorization"] = f"Bearer {self.token}"
         return session
 
     def signed_in_browser(self) -> requests.Session:
@@ -329,10 +329,11 @@ class Stack:
 _CREATE_STAFF = """
 import os
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
-user = get_user_model().objects.create_user(os.environ["RES_USERNAME"], "res@localhost", os.environ["RES_PASSWORD"],
-                                            is_staff=True)
-print(Token.objects.create(user=user).key)
+from accounts.services import create_token
+from accounts.roles import assign_role
+user = get_user_model().objects.create_user(os.environ["RES_USERNAME"], "res@localhost", os.environ["RES_PASSWORD"])
+assign_role(user, "admin")
+print(create_token(user=user, name="resilience", actor=None)[1])
 """
 
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from accounts.roles import ADMIN, assign_role
+
 
 class Command(BaseCommand):
     help = "Create a superuser when none exists: FACEREC_ADMIN_USERNAME/PASSWORD/EMAIL, or a generated password printed once."
@@ -17,7 +19,8 @@ class Command(BaseCommand):
             return
         username = settings.FACEREC_ADMIN_USERNAME
         password = settings.FACEREC_ADMIN_PASSWORD or secrets.token_urlsafe(12)
-        User.objects.create_superuser(username=username, email=settings.FACEREC_ADMIN_EMAIL, password=password)
+        user = User.objects.create_superuser(username=username, email=settings.FACEREC_ADMIN_EMAIL, password=password)
+        assign_role(user, ADMIN)  # a superuser may do everything anyway; the group says so in the admin
         if settings.FACEREC_ADMIN_PASSWORD:
             self.stdout.write(self.style.SUCCESS(f"Created administrator {username!r} (password from FACEREC_ADMIN_PASSWORD)."))
         else:

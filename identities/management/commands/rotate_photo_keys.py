@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -30,6 +31,9 @@ class Command(BaseCommand):
                             help="only report; exit 1 when a file is not under the current key or cannot be read")
 
     def handle(self, *args, check: bool, **options):
+        if not settings.FACEREC_PHOTO_ENCRYPTION:  # rotating would encrypt the plain files the site chose
+            raise CommandError("FACEREC_PHOTO_ENCRYPTION is off: new photos are stored as plain images, so nothing "
+                               "is rotated (files encrypted earlier are still read with FACEREC_PHOTO_KEYS)")
         ids = list(EnrollmentImage.objects.order_by("pk").values_list("pk", flat=True))
         found: dict[str, list[str]] = defaultdict(list)  # outcome -> ["12", "12 crop", ...]
         for done, pk in enumerate(ids, start=1):

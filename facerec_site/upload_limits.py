@@ -1,0 +1,116 @@
+"""Upload size limits enforced before a view runs: the whole body by its Content-Length, each file as it arrives.
+
+A request announcing more than FACEREC_MAX_REQUEST_BYTES is answered 413 at once, with
+none of its body read: the JSON error shape under /api/, a short page elsewhere. Each
+file is held to FACEREC_MAX_UPLOAD_BYTES while it is received: the API views refuse it
+there (identities.api.MaxUploadSizeHandler); for the pages this middleware adds
+PageUploadSizeHandler, which stops keeping the file at the limit and gives the form an
+empty OversizedUpload that the form refuses by its size, beside its field. A body sent
+without a Content-Length (chunked) is not read by Django under WSGI at all.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+
+MIB = 1024 * 1024
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Upload too large</title></head>
+<body>
+<h1>Upload too large</h1>
+<p>{message}</p>
+<p>Go back and send fewer photos at once, each at most {file_limit:g} MB.</p>
+</body></html>
+"""
+
+
+def content_length(request) -> int | None:
+    """The Content-Length the client announced; None when absent or not a number."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def too_large_response(request, *, length: int, limit: int) -> HttpResponse:
+    if request.path_info.startswith("/api/"):
+        from facerec_site.api import error_body
+
+        return JsonResponse(error_body("too_large", f"the request body ({length} bytes) is larger than the "
+                                                    f"limit of {limit} bytes"), status=413)
+    message = f"This upload ({length / MIB:.1f} MB) is larger than the limit of {limit / MIB:.0f} MB."
+    page = _PAGE.format(message=escape(message), file_limit=settings.FACEREC_MAX_UPLOAD_BYTES / MIB)
+    return HttpResponse(page, status=413, content_type="text/html; charset=utf-8")
+
+
+class UploadLimitsMiddleware:
+    """Refuses an announced body over FACEREC_MAX_REQUEST_BYTES unread; adds the per-file limit to page uploads.
+
+    It must come before anything that reads request.POST (CsrfViewMiddleware does): upload
+    handlers cannot change once the body is parsed.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length, limit = content_length(request), settings.FACEREC_MAX_REQUEST_BYTES
+        if length is not None and length > limit:
+            return too_large_response(request, length=length, limit=limit)
+        if request.content_type == "multipart/form-data" and not request.path_info.startswith("/api/"):
+            request.upload_handlers.insert(0, PageUploadSizeHandler(request))
+        return self.get_response(request)
+
+
+class OversizedUpload(UploadedFile):
+    """A page upload cut off at FACEREC_MAX_UPLOAD_BYTES while it was received: `size` says how much
+    arrived, and it holds none of it (read() gives b"")."""
+
+    def __init__(self, *, name: str, content_type: str | None, size: int, charset: str | None,
+                 content_type_extra: dict | None):
+        super().__init__(io.BytesIO(), name, content_type, size, charset, content_type_extra)
+
+    def open(self, mode=None):
+        self.file.seek(0)
+        return self
+
+
+class PageUploadSizeHandler(FileUploadHandler):
+    """For the pages: keeps nothing of a file past FACEREC_MAX_UPLOAD_BYTES and hands the form an
+    OversizedUpload instead, so the form shows its "too large" error rather than the request failing.
+
+    The rest of the file is still read off the connection (and dropped): the form's other
+    fields may follow it. FACEREC_MAX_REQUEST_BYTES bounds that.
+    """
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.max_bytes = settings.FACEREC_MAX_UPLOAD_BYTES
+        self.oversized = False
+
+    def receive_data_chunk(self, raw_data, start):
+        if not self.oversized and start + len(raw_data) > self.max_bytes:
+            self.oversized = True
+            self._drop_partial_copies()
+        return None if self.oversized else raw_data  # None: the next handlers get nothing more
+
+    def file_complete(self, file_size):
+        if not self.oversized:
+            return None  # the next handlers have the file
+        return OversizedUpload(name=self.file_name, content_type=self.content_type, size=file_size,
+                               charset=self.charset, content_type_extra=self.content_type_extra)
+
+    def _drop_partial_copies(self) -> None:
+        """What the next handlers kept of this file so far (memory, or a temporary file that closing deletes);
+        `file` is where Django's parser itself looks for them."""
+        for handler in self.request.upload_handlers:
+            if handler is not self and getattr(handler, "file", None) is not None:
+                handler.file.close()
