@@ -371,6 +371,9 @@ FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS = env.int("FACEREC_ERASE_AFTER_WITHDRAWAL_DA
 # The stale-work sweeper re-queues photos pending / processing for longer than this.
 FACEREC_REQUEUE_PENDING_AFTER_S = env.int("FACEREC_REQUEUE_PENDING_AFTER_S", default=300)
 FACEREC_REQUEUE_PROCESSING_AFTER_S = env.int("FACEREC_REQUEUE_PROCESSING_AFTER_S", default=900)
+# ... unless it was stuck in processing this many times: then it is set aside as failed
+# (processing_crashed), so a photo that kills the worker is not sent to it forever.
+FACEREC_MAX_PROCESSING_ATTEMPTS = env.int("FACEREC_MAX_PROCESSING_ATTEMPTS", default=3)
 # Cosine similarity at or above which two faces are taken for the same person, until an
 # evaluation report calibrates it. 0.45 is FAR 1e-3 on LFW View 2 for these weights
 # (TAR 96%; the EER threshold is 0.355).

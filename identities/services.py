@@ -548,15 +548,15 @@ def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: di
     return Status.REJECTED
 
 
-def mark_failed(image_id: int, error: str) -> None:
+def mark_failed(image_id: int, error: str, *, code: str = "processing_error") -> None:
     """Out of retries: the photo is `failed` with the reason, nothing else changes."""
     with transaction.atomic():
         updated = EnrollmentImage.objects.filter(pk=image_id, status__in=[Status.PENDING, Status.PROCESSING]).update(
-            status=Status.FAILED, rejection_reason="processing_error", rejection_detail=error[:500],
+            status=Status.FAILED, rejection_reason=code, rejection_detail=error[:500],
             updated_at=timezone.now())
         if updated:
             audit.record(action="photo.process", target=EnrollmentImage(pk=image_id),
-                         details={"status": Status.FAILED})
+                         details={"status": Status.FAILED, "reason": code})
 
 
 def _save_crop(image: EnrollmentImage, crop) -> None:
@@ -569,12 +569,21 @@ def _save_crop(image: EnrollmentImage, crop) -> None:
     image.crop.save("crop", ContentFile(buf.getvalue()), save=False)
 
 
-def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int) -> list[int]:
-    """Photos left `pending` or stuck in `processing` (a worker died) go back to the queue."""
+def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int, max_attempts: int = 3) -> list[int]:
+    """Photos left `pending` or stuck in `processing` (a worker died) go back to the queue.
+
+    A photo that was stuck `max_attempts` times is set aside as failed (`processing_crashed`):
+    one that crashes the worker every time must not be sent to it forever.
+    """
     now = timezone.now()
-    stuck = list(EnrollmentImage.objects.filter(
+    stuck_rows = list(EnrollmentImage.objects.filter(
         status=Status.PROCESSING, processing_started_at__lt=now - timedelta(seconds=processing_after_s),
-    ).values_list("pk", flat=True))
+    ).values_list("pk", "attempts"))
+    for pk, attempts in stuck_rows:
+        if attempts >= max_attempts:
+            mark_failed(pk, f"processing stopped without finishing {attempts} times (the worker crashed or was "
+                            "stopped); it is not tried again: upload another photo", code="processing_crashed")
+    stuck = [pk for pk, attempts in stuck_rows if attempts < max_attempts]
     EnrollmentImage.objects.filter(pk__in=stuck, status=Status.PROCESSING).update(
         status=Status.PENDING, updated_at=now)
     waiting = list(EnrollmentImage.objects.filter(
