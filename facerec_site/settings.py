@@ -293,6 +293,7 @@ SPECTACULAR_SETTINGS = {
         "ReportStatusEnum": "evaluation.models.EvaluationReport.Status",
         "ReenrollmentStatusEnum": "reenrollment.models.ReenrollmentRequest.Status",
         "ReenrollmentReasonEnum": "reenrollment.models.ReenrollmentRequest.Reason",
+        "ApiTokenStateEnum": "accounts.models.ApiToken.State",
     },
 }
 
