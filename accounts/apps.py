@@ -9,6 +9,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import schema  # noqa: F401 (registers the API token's security scheme)
+        from accounts import signals
         from accounts.roles import ensure_roles
 
+        signals.connect()  # role and capability changes are audited
         post_migrate.connect(ensure_roles, dispatch_uid="accounts.ensure_roles")  # acts after the last app

@@ -8,8 +8,10 @@ actor is the system.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -19,6 +21,13 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class RequestMeta:
     request_id: str = ""
     client_ip: str | None = None
+    # The signed-in user, read when asked (authentication may finish later, in DRF's view).
+    user_getter: Callable[[], object] | None = None
+
+    @property
+    def user(self):
+        user = self.user_getter() if self.user_getter else None
+        return user if getattr(user, "is_authenticated", False) else None
 
 
 current = contextvars.ContextVar("facerec_request_meta", default=RequestMeta())
@@ -32,10 +41,24 @@ class RequestContextMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
-        token = current.set(RequestMeta(request_id=request_id, client_ip=request.META.get("REMOTE_ADDR") or None))
+        token = current.set(RequestMeta(request_id=request_id, client_ip=_client_ip(request),
+                                        user_getter=lambda: getattr(request, "user", None)))
         try:
             response = self.get_response(request)
         finally:
             current.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+def _client_ip(request) -> str | None:
+    """The address the throttles and the lockout see (past FACEREC_NUM_PROXIES trusted proxies), when it
+    is an IP address; else REMOTE_ADDR."""
+    from facerec_site.security import client_ip
+
+    for candidate in (client_ip(request), request.META.get("REMOTE_ADDR")):
+        try:
+            return str(ipaddress.ip_address((candidate or "").strip()))
+        except ValueError:
+            continue
+    return None

@@ -566,7 +566,9 @@ def test_non_staff_cannot_review(user_client, awaiting):
 def test_audit_log_is_staff_only_read_only_and_filterable(staff_client, user_client, staff):
     person = make_person(actor=staff)
     listing = staff_client.get(f"{API}/audit-log/").json()
-    assert [e["action"] for e in listing["results"]] == ["consent.record", "identity.create"]  # newest first
+    # Newest first, after the fixtures' two role grants.
+    assert [e["action"] for e in listing["results"]] == ["consent.record", "identity.create", "role.grant",
+                                                         "role.grant"]
     created = staff_client.get(f"{API}/audit-log/", {"action": "identity.create",
                                                      "target_type": "identities.identity",
                                                      "target_id": person.pk}).json()
@@ -576,7 +578,7 @@ def test_audit_log_is_staff_only_read_only_and_filterable(staff_client, user_cli
     for method in ("post", "put", "patch", "delete"):
         assert_error(getattr(staff_client, method)(f"{API}/audit-log/", {}, format="json"), 405,
                      "method_not_allowed")
-    assert AuditLog.objects.count() == 2
+    assert AuditLog.objects.count() == 4
 
 
 # --- jobs, errors, schema -------------------------------------------------------------------
