@@ -388,10 +388,13 @@ FACEREC_CLASSIFIERS_DIR = Path(env.str("FACEREC_CLASSIFIERS_DIR", default=str(ME
 FACEREC_MAX_UPLOAD_BYTES = env.int("FACEREC_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
 FACEREC_MAX_IMAGE_PIXELS = env.int("FACEREC_MAX_IMAGE_PIXELS", default=40_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
+# Photos in one upload, on the pages and through the API.
+FACEREC_MAX_PHOTOS_PER_UPLOAD = env.int("FACEREC_MAX_PHOTOS_PER_UPLOAD", default=20)
 # The largest request body, refused from its Content-Length before any of it is read
-# (facerec_site.upload_limits): a full photo upload (identities.api.MAX_PHOTOS_PER_UPLOAD,
-# 20 files of FACEREC_MAX_UPLOAD_BYTES) and 1 MiB for the other fields and the framing.
-FACEREC_MAX_REQUEST_BYTES = env.int("FACEREC_MAX_REQUEST_BYTES", default=20 * FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024)
+# (facerec_site.upload_limits): a full photo upload (FACEREC_MAX_PHOTOS_PER_UPLOAD files of
+# FACEREC_MAX_UPLOAD_BYTES) and 1 MiB for the other fields and the framing.
+FACEREC_MAX_REQUEST_BYTES = env.int("FACEREC_MAX_REQUEST_BYTES",
+                                    default=FACEREC_MAX_PHOTOS_PER_UPLOAD * FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024)
 
 # --- Re-enrollment policy (per-identity overrides in the admin) ----------------------
 FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS = env.int("FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS", default=730)

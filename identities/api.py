@@ -27,7 +27,7 @@ from identities.errors import DomainError, PhotoRejected
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 from reenrollment.api import ReenrollmentPolicySerializer
 
-MAX_PHOTOS_PER_UPLOAD = 20
+MAX_PHOTOS_PER_UPLOAD = settings.FACEREC_MAX_PHOTOS_PER_UPLOAD  # read once: the schema names it
 
 
 # --- who sees what --------------------------------------------------------------------

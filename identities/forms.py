@@ -11,9 +11,6 @@ from identities import services
 from identities.errors import DomainError
 from identities.models import Consent, Identity
 
-MAX_PHOTOS_PER_UPLOAD = 50
-
-
 def add_domain_error(form: forms.Form, exc: DomainError) -> None:
     """Show a service's error beside the field it names, or above the form."""
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -36,8 +33,9 @@ class MultipleFileField(forms.FileField):
             if self.required:
                 raise ValidationError(self.error_messages["required"], code="required")
             return []
-        if len(files) > MAX_PHOTOS_PER_UPLOAD:
-            raise ValidationError(f"At most {MAX_PHOTOS_PER_UPLOAD} photos per upload.", code="too_many")
+        if len(files) > settings.FACEREC_MAX_PHOTOS_PER_UPLOAD:
+            raise ValidationError(f"At most {settings.FACEREC_MAX_PHOTOS_PER_UPLOAD} photos per upload.",
+                                  code="too_many")
         cleaned = [super(MultipleFileField, self).clean(f, initial) for f in files]
         limit = settings.FACEREC_MAX_UPLOAD_BYTES
         too_big = [f.name for f in cleaned if f.size > limit]

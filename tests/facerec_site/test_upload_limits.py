@@ -21,7 +21,6 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
-from identities import api as identities_api
 from identities import services
 from identities.models import EnrollmentImage, Identity
 from tests.api_helpers import api_client, assert_error
@@ -195,7 +194,7 @@ def _settings_value(name: str, **env: str) -> str:
 
 def test_the_request_limit_defaults_to_a_full_photo_upload_and_is_set_from_the_environment():
     per_file = 3 * MIB
-    expected = identities_api.MAX_PHOTOS_PER_UPLOAD * per_file + MIB
+    expected = 20 * per_file + MIB  # FACEREC_MAX_PHOTOS_PER_UPLOAD's default
     assert _settings_value("FACEREC_MAX_REQUEST_BYTES", FACEREC_MAX_UPLOAD_BYTES=str(per_file)) == str(expected)
     assert _settings_value("FACEREC_MAX_REQUEST_BYTES", FACEREC_MAX_REQUEST_BYTES="123456") == "123456"
 
@@ -264,4 +263,22 @@ def test_a_chunked_request_without_content_length_reads_no_body(limits, page_cli
     assert response.status_code == 200  # the form says a photo is needed
     assert "photos" in response.context["photos_form"].errors
     assert RecordingHandler.received == {}
+    assert not EnrollmentImage.objects.exists()
+
+
+# --- how many files ----------------------------------------------------------------------
+
+
+def test_more_photos_than_the_limit_are_refused_on_the_page_and_through_the_api(settings, page_client, person,
+                                                                                 admin_user):
+    def files(count: int) -> list[SimpleUploadedFile]:
+        return [SimpleUploadedFile(f"p{i}.jpg", lfw_bytes(), content_type="image/jpeg") for i in range(count)]
+
+    over = settings.FACEREC_MAX_PHOTOS_PER_UPLOAD + 1
+    response = page_client.post(reverse("identities:add_photos", args=[person.pk]), {"photos": files(over)})
+    assert response.status_code == 200
+    assert f"At most {over - 1} photos per upload." in str(response.context["photos_form"].errors["photos"])
+    api = api_client(admin_user).post(f"/api/v1/identities/{person.pk}/photos/", {"photos": files(over)},
+                                      format="multipart")
+    assert_error(api, 400, "invalid", field="photos")
     assert not EnrollmentImage.objects.exists()
