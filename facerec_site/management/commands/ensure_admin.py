@@ -4,7 +4,9 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import ADMIN, assign_role
 
@@ -19,6 +21,11 @@ class Command(BaseCommand):
             return
         username = settings.FACEREC_ADMIN_USERNAME
         password = settings.FACEREC_ADMIN_PASSWORD or secrets.token_urlsafe(12)
+        if settings.FACEREC_ADMIN_PASSWORD:  # the site's password rules hold for the first administrator too
+            try:
+                validate_password(password, user=User(username=username, email=settings.FACEREC_ADMIN_EMAIL))
+            except ValidationError as exc:
+                raise CommandError(f"FACEREC_ADMIN_PASSWORD is refused: {' '.join(exc.messages)}") from None
         user = User.objects.create_superuser(username=username, email=settings.FACEREC_ADMIN_EMAIL, password=password)
         assign_role(user, ADMIN)  # a superuser may do everything anyway; the group says so in the admin
         if settings.FACEREC_ADMIN_PASSWORD:
