@@ -1,7 +1,7 @@
-"""REST API of evaluation reports (/api/v1/reports/), staff only.
+"""REST API of evaluation reports (/api/v1/reports/), for the run_reports capability.
 
 Thin views: parse with a nested input serializer, call one service or selector, shape
-the answer. Reports describe the enrolled population, so only staff read them. Errors
+the answer. Reports describe the enrolled population, so only admins (run_reports) read them. Errors
 become the one JSON error shape in facerec_site.api.exception_handler.
 """
 

@@ -1,7 +1,7 @@
-"""The report pages (staff only): list, new report, detail with metrics and plots, exports, apply a threshold.
+"""The report pages (the run_reports capability): list, new report, detail with metrics and plots, exports, apply a threshold.
 
 Thin: forms parse, evaluation.services writes, evaluation.selectors reads. Reports
-describe the enrolled population, so every page is for staff. A domain error is shown
+describe the enrolled population, so every page needs run_reports. A domain error is shown
 beside the field it names, or as a message, never as a 500.
 """
 

@@ -80,8 +80,7 @@ class VerifyIdentityForm(forms.Form):
     image = ProbeField(label="Photo")
     identity = forms.ModelChoiceField(queryset=Identity.objects.none(), label="Claimed identity",
                                       empty_label="— choose a person —",
-                                      help_text="Active people you can see: staff see everyone, others the "
-                                                "people they enrolled.")
+                                      help_text="Everyone enrolled and active.")
     threshold = _threshold_field()
 
     def __init__(self, *args, identities, **kwargs):

@@ -1,8 +1,8 @@
-"""REST API of re-enrollment requests (/api/v1/reenrollment-requests/), staff only.
+"""REST API of re-enrollment requests (/api/v1/reenrollment-requests/), for manage_reenrollment.
 
 Thin views: parse with a nested input serializer, call one service or selector, shape
-the answer. Requests name people and say why their photos need renewing, so only staff
-read them. Errors become the one JSON error shape in facerec_site.api.exception_handler.
+the answer. Requests name people and say why their photos need renewing, so only
+manage_reenrollment reads them. Errors become the one JSON error shape in facerec_site.api.exception_handler.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class ReenrollmentRequestOutputSerializer(serializers.Serializer):
     identity_name = serializers.SerializerMethodField(help_text="Null once the identity is erased.")
     reason = serializers.ChoiceField(choices=ReenrollmentRequest.Reason.choices)
     status = serializers.ChoiceField(choices=ReenrollmentRequest.Status.choices,
-                                     help_text="open -> fulfilled (new photos approved), dismissed (by staff) or "
+                                     help_text="open -> fulfilled (new photos approved), dismissed (by an admin) or "
                                                "expired (past due_at).")
     details = serializers.JSONField(help_text=_DETAILS_HELP)
     created_at = serializers.DateTimeField()

@@ -194,7 +194,7 @@ def _send(identity: Identity, subject: str, body: str) -> bool:
 
 
 def notify_pending() -> int:
-    """Mail every open request not yet notified (those without a contact address stay listed for staff)."""
+    """Mail every open request not yet notified (those without a contact address stay listed for admins)."""
     sent = 0
     for request in (ReenrollmentRequest.objects.filter(status=Status.OPEN, notified_at__isnull=True)
                     .exclude(identity__contact_email="").select_related("identity")):

@@ -1,4 +1,4 @@
-"""The re-enrollment pages (staff only): the list of requests with filters, and dismissing one.
+"""The re-enrollment pages (manage_reenrollment): the list of requests with filters, and dismissing one.
 
 Thin: forms parse, reenrollment.services writes, reenrollment.selectors reads. A domain
 error is shown as a message, never as a 500.
