@@ -38,10 +38,9 @@ class ApiTokenAuthentication(BaseAuthentication):
         if token is None:
             self._fail(request, "invalid token", "invalid_token")
         now = timezone.now()
-        if token.revoked_at is not None:
-            self._fail(request, "token revoked", "token_revoked")
-        if token.expires_at is not None and token.expires_at <= now:
-            self._fail(request, "token expired", "token_expired")
+        state = token.state_at(now)
+        if state != ApiToken.State.ACTIVE:  # revoked or expired
+            self._fail(request, f"token {state}", f"token_{state}")
         if not token.user.is_active:
             self._fail(request, "the token's account is inactive", "inactive_account")
         self._touch(token, now)

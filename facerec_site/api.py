@@ -149,7 +149,8 @@ class _CapabilityPermission(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        if roles.is_token_only(user) and request.auth is None:  # a session of an api_client account
+        # A session of an api_client account; a token's request skips the group query.
+        if request.auth is None and roles.is_token_only(user):
             self.message = "this account uses API tokens only"
             return False
         if not any(roles.can(user, name) for name in self.capabilities):

@@ -20,6 +20,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from accounts import roles
@@ -35,14 +36,9 @@ def _cache_outage_allows(fallback):
         def inner(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except (ConnectionError, TimeoutError, OSError) as exc:
+            except (RedisError, OSError) as exc:  # as facerec_site.throttling: redis-py's errors are not OSError
                 log.warning("login lockout skipped, cache unreachable: %s", exc)
                 return fallback
-            except Exception as exc:  # redis-py's ConnectionError is not the builtin one
-                if type(exc).__module__.startswith("redis"):
-                    log.warning("login lockout skipped, cache unreachable: %s", exc)
-                    return fallback
-                raise
         return inner
     return wrap
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rest_framework.test import APIClient
+
 from accounts.services import create_token
 
 
@@ -10,6 +12,8 @@ def token_for(user, *, name: str = "test", **fields) -> str:
     return create_token(user=user, name=name, actor=None, **fields)[1]
 
 
-def auth_header(user, **fields) -> str:
-    """An `Authorization` header value carrying a new token of `user`."""
-    return f"Bearer {token_for(user, **fields)}"
+def bearer_client(token: str) -> APIClient:
+    """An API client sending `Authorization: Bearer <token>` on every call."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client

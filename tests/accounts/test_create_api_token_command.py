@@ -9,11 +9,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts import roles
 from accounts.models import ApiToken
 from identities.models import AuditLog
+from tests.tokens import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -34,9 +34,8 @@ def test_it_makes_a_new_client_and_prints_a_working_token(settings):
     stored = ApiToken.objects.get()
     assert stored.name == "bench" and token.split("_", 2)[2] not in stored.key_hash
     assert timedelta(days=6, hours=23) < stored.expires_at - timezone.now() <= timedelta(days=7)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert api.post("/api/v1/verify", {}, format="multipart").status_code == 400  # past auth: invalid input
+    # Past authentication: the empty call is refused as invalid input.
+    assert bearer_client(token).post("/api/v1/verify", {}, format="multipart").status_code == 400
     assert AuditLog.objects.get(action="token.create").actor_name == "system"
 
 

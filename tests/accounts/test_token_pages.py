@@ -10,12 +10,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.test import APIClient
 
 from accounts import roles, services
 from accounts.models import ApiToken
 from identities.models import AuditLog
 from tests.accounts.conftest import PASSWORD
+from tests.tokens import bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +83,7 @@ def test_a_new_client_and_its_token_are_made_and_the_token_shown_once(client, ad
     listed = client.get(LIST).content.decode()
     assert token.prefix in listed and not shown_tokens(listed) and plaintext.split("_", 2)[2] not in listed
     # It works on the API.
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    assert api.post("/api/v1/verify", {}, format="multipart").status_code == 400
+    assert bearer_client(plaintext).post("/api/v1/verify", {}, format="multipart").status_code == 400
 
 
 def test_a_token_for_an_existing_account(client, admin, kiosk):
@@ -149,9 +147,7 @@ def test_revoking_from_the_list_stops_the_token(client, admin, kiosk):
     assert "is revoked" in response.content.decode()
     token.refresh_from_db()
     assert token.revoked_at is not None and token.revoked_by == admin
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    assert api.post("/api/v1/verify", {}, format="multipart").status_code == 401
+    assert bearer_client(plaintext).post("/api/v1/verify", {}, format="multipart").status_code == 401
     assert client.post(revoke_url(token), follow=True).status_code == 200  # twice: nothing more happens
     assert AuditLog.objects.filter(action="token.revoke").count() == 1
     assert client.get(revoke_url(token)).status_code == 405

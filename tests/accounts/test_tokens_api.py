@@ -14,7 +14,7 @@ from accounts import roles, services
 from accounts.models import ApiToken
 from identities.models import AuditLog
 from tests.api_helpers import api_client, assert_error
-from tests.tokens import token_for
+from tests.tokens import bearer_client, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -33,9 +33,7 @@ def endpoints(token_id: int, user_id: int) -> list[tuple[str, str, dict | None]]
 
 
 def by_token(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
-    return client
+    return bearer_client(token_for(user))
 
 
 # --- who may call it -----------------------------------------------------------------------
@@ -78,13 +76,7 @@ def test_creating_a_token_answers_it_once_and_only_its_hash_is_kept(admin, kiosk
     stored = ApiToken.objects.get(pk=body["id"])
     assert stored.expires_at == expires and body["token"].split("_", 2)[2] not in stored.key_hash
     # The token works, as the account it was made for.
-    assert by_token_string(body["token"]).post(f"{API}/verify", {}, format="multipart").status_code == 400
-
-
-def by_token_string(token: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
+    assert bearer_client(body["token"]).post(f"{API}/verify", {}, format="multipart").status_code == 400
 
 
 def test_list_and_detail_never_show_the_token_or_its_hash(admin, kiosk):
@@ -170,7 +162,7 @@ def test_revoking_stops_the_token_and_is_idempotent(admin, kiosk):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["state"] == "revoked" and body["revoked_by"] == "ada-admin" and body["revoked_at"]
-    assert_error(by_token_string(plaintext).post(f"{API}/verify", {}, format="multipart"), 401, "token_revoked")
+    assert_error(bearer_client(plaintext).post(f"{API}/verify", {}, format="multipart"), 401, "token_revoked")
     again = client.post(f"{API}/tokens/{token.pk}/revoke/")
     assert again.status_code == 200 and again.json()["revoked_at"] == body["revoked_at"]
     assert AuditLog.objects.filter(action="token.revoke").count() == 1
