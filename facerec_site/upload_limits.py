@@ -2,8 +2,8 @@
 
 A request announcing more than FACEREC_MAX_REQUEST_BYTES is answered 413 at once, with
 none of its body read: the JSON error shape under /api/, a short page elsewhere. Each
-file is held to FACEREC_MAX_UPLOAD_BYTES while it is received: the API views refuse it
-there (identities.api.MaxUploadSizeHandler); for the pages this middleware adds
+file is held to FACEREC_MAX_UPLOAD_BYTES while it is received: the API views that take
+files add MaxUploadSizeHandler, which refuses it there; for the pages this middleware adds
 PageUploadSizeHandler, which stops keeping the file at the limit and gives the form an
 empty OversizedUpload that the form refuses by its size, beside its field. A body sent
 without a Content-Length (chunked) is not read by Django under WSGI at all.
@@ -83,7 +83,35 @@ class OversizedUpload(UploadedFile):
         return self
 
 
-class PageUploadSizeHandler(FileUploadHandler):
+class _FileSizeLimit(FileUploadHandler):
+    """Holds each file to FACEREC_MAX_UPLOAD_BYTES (read as the file starts, so a changed setting applies)."""
+
+    def new_file(self, *args, **kwargs):
+        super().new_file(*args, **kwargs)
+        self.max_bytes = settings.FACEREC_MAX_UPLOAD_BYTES
+
+    def past_limit(self, raw_data: bytes, start: int) -> bool:
+        return start + len(raw_data) > self.max_bytes
+
+
+class MaxUploadSizeHandler(_FileSizeLimit):
+    """For the API: refuses a file (413) as soon as it passes FACEREC_MAX_UPLOAD_BYTES, before the rest is
+    read or spooled."""
+
+    def receive_data_chunk(self, raw_data, start):
+        if self.past_limit(raw_data, start):
+            from identities.errors import PhotoRejected  # the site knows the apps' errors, not the reverse
+
+            raise PhotoRejected(f"{self.file_name}: more than the limit of {self.max_bytes} bytes",
+                                code="too_large", field=self.field_name, detail={"file": self.file_name},
+                                status=413)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handlers store the file
+
+
+class PageUploadSizeHandler(_FileSizeLimit):
     """For the pages: keeps nothing of a file past FACEREC_MAX_UPLOAD_BYTES and hands the form an
     OversizedUpload instead, so the form shows its "too large" error rather than the request failing.
 
@@ -93,11 +121,10 @@ class PageUploadSizeHandler(FileUploadHandler):
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
-        self.max_bytes = settings.FACEREC_MAX_UPLOAD_BYTES
         self.oversized = False
 
     def receive_data_chunk(self, raw_data, start):
-        if not self.oversized and start + len(raw_data) > self.max_bytes:
+        if not self.oversized and self.past_limit(raw_data, start):
             self.oversized = True
             self._drop_partial_copies()
         return None if self.oversized else raw_data  # None: the next handlers get nothing more

@@ -8,22 +8,22 @@ facerec_site.api.exception_handler. Photo bytes and file URLs are never in a pay
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
 from accounts import roles
 from facerec_site.api import Pagination, error_responses, paginated_response, requires
+from facerec_site.upload_limits import MaxUploadSizeHandler
 from identities import selectors, services
-from identities.errors import DomainError, PhotoRejected
+from identities.errors import DomainError
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 from reenrollment.api import ReenrollmentPolicySerializer
 
@@ -46,7 +46,7 @@ def visible_photos(user) -> QuerySet[EnrollmentImage]:
 
 
 # Reading people: everyone's (view_identities) or one's own enrollments (enroll).
-CanReadIdentities = requires("view_identities", "manage_identities", "enroll")
+CanReadIdentities = requires(*selectors.READ_IDENTITIES)
 
 
 class CanReadOrChangeIdentity(CanReadIdentities):
@@ -406,24 +406,6 @@ class PhotoCreatedSerializer(serializers.Serializer):
         return self._absolute(reverse("api-job-status", args=[services.processing_task_id(photo.pk)]))
 
 
-class MaxUploadSizeHandler(FileUploadHandler):
-    """Refuses a file as soon as it passes FACEREC_MAX_UPLOAD_BYTES, before the rest is read or spooled."""
-
-    def new_file(self, field_name, file_name, *args, **kwargs):
-        super().new_file(field_name, file_name, *args, **kwargs)
-        self.max_bytes = settings.FACEREC_MAX_UPLOAD_BYTES
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > self.max_bytes:
-            raise PhotoRejected(f"{self.file_name}: more than the limit of {self.max_bytes} bytes",
-                                code="too_large", field=self.field_name, detail={"file": self.file_name},
-                                status=413)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None  # the next handlers store the file
-
-
 class IdentityPhotosApi(APIView):
     permission_classes = [CanReadOrChangeIdentity]
     parser_classes = [MultiPartParser]
@@ -457,13 +439,8 @@ class IdentityPhotosApi(APIView):
         identity = _visible_identity(request, self, identity_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        files = data.validated_data.get("photos", [])
-        for file in files:  # also checked while parsing; this guards other upload handlers
-            if file.size > settings.FACEREC_MAX_UPLOAD_BYTES:
-                raise PhotoRejected(f"{file.name}: more than the limit of {settings.FACEREC_MAX_UPLOAD_BYTES} "
-                                    "bytes", code="too_large", field="photos", detail={"file": file.name},
-                                    status=413)
-        uploads = [services.Upload(name=file.name, data=file.read()) for file in files]
+        # Each file was held to FACEREC_MAX_UPLOAD_BYTES while it was received (MaxUploadSizeHandler).
+        uploads = [services.Upload(name=file.name, data=file.read()) for file in data.validated_data.get("photos", [])]
         photos = services.enroll_photos(identity=identity, uploads=uploads, actor=request.user)
         out = self.OutputSerializer({"photos": photos}, context={"request": request})
         return Response(out.data, status=status.HTTP_202_ACCEPTED)

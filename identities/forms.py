@@ -11,6 +11,7 @@ from identities import services
 from identities.errors import DomainError
 from identities.models import Consent, Identity
 
+
 def add_domain_error(form: forms.Form, exc: DomainError) -> None:
     """Show a service's error beside the field it names, or above the form."""
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -8,6 +8,12 @@ from accounts import roles
 from identities.models import AuditLog, EnrollmentImage, Identity
 
 
+# Who reaches people's records, for the pages and the API: any of these reads them (scoped_to says
+# which), any of those changes them (may_change_identity says whose).
+READ_IDENTITIES = ("view_identities", "manage_identities", "enroll")
+CHANGE_IDENTITIES = ("manage_identities", "enroll")
+
+
 def scoped_to(queryset: QuerySet, user, *, owner_field: str) -> QuerySet:
     """What of `queryset` the user may read: all of it with view_identities or manage_identities, else the
     rows of the people they enrolled (`owner_field` leads to Identity.created_by)."""

@@ -400,10 +400,12 @@ def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentIm
                      details={"identity_id": image.identity_id, "templates_activated": activated})
     from reenrollment.services import fulfil_requests
 
-    for identity_id in sorted({image.identity_id for image in images}):
+    by_identity: dict[int, list[EnrollmentImage]] = {}
+    for image in images:
+        by_identity.setdefault(image.identity_id, []).append(image)
+    for _, approved in sorted(by_identity.items()):
         # New photos of someone asked to re-enroll fulfil the request and retire the oldest templates.
-        fulfil_requests(identity=Identity.objects.get(pk=identity_id),
-                        approved=[image for image in images if image.identity_id == identity_id], actor=actor)
+        fulfil_requests(identity=approved[0].identity, approved=approved, actor=actor)
     if total:
         _request_retrain()
     return images

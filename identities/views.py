@@ -6,8 +6,6 @@ error is shown beside the field it names, never as a 500.
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -32,8 +30,6 @@ REENROLLMENT_REQUESTS_SHOWN = 10
 # A photo error of the enroll page, shown beside the photo field of the detail page it redirects to.
 _PHOTO_ERROR_KEY = "identities.photo_error"
 
-log = logging.getLogger(__name__)
-
 
 def visible_identities(user):
     """Everyone for view_identities / manage_identities; the people they enrolled for operators."""
@@ -46,10 +42,6 @@ def _changeable_identity(request, pk: int) -> Identity:
     if not selectors.may_change_identity(request.user, identity):
         raise PermissionDenied("you may not change this person's enrollment")
     return identity
-
-
-_READ_IDENTITIES = ("view_identities", "manage_identities", "enroll")
-_CHANGE_IDENTITIES = ("manage_identities", "enroll")
 
 
 # Quality figures of a processed photo (recognition.pipeline.quality), as people read them.
@@ -79,7 +71,7 @@ def _uploads(files) -> list[services.Upload]:
 # --- list and enrollment --------------------------------------------------------
 
 
-@capability_required(*_READ_IDENTITIES)
+@capability_required(*selectors.READ_IDENTITIES)
 @require_GET
 def identity_list(request):
     queryset = selectors.identities_overview().order_by("status", "display_name", "id")  # erased last
@@ -91,7 +83,7 @@ def identity_list(request):
     return render(request, "identities/identity_list.html", {"page": page, "q": q})
 
 
-@capability_required(*_CHANGE_IDENTITIES)
+@capability_required(*selectors.CHANGE_IDENTITIES)
 @require_http_methods(["GET", "POST"])
 def identity_create(request):
     if request.method == "POST":
@@ -172,14 +164,14 @@ def _open_reenrollment_requests(user, identity: Identity) -> list:
     return with_summaries(open_requests_of(identity)[:REENROLLMENT_REQUESTS_SHOWN])
 
 
-@capability_required(*_READ_IDENTITIES)
+@capability_required(*selectors.READ_IDENTITIES)
 @require_GET
 def identity_detail(request, pk: int):
     identity = get_object_or_404(visible_identities(request.user), pk=pk)
     return _detail_page(request, identity)
 
 
-@capability_required(*_CHANGE_IDENTITIES)
+@capability_required(*selectors.CHANGE_IDENTITIES)
 @require_POST
 def add_photos(request, pk: int):
     identity = _changeable_identity(request, pk)
@@ -196,7 +188,7 @@ def add_photos(request, pk: int):
     return _detail_page(request, identity, photos_form=form)
 
 
-@capability_required(*_CHANGE_IDENTITIES)
+@capability_required(*selectors.CHANGE_IDENTITIES)
 @require_POST
 def add_consent(request, pk: int):
     identity = _changeable_identity(request, pk)

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import can
 from facerec_site.api import error_responses, requires
-from identities.api import MaxUploadSizeHandler
+from facerec_site.upload_limits import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services
 

@@ -21,23 +21,19 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 
-from identities import services
 from identities.models import EnrollmentImage, Identity
+from tests import photo_fixtures
 from tests.api_helpers import api_client, assert_error
 from tests.conftest import REPO_ROOT, database_url
-from tests.shared_data import LFW_IMAGES
-from tests.users import make_user
+from tests.photo_fixtures import lfw_bytes
 
 pytestmark = pytest.mark.django_db
+# Fixtures shared with the other photo tests (pytest finds them in this module's namespace).
+admin_user, person, page_client = photo_fixtures.admin_user, photo_fixtures.person, photo_fixtures.page_client
 
-PASSWORD = "upload-limits-Pa55word!"
 MIB = 1024 * 1024
 FILE_LIMIT = 64 * 1024  # small limits, so the tests send little
 REQUEST_LIMIT = 400 * 1024
-
-
-def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
-    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()
 
 
 def oversized_jpeg(size: int = 3 * FILE_LIMIT) -> SimpleUploadedFile:
@@ -71,25 +67,6 @@ class RecordingHandler(FileUploadHandler):
 
     def file_complete(self, file_size):
         return None
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return make_user("uploader", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def person(admin_user) -> Identity:
-    identity = services.create_identity(display_name="George W Bush", actor=admin_user)
-    services.record_consent(identity=identity, given_by_name="George W Bush", purpose="building access",
-                            wording_version="v1")
-    return identity
-
-
-@pytest.fixture
-def page_client(client, admin_user):
-    client.login(username=admin_user.username, password=PASSWORD)
-    return client
 
 
 # --- the whole request, from its Content-Length --------------------------------------

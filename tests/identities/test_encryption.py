@@ -27,17 +27,15 @@ from identities.models import AuditLog, EnrollmentImage, Identity, private_stora
 from identities.storage import PhotoUndecryptable, load_photo_keys
 from recognition.runtime import decode_image, read_image_file
 from tests.conftest import REPO_ROOT, database_url
-from tests.shared_data import LFW_IMAGES, ORL_DIR
+from tests.photo_fixtures import consenting_person as person
+from tests.photo_fixtures import lfw_bytes
+from tests.shared_data import ORL_DIR
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "encryption-test-Pa55word!"
 IMAGE_MAGIC = (b"\xff\xd8", b"\x89PNG", b"P5", b"P2", b"GIF8", b"BM", b"RIFF")
-
-
-def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
-    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()
 
 
 def orl_bytes(subject: int = 1, n: int = 1) -> bytes:
@@ -48,12 +46,6 @@ def png_bytes(shade: int = 120) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (160, 160), (200, 150, shade)).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def person(name: str = "George W Bush", actor=None) -> Identity:
-    identity = services.create_identity(display_name=name, actor=actor)
-    services.record_consent(identity=identity, given_by_name=name, purpose="building access", wording_version="v1")
-    return identity
 
 
 def enroll(identity: Identity, *datas: bytes) -> list[EnrollmentImage]:

