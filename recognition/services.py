@@ -19,7 +19,7 @@ from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from identities import audit
-from recognition.models import ClassifierVersion, FaceEmbedding, RecognitionThreshold
+from recognition.models import ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
 
 log = logging.getLogger(__name__)
 
@@ -317,8 +317,8 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         classifier_version=classifier_row.pk if classifier is not None else None,
         method="svm+nearest-neighbours" if classifier is not None else "nearest-neighbours",
         image_size=(int(image.shape[1]), int(image.shape[0])))
-    record_match_scores([(f.identity_id, next(c.similarity for c in f.candidates if c.identity_id == f.identity_id))
-                         for f in results if f.identity_id is not None],
+    # An identified face is its first candidate's identity.
+    record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in results if f.identity_id is not None],
                         kind="identify", model_version=model_version)
     audit.record(action="recognition.identify", actor=actor, details={
         "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
@@ -328,9 +328,7 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
 
 
 def record_match_scores(matches: list[tuple[int, float]], *, kind: str, model_version: str) -> None:
-    """Keep the similarity of each successful match (score only) for drift monitoring."""
-    from recognition.models import MatchScore
-
+    """Keep the similarity of each successful match (score only) for drift monitoring: one insert."""
     MatchScore.objects.bulk_create([MatchScore(identity_id=identity_id, similarity=float(similarity), kind=kind,
                                                model_version=model_version) for identity_id, similarity in matches])
 

@@ -124,5 +124,6 @@ class ReenrollmentRequestDismissApi(APIView):
     def post(self, request, request_id: int):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.dismiss_request(request_id=request_id, actor=request.user, note=data.validated_data["note"])
-        return Response(ReenrollmentRequestOutputSerializer(_request(request_id)).data)
+        dismissed = services.dismiss_request(request_id=request_id, actor=request.user,
+                                             note=data.validated_data["note"])
+        return Response(ReenrollmentRequestOutputSerializer(dismissed).data)

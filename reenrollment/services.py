@@ -16,6 +16,7 @@ import numpy as np
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from identities import audit
@@ -39,8 +40,10 @@ class Policy:
 
 def policy_for(identity: Identity) -> Policy:
     """The FACEREC_REENROLL_* settings, with this identity's overrides where it has any."""
-    override = IdentityPolicy.objects.filter(identity=identity).first()
+    return _policy(IdentityPolicy.objects.filter(identity=identity).first())
 
+
+def _policy(override: IdentityPolicy | None) -> Policy:
     def pick(name: str, setting: str):
         value = getattr(override, name, None) if override else None
         return getattr(settings, setting) if value is None else value
@@ -111,16 +114,16 @@ def check_identities(*, now: datetime | None = None) -> list[ReenrollmentRequest
                                         images__status__in=[EnrollmentImage.Status.APPROVED,
                                                             EnrollmentImage.Status.RETIRED])
                 .distinct().order_by("pk"))
+    overrides = {override.identity_id: override for override in IdentityPolicy.objects.all()}
     for identity in enrolled:
         if valid_consent(identity, at=now) is None:
             continue  # no consent: expire_consents switches them off instead
-        policy = policy_for(identity)
-        photos = _active_photos(identity, model_version)
-        count = photos.count()
+        policy = _policy(overrides.get(identity.pk))
+        photos = _active_photos(identity, model_version).aggregate(count=Count("pk"), newest=Max("created_at"))
+        count, newest = photos["count"], photos["newest"]
         if count < policy.min_active_photos:
             raised.append(raise_request(identity=identity, reason=Reason.TOO_FEW_PHOTOS, now=now,
                                         details={"active_photos": count, "minimum": policy.min_active_photos}))
-        newest = photos.order_by("-created_at").values_list("created_at", flat=True).first()
         if newest is not None and newest < now - timedelta(days=policy.max_template_age_days):
             raised.append(raise_request(identity=identity, reason=Reason.TEMPLATE_AGE, now=now, details={
                 "newest_template_at": newest.isoformat(), "age_days": (now - newest).days,
@@ -277,8 +280,8 @@ def expire_consents(*, now: datetime | None = None) -> list[int]:
     which checks the consent again, so consent renewed in the grace period keeps the
     person (their photos then need a new review to become templates again).
     """
-    from identities.services import _request_retrain, valid_consent
-    from recognition.models import FaceEmbedding
+    from identities.services import _deactivate_templates, valid_consent
+    from recognition.services import request_retrain
 
     now = now or timezone.now()
     expired_ids = (Consent.objects.filter(expires_at__lte=now, withdrawn_at__isnull=True,
@@ -297,14 +300,14 @@ def expire_consents(*, now: datetime | None = None) -> list[int]:
                           .values_list("expires_at", flat=True).first())
             # The grace period runs from the expiry; a job that ran late does not extend it.
             erase_at = max((expired_at or now) + timedelta(days=settings.FACEREC_CONSENT_EXPIRY_GRACE_DAYS), now)
-            deactivated = FaceEmbedding.objects.filter(identity=identity, active=True).update(active=False)
+            deactivated = _deactivate_templates(identity=identity)
             identity.erasure_due_at = erase_at
             identity.save(update_fields=["erasure_due_at", "updated_at"])
             audit.record(action="consent.expired", target=identity, details={
                 "expired_at": expired_at.isoformat() if expired_at else None, "templates_deactivated": deactivated,
                 "erasure_due_at": erase_at.isoformat()})
             if deactivated:
-                _request_retrain()
+                request_retrain()
         if _send(identity, CONSENT_SUBJECT, CONSENT_BODY.format(name=identity.display_name, expired=expired_at or now,
                                                                 erase=erase_at)):
             audit.record(action="consent.expiry_notify", target=identity, details={"channel": "email"})

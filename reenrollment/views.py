@@ -60,8 +60,7 @@ def request_list(request):
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "reenrollment/request_list.html", {
-        "form": form, "page": page, "query": query.urlencode(), "dismiss_form": DismissForm(),
-        "open": ReenrollmentRequest.Status.OPEN,
+        "form": form, "page": page, "query": query.urlencode(), "open": ReenrollmentRequest.Status.OPEN,
     })
 
 

@@ -16,7 +16,6 @@ from recognition.models import RecognitionThreshold
 from tests.api_helpers import api_client, assert_error
 from tests.evaluation.test_pages import PNG_MAGIC, finished_report, serving_version
 from tests.tokens import token_for
-from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,23 +23,8 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return make_user("analyst", "admin", password="x" * 12)
-
-
-@pytest.fixture
-def user(django_user_model):
-    return make_user("operator", "operator", password="x" * 12)
-
-
-@pytest.fixture
 def staff_client(staff) -> APIClient:
     return api_client(staff)
-
-
-@pytest.fixture
-def user_client(user) -> APIClient:
-    return api_client(user)
 
 
 def endpoints(report_id: int) -> list[tuple[str, str, dict | None]]:
@@ -61,8 +45,9 @@ def test_anonymous_calls_are_refused_with_401():
         assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
-def test_non_staff_are_refused_with_403(user_client):
+def test_non_staff_are_refused_with_403(operator):
     report = finished_report()
+    user_client = api_client(operator)
     for method, url, data in endpoints(report.pk):
         assert_error(getattr(user_client, method)(url, data, format="json"), 403, "permission_denied")
     assert EvaluationReport.objects.count() == 1 and not RecognitionThreshold.objects.exists()

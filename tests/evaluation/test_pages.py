@@ -19,11 +19,9 @@ from evaluation import plots, services
 from evaluation.models import EvaluationReport
 from identities.models import AuditLog
 from recognition.models import RecognitionThreshold
-from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "reports-test-Pa55word!"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -97,16 +95,6 @@ def finished_report(*, model_version: str | None = None, with_plot: bool = True,
         report.plots = {"roc": path.name}
         report.save(update_fields=["plots"])
     return report
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return make_user("analyst", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return make_user("operator", "operator", password=PASSWORD)
 
 
 @pytest.fixture

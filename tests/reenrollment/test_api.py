@@ -17,7 +17,6 @@ from reenrollment.models import IdentityPolicy, ReenrollmentRequest
 from tests.reenrollment.test_pages import DRIFT, person, reenrollment_request
 from tests.tokens import token_for
 from tests.api_helpers import api_client, assert_error
-from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -27,23 +26,8 @@ FIELDS = {"id", "identity_id", "identity_name", "reason", "status", "details", "
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return make_user("coordinator", "admin", password="x" * 12)
-
-
-@pytest.fixture
-def user(django_user_model):
-    return make_user("operator", "operator", password="x" * 12)
-
-
-@pytest.fixture
 def staff_client(staff) -> APIClient:
     return api_client(staff)
-
-
-@pytest.fixture
-def user_client(user) -> APIClient:
-    return api_client(user)
 
 
 def endpoints(request_id: int) -> list[tuple[str, str, dict | None]]:
@@ -68,8 +52,9 @@ def test_anonymous_calls_are_refused_with_401():
     assert ReenrollmentRequest.objects.get().status == "open"
 
 
-def test_non_staff_are_refused_with_403_even_for_people_they_enrolled(user_client, user):
-    request = reenrollment_request(person(actor=user))
+def test_non_staff_are_refused_with_403_even_for_people_they_enrolled(operator):
+    request = reenrollment_request(person(actor=operator))
+    user_client = api_client(operator)
     for method, url, data in endpoints(request.pk):
         assert_error(getattr(user_client, method)(url, data, format="json"), 403, "permission_denied")
     assert ReenrollmentRequest.objects.get().status == "open"

@@ -16,24 +16,12 @@ from identities.models import AuditLog, EnrollmentImage, Identity
 from reenrollment import services
 from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import LFW_IMAGES
-from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "reenrollment-test-Pa55word!"
 LIST = reverse("reenrollment:list")
 DRIFT = {"baseline": 0.7213, "recent_median": 0.5102, "drop": 0.2111, "window": 10, "margin": 0.15,
          "drifted": True}
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return make_user("coordinator", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return make_user("operator", "operator", password=PASSWORD)
 
 
 def person(name: str = "Ada Lovelace", actor=None, **kwargs) -> Identity:
