@@ -205,9 +205,15 @@ def _release_test_database(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
+    # pytest-django creates no test database for a session without database tests: the
+    # connection is then the real one, whose sessions (a `make run`) must be left alone.
+    test_database = connection.creation._get_test_db_name()
     with django_db_blocker.unblock(), contextlib.suppress(Exception), connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        if cursor.fetchone()[0] != test_database:
+            return
         cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                       "WHERE datname = %s AND pid <> pg_backend_pid()", [test_database])
 
 
 def _worker_idle(app) -> bool:
