@@ -24,7 +24,8 @@ _PARAMETERS_HELP = (
     "Optional; absent ones take their defaults. Common: seed, target_far, folds, min_photos, max_impostor_pairs. "
     "Data: source (enrolled|folder; benchmark: folder), folder (under FACEREC_DATASET_ROOTS), max_identities, "
     "max_photos_per_identity, tta. Benchmark: pairs (a pairs file in the folder), pairs_per_fold, subtract_mean. "
-    "Open set: holdout (identity labels), holdout_fraction, probe_fraction, target_fpir. An invalid one is a 400 "
+    "Open set: holdout (identity labels) or strangers (how many to draw) or holdout_fraction, enrolled (how many "
+    "to draw), gallery_photos, max_probes_per_identity, target_fpir. An invalid one is a 400 "
     "naming it in `fields`.")
 
 

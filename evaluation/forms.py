@@ -26,7 +26,8 @@ class ReportForm(forms.Form):
 
     # The parameters a report takes from this form, in the order they are sent.
     PARAMETERS = ("source", "folder", "pairs", "pairs_per_fold", "tta", "subtract_mean", "folds", "min_photos",
-                  "holdout", "holdout_fraction", "target_far", "target_fpir", "max_identities",
+                  "holdout", "holdout_fraction", "enrolled", "strangers", "gallery_photos",
+                  "max_probes_per_identity", "target_far", "target_fpir", "max_identities",
                   "max_photos_per_identity", "seed")
 
     kind = forms.ChoiceField(choices=EvaluationReport.Kind.choices, label="Kind")
@@ -58,6 +59,15 @@ class ReportForm(forms.Form):
                                         "empty: a random fraction.")
     holdout_fraction = _number(forms.FloatField, "Held-out fraction",
                                "Open set: the share of identities held out when none are named (default 0.25).")
+    enrolled = _number(forms.IntegerField, "People to enroll",
+                       "Open set: draw this many people with more photos than the gallery takes (default: "
+                       "everyone not held out).")
+    strangers = _number(forms.IntegerField, "Strangers",
+                        "Open set: draw this many never-enrolled people instead of a held-out fraction.")
+    gallery_photos = _number(forms.IntegerField, "Gallery photos per person",
+                             "Open set: photos enrolled per person; the others probe (default 5).")
+    max_probes_per_identity = _number(forms.IntegerField, "Probes per person",
+                                      "Open set: at most this many probe photos per person or stranger (default 4).")
     target_far = _number(forms.FloatField, "Target FAR",
                          "The false accept rate the recommended verify threshold keeps to (e.g. 0.001).")
     target_fpir = _number(forms.FloatField, "Target FPIR",

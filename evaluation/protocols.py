@@ -2,8 +2,10 @@
 
 Each protocol takes unit-length embeddings with an identity label per row and
 returns a JSON-ready dict of figures plus the raw arrays the plots need. The
-score everywhere is cosine similarity, the score `verify` thresholds; the open-set
-protocol also measures the combined score `identify` thresholds.
+scores are the platform's: cosine similarity in the calibrated space of the serving
+weights (recognition.pipeline.calibration), and for identify and identity-mode verify
+that similarity scored for the number of templates compared, so recommended
+thresholds are on the scale `identify` and `verify` apply.
 """
 
 from __future__ import annotations
@@ -237,24 +239,23 @@ def breakdown_by_attribute(data: LabelledEmbeddings, index_a: np.ndarray, index_
 # --------------------------------------------------------------------------- closed-set identification
 
 
-def combined_scores(similarity: np.ndarray, probability: np.ndarray | None) -> np.ndarray:
-    """The score `identify` ranks and thresholds: similarity x (1 + p) / 2 (see recognition.services)."""
-    return similarity if probability is None else similarity * (1.0 + probability) / 2.0
-
-
-def _svm_probabilities(classifier_factory, gallery: LabelledEmbeddings, probes: np.ndarray,
-                       ids: np.ndarray) -> np.ndarray | None:
-    """SVM probability of each gallery identity (columns in `ids` order), or None when it cannot train."""
+def _fit_classifier(classifier_factory, gallery: LabelledEmbeddings):
+    """The SVM trained on `gallery` as the platform trains it, or None when it cannot train."""
     from recognition.pipeline.classifier import NotEnoughIdentities
 
     if classifier_factory is None:
         return None
     try:
-        model = classifier_factory().fit(gallery.embeddings, gallery.labels)
+        return classifier_factory().fit(gallery.embeddings, gallery.labels)
     except NotEnoughIdentities:
         return None
-    by_label = model.proba_by_label(probes)
-    return np.array([[row.get(label, 0.0) for label in ids] for row in by_label])
+
+
+def _svm_decisions(model, probes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Decision value of each gallery identity (columns in `ids` order); -inf for one it left out."""
+    rows = model.rows_for(ids)
+    all_decisions = model.decision_function(probes)
+    return np.where(rows >= 0, all_decisions[:, np.maximum(rows, 0)], -np.inf)
 
 
 def _method_figures(ranks: np.ndarray, n_ids: int) -> dict:
@@ -262,16 +263,23 @@ def _method_figures(ranks: np.ndarray, n_ids: int) -> dict:
     return {**{f"top{k}": float(cmc[min(k, n_ids) - 1]) for k in TOP_K}, "cmc": cmc[:50].tolist()}
 
 
+def _no_scorer():
+    from recognition.pipeline.open_set import Scorer
+
+    return Scorer(None)
+
+
 def kfold_identification(data: LabelledEmbeddings, *, k: int = 5, min_photos: int = 3,
-                         classifier_factory=None, seed: int = 0, progress: Progress = _no_progress
+                         classifier_factory=None, scorer=None, seed: int = 0, progress: Progress = _no_progress
                          ) -> ProtocolResult:
     """Closed-set identification by k-fold over photos, every fold's gallery enrolled afresh.
 
     Identities with fewer than `min_photos` photos are left out and listed. Each fold
     holds out about 1/k of every identity's photos as probes; the rest is the gallery.
-    Three rankings: nearest template (cosine), the SVM retrained on the fold's
-    gallery, and the platform's combined score.
+    Two rankings: nearest template (the calibrated similarity of `scorer`) and the SVM
+    retrained on the fold's gallery, over every identity.
     """
+    scorer = scorer or _no_scorer()
     counts = data.counts()
     excluded = {label: n for label, n in counts.items() if n < min_photos}
     kept = data.subset(~np.isin(data.labels, list(excluded)))
@@ -280,18 +288,18 @@ def kfold_identification(data: LabelledEmbeddings, *, k: int = 5, min_photos: in
                          f"have {len(set(kept.labels.tolist()))}")
     n_splits = int(min(k, min(kept.counts().values())))
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    ranks: dict[str, list[np.ndarray]] = {"nearest_neighbour": [], "svm": [], "combined": []}
+    ranks: dict[str, list[np.ndarray]] = {"nearest_neighbour": [], "svm": []}
     fold_top1: dict[str, list[float]] = {m: [] for m in ranks}
     n_ids = len(set(kept.labels.tolist()))
+    projected = scorer.project(kept.embeddings)
     for fold, (train, test) in enumerate(splitter.split(kept.embeddings, kept.labels)):
         gallery = kept.subset(np.isin(np.arange(len(kept)), train))
         probes = kept.subset(np.isin(np.arange(len(kept)), test))
-        ids, nn = metrics.max_per_identity(probes.embeddings @ gallery.embeddings.T, gallery.labels)
-        p = _svm_probabilities(classifier_factory, gallery, probes.embeddings, ids)
+        ids, nn = metrics.max_per_identity(projected[test] @ projected[train].T, gallery.labels)
         matrices = {"nearest_neighbour": nn}
-        if p is not None:
-            matrices["svm"] = p
-            matrices["combined"] = combined_scores(nn, p)
+        model = _fit_classifier(classifier_factory, gallery)
+        if model is not None:
+            matrices["svm"] = _svm_decisions(model, probes.embeddings, ids)
         for method, matrix in matrices.items():
             r, _ = metrics.identification_ranks(matrix, probes.labels, ids)
             ranks[method].append(r)
@@ -313,6 +321,8 @@ def kfold_identification(data: LabelledEmbeddings, *, k: int = 5, min_photos: in
 
 # --------------------------------------------------------------------------- open-set identification
 
+GALLERY, PROBE, STRANGER = "gallery", "probe", "stranger"
+
 
 def choose_holdout(labels: np.ndarray, *, fraction: float, seed: int = 0) -> list[str]:
     """A seeded random `fraction` of the identities, to play strangers."""
@@ -323,64 +333,156 @@ def choose_holdout(labels: np.ndarray, *, fraction: float, seed: int = 0) -> lis
     return sorted(np.random.default_rng(seed).choice(ids, size=n, replace=False).tolist())
 
 
-def open_set_identification(data: LabelledEmbeddings, *, holdout: Sequence[str], probe_fraction: float = 0.3,
-                            classifier_factory=None, target_fpir: float = 1e-2,
-                            fpir_targets: Sequence[float] = FPIR_TARGETS, seed: int = 0) -> ProtocolResult:
-    """Open-set 1:N (NIST FRVT style): DIR at FPIR, with the `holdout` identities never enrolled.
+def open_set_split(labels, *, gallery_photos: int = 5, max_probes_per_identity: int = 4,
+                   enrolled: int | None = None, strangers: int | None = None, holdout: Sequence[str] = (),
+                   holdout_fraction: float = 0.25, seed: int = 0) -> np.ndarray:
+    """The role of each photo (row of `labels`): gallery, probe, stranger or "" (unused). Seeded.
 
-    Every enrolled identity with 2+ photos gives about `probe_fraction` of them (at
-    least one) as mated probes and keeps the rest as its gallery; every photo of a
-    held-out identity is a non-mated probe. Measured on the nearest-template
-    similarity and, when an SVM can be trained on the gallery, on the combined score
-    `identify` thresholds; the recommendation is for the score `identify` uses.
+    Strangers are the `holdout` identities when named, else `strangers` of them drawn
+    from everyone not enrolled, else a `holdout_fraction` of the identities. Enrolled
+    are `enrolled` identities drawn from those with more than `gallery_photos` photos
+    (so each has a probe), else every other identity. Each enrolled identity keeps
+    `gallery_photos` photos (one fewer than it has, at most) as its gallery and gives
+    up to `max_probes_per_identity` others as mated probes; each stranger gives up to
+    `max_probes_per_identity` photos as non-mated probes.
     """
-    holdout = sorted(set(str(h) for h in holdout))
-    unknown = set(holdout) - set(data.labels.tolist())
-    if unknown:
-        raise ValueError(f"held-out identities not in the data: {sorted(unknown)[:5]}")
-    strangers = data.subset(np.isin(data.labels, holdout))
-    enrolled = data.subset(~np.isin(data.labels, holdout))
+    labels = np.asarray(labels).astype(str)
     rng = np.random.default_rng(seed)
-    is_probe = np.zeros(len(enrolled), bool)
-    for label in np.unique(enrolled.labels):
-        idx = np.flatnonzero(enrolled.labels == label)
-        if idx.size >= 2:
-            n_probe = min(idx.size - 1, max(1, int(round(probe_fraction * idx.size))))
-            is_probe[rng.choice(idx, size=n_probe, replace=False)] = True
-    gallery, mated = enrolled.subset(~is_probe), enrolled.subset(is_probe)
-    if len(mated) == 0 or len(strangers) == 0:
+    names, counts = np.unique(labels, return_counts=True)
+    holdout = sorted(set(str(h) for h in holdout))
+    missing = set(holdout) - set(names.tolist())
+    if missing:
+        raise ValueError(f"held-out identities not in the data: {sorted(missing)[:5]}")
+    chosen: set[str] = set()
+    if enrolled is not None:
+        eligible = names[(counts > gallery_photos) & ~np.isin(names, holdout)]
+        if eligible.size < enrolled:
+            raise ValueError(f"only {eligible.size} identities have more than {gallery_photos} photos "
+                             f"to enroll, {enrolled} asked for")
+        chosen = set(rng.choice(eligible, size=enrolled, replace=False).tolist())
+    if not holdout:
+        others = np.array(sorted(set(names.tolist()) - chosen))
+        if strangers is None:
+            holdout = choose_holdout(others, fraction=holdout_fraction, seed=seed) if others.size else []
+        elif others.size < strangers:
+            raise ValueError(f"only {others.size} identities are left to play strangers, {strangers} asked for")
+        else:
+            holdout = rng.choice(others, size=strangers, replace=False).tolist()
+    if enrolled is None:
+        chosen = set(names.tolist()) - set(holdout)
+    holdout = set(holdout)
+    if not chosen or not holdout:
+        raise ValueError("open set needs enrolled identities and at least one held-out identity")
+    roles = np.full(labels.size, "", dtype=object)
+    for name in names:
+        rows = rng.permutation(np.flatnonzero(labels == name))
+        if name in chosen:
+            n_gallery = min(gallery_photos, max(rows.size - 1, 1))
+            roles[rows[:n_gallery]] = GALLERY
+            roles[rows[n_gallery:n_gallery + max_probes_per_identity]] = PROBE
+        elif name in holdout:
+            roles[rows[:max_probes_per_identity]] = STRANGER
+    return roles.astype(str)
+
+
+def open_set_identification(data: LabelledEmbeddings, *, roles: np.ndarray, scorer=None, classifier_factory=None,
+                            identify_threshold: float | None = None, verify_threshold: float | None = None,
+                            target_fpir: float = 1e-2, target_far: float = 1e-3,
+                            fpir_targets: Sequence[float] = FPIR_TARGETS, top_k: int = 5, seed: int = 0
+                            ) -> ProtocolResult:
+    """Open-set 1:N (NIST FRVT style) and identity-mode 1:1 on a gallery / probe / stranger split.
+
+    Every probe gets the answer `identify` gives (recognition.pipeline.open_set.
+    identify_among: the `top_k` nearest identities, re-ranked by the SVM trained on the
+    gallery, the calibrated score of the first one against the threshold), so the
+    figures at `identify_threshold` are the platform's as configured. Also: DIR at
+    FPIR over all thresholds on that score, the same for similarity ranking alone, and
+    verify in identity mode (each mated probe claims its own identity, each stranger
+    claims every enrolled one) at `verify_threshold` and as a ROC.
+    """
+    from recognition.pipeline.open_set import identify_among
+
+    scorer = scorer or _no_scorer()
+    roles = np.asarray(roles).astype(str)
+    if roles.shape != data.labels.shape:
+        raise ValueError("one role per photo")
+    gallery = data.subset(roles == GALLERY)
+    mated = data.subset(roles == PROBE)
+    strangers = data.subset(roles == STRANGER)
+    if len(mated) == 0 or len(strangers) == 0 or len(set(gallery.labels.tolist())) < 1:
         raise ValueError("open set needs enrolled identities with 2+ photos and at least one held-out identity")
+    model = _fit_classifier(classifier_factory, gallery)
     probes = np.concatenate([mated.embeddings, strangers.embeddings])
-    ids, nn = metrics.max_per_identity(probes @ gallery.embeddings.T, gallery.labels)
-    p = _svm_probabilities(classifier_factory, gallery, probes, ids)
-    scores_by_method = {"nearest_neighbour": nn}
-    if p is not None:
-        scores_by_method["combined"] = combined_scores(nn, p)
+    n_mated = len(mated)
+    projected_gallery = scorer.project(gallery.embeddings)
+    ids, per_id = metrics.max_per_identity(scorer.project(probes) @ projected_gallery.T, gallery.labels)
+    templates_per_id = np.array([np.sum(gallery.labels == i) for i in ids])
+    k = min(max(top_k, 5), ids.size)
+    nearest = np.argsort(-per_id, axis=1, kind="stable")[:, :k]
+
+    answers = {"identify": [], "nearest_neighbour": []} if model is not None else {"nearest_neighbour": []}
+    for row in range(len(probes)):
+        cols = nearest[row]
+        for method in answers:
+            answer = identify_among(probes[row], ids[cols], per_id[row, cols], comparisons=len(gallery),
+                                    scorer=scorer, classifier=model if method == "identify" else None)
+            first = answer.order[0]
+            answers[method].append((ids[cols[first]], float(answer.scores[first])))
+
     targets = sorted(set(fpir_targets) | {target_fpir}, reverse=True)
     methods, arrays = {}, {}
-    n_mated = len(mated)
-    for method, matrix in scores_by_method.items():
-        ranks, correct = metrics.identification_ranks(matrix[:n_mated], mated.labels, ids)
-        nonmated_top = matrix[n_mated:].max(axis=1)
-        rank1 = ranks == 1
-        dirs = metrics.dir_at_fpir(correct, rank1, nonmated_top, targets)
-        fpir_curve, dir_curve = _dir_fpir_curve(correct, rank1, nonmated_top)
-        methods[method] = {
+    for method, rows in answers.items():
+        first_label = np.array([label for label, _ in rows])
+        first_score = np.array([score for _, score in rows])
+        right = first_label[:n_mated] == mated.labels
+        mated_score, nonmated_score = first_score[:n_mated], first_score[n_mated:]
+        dirs = metrics.dir_at_fpir(mated_score, right, nonmated_score, targets)
+        fpir_curve, dir_curve = _dir_fpir_curve(mated_score, right, nonmated_score)
+        entry = {
             "dir_at_fpir": {far_key(t): {"dir": d.dir, "threshold": d.threshold, "fpir": d.fpir,
                                          "resolvable": d.resolvable} for t, d in dirs.items()},
-            "rank1_closed_set": float(rank1.mean()),
+            "rank1_closed_set": float(right.mean()),
             "curve": {"fpir": fpir_curve.tolist(), "dir": dir_curve.tolist()},
         }
+        if identify_threshold is not None:
+            accepted = first_score >= identify_threshold
+            entry["at_threshold"] = {
+                "threshold": identify_threshold,
+                "correct": float(np.mean(right & accepted[:n_mated])),
+                "wrong_person": float(np.mean(~right & accepted[:n_mated])),
+                "unknown": float(np.mean(~accepted[:n_mated])),
+                "strangers_accepted": float(np.mean(accepted[n_mated:])),
+            }
+        methods[method] = entry
         arrays[f"fpir_{method}"], arrays[f"dir_{method}"] = fpir_curve, dir_curve
-        arrays[f"mated_{method}"], arrays[f"nonmated_{method}"] = correct, nonmated_top
-        arrays[f"rank1_{method}"] = rank1
-    serving = "combined" if "combined" in methods else "nearest_neighbour"
+        arrays[f"mated_{method}"], arrays[f"nonmated_{method}"] = mated_score, nonmated_score
+        arrays[f"rank1_{method}"] = right
+    serving = "identify" if "identify" in methods else "nearest_neighbour"
     chosen = methods[serving]["dir_at_fpir"][far_key(target_fpir)]
+
+    # Verify in identity mode: the best of the claimed identity's templates, scored for their number.
+    column = {label: i for i, label in enumerate(ids.tolist())}
+    genuine = scorer.score(per_id[np.arange(n_mated), [column[label] for label in mated.labels]],
+                           templates_per_id[[column[label] for label in mated.labels]])
+    impostor = scorer.score(per_id[n_mated:], templates_per_id[None, :]).ravel()
+    claims = np.concatenate([genuine, impostor])
+    same = np.r_[np.ones(genuine.size, bool), np.zeros(impostor.size, bool)]
+    verify = verification(claims, same, target_far=target_far, seed=seed, bootstrap=0).metrics
+    verify["claims"] = {"genuine": int(genuine.size), "impostor": int(impostor.size),
+                        "impostor_claims": "every stranger photo claims every enrolled identity"}
+    if verify_threshold is not None:
+        verify["at_threshold"] = {"threshold": verify_threshold, "tar": float(np.mean(genuine >= verify_threshold)),
+                                  "far": float(np.mean(impostor >= verify_threshold))}
+    arrays["verify_genuine"], arrays["verify_impostor"] = genuine, impostor
+
     result = {
-        "enrolled_identities": int(np.unique(enrolled.labels).size),
-        "held_out_identities": holdout,
+        "enrolled_identities": int(np.unique(gallery.labels).size),
+        "held_out_identities": sorted(set(strangers.labels.tolist())),
         "gallery_photos": len(gallery), "mated_probes": n_mated, "nonmated_probes": len(strangers),
+        "classifier": None if model is None else {"identities": model.metadata_.n_classes,
+                                                  "temperature": model.metadata_.temperature},
         "methods": methods,
+        "verify_identity": verify,
         "recommended": {"target_fpir": target_fpir, "score": serving, "threshold": chosen["threshold"],
                         "dir": chosen["dir"], "fpir": chosen["fpir"], "resolvable": chosen["resolvable"]},
     }

@@ -18,12 +18,17 @@ import numpy as np
 from django.conf import settings
 
 from evaluation import plots, protocols
-from evaluation.datasets import DatasetError, enrolled_dataset, folder_dataset, list_folder, resolve_folder
+from evaluation.datasets import (DatasetError, FolderListing, enrolled_dataset, folder_dataset, list_folder,
+                                 resolve_folder)
 from evaluation.protocols import LabelledEmbeddings
 
 Progress = Callable[[float, str], None]
 
 KINDS = ("enrolled", "benchmark", "open-set")
+SCORE_NAMES = {
+    "verify": "calibrated cosine similarity (mean face subtracted), scored for the templates compared",
+    "identify": "calibrated similarity of the first candidate, scored for the templates searched",
+}
 PLOT_TITLES = {
     "roc": "ROC (verification)",
     "det": "DET (verification)",
@@ -96,13 +101,17 @@ def clean_parameters(kind: str, raw: dict | None) -> dict:
     raw = dict(raw or {})
     known = {"seed", "target_far", "folds", "min_photos", "max_impostor_pairs", "folder", "pairs",
              "pairs_per_fold", "tta", "subtract_mean", "max_identities", "max_photos_per_identity", "source",
-             "holdout", "holdout_fraction", "probe_fraction", "target_fpir"}
+             "holdout", "holdout_fraction", "gallery_photos", "max_probes_per_identity", "enrolled", "strangers",
+             "target_fpir"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}", unknown[0])
     p: dict = {"seed": _int(raw, "seed", 0, 0, 2**31 - 1),
                "target_far": _float(raw, "target_far", settings.FACEREC_TARGET_FAR, 1e-6, 0.5),
-               "min_photos": _int(raw, "min_photos", 3, 2, 1000),
+               # Closed-set identification needs 3 photos per identity; an open set's strangers 1, but
+               # LFW's single-photo people are the impostors the shipped calibration was measured on.
+               "min_photos": _int(raw, "min_photos", 2 if kind == "open-set" else 3, 1 if kind == "open-set" else 2,
+                                  1000),
                "folds": _int(raw, "folds", 5, 2, 10),
                "max_impostor_pairs": _int(raw, "max_impostor_pairs", 500_000, 1000, 5_000_000)}
     source = raw.get("source") or ("folder" if kind == "benchmark" or raw.get("folder") else "enrolled")
@@ -142,7 +151,12 @@ def clean_parameters(kind: str, raw: dict | None) -> dict:
             raise ParameterError("holdout must be a list of identity labels", "holdout")
         p["holdout"] = [str(h) for h in holdout]
         p["holdout_fraction"] = _float(raw, "holdout_fraction", 0.25, 0.01, 0.9)
-        p["probe_fraction"] = _float(raw, "probe_fraction", 0.3, 0.05, 0.9)
+        p["gallery_photos"] = _int(raw, "gallery_photos", 5, 1, 100)
+        p["max_probes_per_identity"] = _int(raw, "max_probes_per_identity", 4, 1, 1000)
+        p["enrolled"] = _int(raw, "enrolled", None, 1, 1_000_000)
+        p["strangers"] = _int(raw, "strangers", None, 1, 1_000_000)
+        if p["holdout"] and p["strangers"]:
+            raise ParameterError("name the held-out identities or how many strangers to draw, not both", "strangers")
         p["target_fpir"] = _float(raw, "target_fpir", settings.FACEREC_TARGET_FPIR, 1e-6, 0.5)
     return p
 
@@ -159,6 +173,13 @@ def _classifier_factory():
     from recognition.pipeline.classifier import FaceClassifier
 
     return FaceClassifier(min_samples_per_class=settings.FACEREC_MIN_PHOTOS_PER_IDENTITY)
+
+
+def _scorer():
+    """The serving weights' score calibration: reports measure the scores identify and verify threshold."""
+    from recognition.selectors import scorer
+
+    return scorer(_serving_versions()[0])
 
 
 def _serving_versions() -> tuple[str, int | None]:
@@ -179,15 +200,14 @@ def run_report(kind: str, parameters: dict, out_dir: Path, progress: Progress | 
     progress(0.0, "loading data")
     if kind == "benchmark" and parameters.get("pairs"):
         output = _pairs_benchmark(parameters, out_dir, progress)
+    elif kind == "open-set":
+        output = _open_set(parameters, out_dir, progress)
     else:
         data, skipped, excluded = _load(parameters, _stage(progress, 0.0, 0.7))
-        if kind == "open-set":
-            output = _open_set(data, parameters, out_dir, _stage(progress, 0.7, 1.0))
-        else:
-            output = _closed_set(data, parameters, out_dir, _stage(progress, 0.7, 1.0))
-            if excluded:
-                output.metrics["identification"]["excluded_identities"] += [
-                    {"identity": k, "photos": v} for k, v in sorted(excluded.items())]
+        output = _closed_set(data, parameters, out_dir, _stage(progress, 0.7, 1.0))
+        if excluded:
+            output.metrics["identification"]["excluded_identities"] += [
+                {"identity": k, "photos": v} for k, v in sorted(excluded.items())]
         output.skipped = skipped
     output.model_version, output.classifier_version = model_version, classifier_version
     output.metrics.setdefault("recommended", {})
@@ -219,8 +239,9 @@ def _load(parameters: dict, progress: Progress) -> tuple[LabelledEmbeddings, dic
 
 def _verification_section(data: LabelledEmbeddings, parameters: dict, progress: Progress) -> tuple[dict, dict]:
     progress(0.0, "building verification pairs")
+    projected = LabelledEmbeddings(_scorer().project(data.embeddings), data.labels, data.items, data.attributes)
     index_a, index_b, scores, same = protocols.all_pairs(
-        data, max_impostor_pairs=parameters["max_impostor_pairs"], seed=parameters["seed"])
+        projected, max_impostor_pairs=parameters["max_impostor_pairs"], seed=parameters["seed"])
     result = protocols.verification(scores, same, target_far=parameters["target_far"], seed=parameters["seed"])
     threshold = result.metrics["recommended"]["threshold"]
     breakdown = protocols.breakdown_by_attribute(data, index_a, index_b, scores, same, threshold=threshold,
@@ -234,7 +255,7 @@ def _closed_set(data: LabelledEmbeddings, parameters: dict, out_dir: Path, progr
     verification, arrays = _verification_section(data, parameters, _stage(progress, 0.0, 0.3))
     identification = protocols.kfold_identification(
         data, k=parameters["folds"], min_photos=parameters["min_photos"], classifier_factory=_classifier_factory,
-        seed=parameters["seed"], progress=_stage(progress, 0.3, 0.9))
+        scorer=_scorer(), seed=parameters["seed"], progress=_stage(progress, 0.3, 0.9))
     progress(0.9, "drawing plots")
     files = _verification_plots(out_dir, verification, arrays)
     files["cmc"] = plots.cmc_plot(
@@ -250,7 +271,7 @@ def _closed_set(data: LabelledEmbeddings, parameters: dict, out_dir: Path, progr
 def _verify_recommendation(verification: dict) -> dict:
     rec = verification["recommended"]
     return {"threshold": rec["threshold"], "target_far": rec["target_far"], "far": rec["far"], "tar": rec["tar"],
-            "resolvable": rec["resolvable"], "eer_threshold": rec["eer_threshold"], "score": "cosine similarity"}
+            "resolvable": rec["resolvable"], "eer_threshold": rec["eer_threshold"], "score": SCORE_NAMES["verify"]}
 
 
 def _verification_plots(out_dir: Path, verification: dict, arrays: dict) -> dict[str, str]:
@@ -292,7 +313,8 @@ def _pairs_benchmark(parameters: dict, out_dir: Path, progress: Progress) -> Rep
     emb_b = np.stack([embedding_of[str(p.path_b)] for p in usable])
     same = np.array([p.same for p in usable])
     folds = np.array([p.fold for p in usable])
-    scores = m.cosine_similarity_pairs(emb_a, emb_b)
+    projected = _scorer().project(np.concatenate([emb_a, emb_b]))
+    scores = m.cosine_similarity_pairs(projected[: len(emb_a)], projected[len(emb_a):])
     verification = protocols.verification(scores, same, folds=folds if np.unique(folds).size > 1 else None,
                                           target_far=parameters["target_far"], seed=parameters["seed"])
     v = verification.metrics
@@ -325,16 +347,49 @@ def _first_pairs_per_fold(pairs, n: int):
     return kept
 
 
-def _open_set(data: LabelledEmbeddings, parameters: dict, out_dir: Path, progress: Progress) -> ReportOutput:
-    holdout = parameters["holdout"] or protocols.choose_holdout(
-        data.labels, fraction=parameters["holdout_fraction"], seed=parameters["seed"])
-    progress(0.1, f"{len(holdout)} identities held out as strangers")
+def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutput:
+    """Enroll a seeded split, identify its probes and strangers as identify would, measure."""
+    from recognition.models import RecognitionThreshold
+    from recognition.selectors import current_threshold
+
+    split = {name: parameters[name] for name in ("gallery_photos", "max_probes_per_identity", "enrolled",
+                                                 "strangers", "holdout", "holdout_fraction", "seed")}
+    skipped: dict[str, str] = {}
+    try:
+        if parameters["source"] == "enrolled":
+            data, _, _ = _load(parameters, _stage(progress, 0.0, 0.1))
+            roles = protocols.open_set_split(data.labels, **split)
+        else:
+            folder = resolve_folder(parameters["folder"])
+            listing = list_folder(folder, min_photos=parameters["min_photos"],
+                                  max_identities=parameters.get("max_identities"),
+                                  max_photos_per_identity=parameters.get("max_photos_per_identity"))
+            listed = protocols.open_set_split([identity for identity, _ in listing.files], **split)
+            # Only the photos the split uses are embedded: an LFW split of 100 people takes minutes, not an hour.
+            used = [(file, role) for file, role in zip(listing.files, listed) if role]
+            role_of = {str(Path(path).relative_to(folder)): role for (_, path), role in used}
+            data, skipped = folder_dataset(folder, FolderListing([file for file, _ in used]),
+                                           tta=parameters.get("tta", False), progress=_stage(progress, 0.0, 0.7))
+            roles = np.array([role_of[item] for item in data.items])
+    except (ValueError, DatasetError) as exc:
+        field = "holdout" if parameters["holdout"] else ("strangers" if "stranger" in str(exc) else "enrolled")
+        raise ParameterError(str(exc), field) from None
+    progress(0.7, f"{len(set(data.labels[roles == protocols.STRANGER].tolist()))} identities held out as strangers")
+    model_version, _ = _serving_versions()
+    in_force = {kind: current_threshold(kind, model_version=model_version)
+                for kind in (RecognitionThreshold.Kind.IDENTIFY, RecognitionThreshold.Kind.VERIFY)}
     try:
         result = protocols.open_set_identification(
-            data, holdout=holdout, probe_fraction=parameters["probe_fraction"],
-            classifier_factory=_classifier_factory, target_fpir=parameters["target_fpir"], seed=parameters["seed"])
+            data, roles=roles, scorer=_scorer(), classifier_factory=_classifier_factory,
+            identify_threshold=in_force[RecognitionThreshold.Kind.IDENTIFY].value,
+            verify_threshold=in_force[RecognitionThreshold.Kind.VERIFY].value,
+            target_fpir=parameters["target_fpir"], target_far=parameters["target_far"], seed=parameters["seed"])
     except ValueError as exc:
         raise ParameterError(str(exc), "holdout") from None
+    for kind, key in ((RecognitionThreshold.Kind.IDENTIFY, None), (RecognitionThreshold.Kind.VERIFY, "verify")):
+        for method in (result.metrics["methods"].values() if key is None else [result.metrics["verify_identity"]]):
+            if "at_threshold" in method:
+                method["at_threshold"]["source"] = in_force[kind].source
     progress(0.8, "drawing plots")
     a = result.arrays
     serving = str(a["serving_method"][0])
@@ -346,14 +401,15 @@ def _open_set(data: LabelledEmbeddings, parameters: dict, out_dir: Path, progres
         "open_set_scores": plots.score_distribution_plot(
             a[f"mated_{serving}"], a[f"nonmated_{serving}"], out_dir / "open_set_scores.png",
             thresholds={f"FPIR {rec['target_fpir']:g}": rec["threshold"]} if rec["threshold"] is not None else {},
-            title=PLOT_TITLES["open_set_scores"], xlabel=f"{serving.replace('_', ' ')} score",
+            title=PLOT_TITLES["open_set_scores"], xlabel="score of the first candidate",
             labels=("mated (enrolled)", "non-mated (strangers)")).name,
     }
+    verify = result.metrics["verify_identity"]
     metrics = {"data": {"identities": len(set(data.labels.tolist())), "photos": len(data)},
                "open_set": result.metrics,
-               "recommended": {"identify": {**rec, "score": "similarity x (1 + p) / 2" if serving == "combined"
-                                            else "cosine similarity"}}}
-    return ReportOutput(metrics=metrics, plots=files)
+               "recommended": {"identify": {**rec, "score": SCORE_NAMES["identify"]},
+                               "verify": {**_verify_recommendation(verify), "mode": "identity"}}}
+    return ReportOutput(metrics=metrics, plots=files, skipped=skipped)
 
 
 def _mark_applicability(kind: str, parameters: dict, output: ReportOutput) -> None:

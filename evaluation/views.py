@@ -127,7 +127,16 @@ def _open_set(o: dict) -> dict:
                          "threshold": _num(entry.get("threshold"), 3), "achieved": _pct(entry.get("fpir"), 3),
                          "resolvable": entry.get("resolvable", True)})
     rank1 = [(name.replace("_", " "), _pct(m.get("rank1_closed_set"))) for name, m in (o.get("methods") or {}).items()]
-    return {"enrolled": o.get("enrolled_identities"), "held_out": o.get("held_out_identities") or [],
+    at_threshold = [{"method": name.replace("_", " "), "threshold": _num(t.get("threshold"), 4),
+                     "source": t.get("source", ""), "correct": _pct(t.get("correct")),
+                     "wrong": _pct(t.get("wrong_person")), "unknown": _pct(t.get("unknown")),
+                     "strangers": _pct(t.get("strangers_accepted"), 2)}
+                    for name, m in (o.get("methods") or {}).items() if (t := m.get("at_threshold"))]
+    v = (o.get("verify_identity") or {}).get("at_threshold")
+    verify = v and {"threshold": _num(v.get("threshold"), 4), "source": v.get("source", ""),
+                    "tar": _pct(v.get("tar")), "far": _pct(v.get("far"), 3),
+                    "claims": (o.get("verify_identity") or {}).get("claims") or {}}
+    return {"at_threshold": at_threshold, "verify": verify,"enrolled": o.get("enrolled_identities"), "held_out": o.get("held_out_identities") or [],
             "gallery_photos": o.get("gallery_photos"), "mated": o.get("mated_probes"),
             "nonmated": o.get("nonmated_probes"), "rows": rows, "rank1": rank1}
 

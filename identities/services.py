@@ -250,6 +250,12 @@ def _deactivate_templates(*, identity: Identity) -> int:
     return FaceEmbedding.objects.filter(identity=identity, active=True).update(active=False)
 
 
+def _scrub_classifiers(identity_id: int) -> None:
+    from recognition.services import scrub_identity_from_classifiers
+
+    scrub_identity_from_classifiers(identity_id)
+
+
 def _request_retrain() -> None:
     from recognition.services import request_retrain
 
@@ -470,8 +476,14 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         if not (already and not any(counts.values())):
             audit.record(action="identity.erase", actor=actor, target=identity, details=counts)
         transaction.on_commit(lambda: _delete_files(files))
+        # Classifier artifacts are learnt from the templates: the person's row goes from
+        # every stored one now, and an urgent retrain from scratch replaces them.
+        identity_id = identity.pk
+        transaction.on_commit(lambda: _scrub_classifiers(identity_id))
         if counts["embeddings"]:
-            _request_retrain()
+            from recognition.services import request_retrain
+
+            request_retrain(urgent=True)
     return counts
 
 

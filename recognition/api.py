@@ -43,8 +43,9 @@ def _probe_field(**kwargs) -> serializers.FileField:
 
 def _threshold_field(default_setting: str) -> serializers.FloatField:
     return serializers.FloatField(min_value=0.0, max_value=1.0, required=False, allow_null=True,
-                                  help_text=f"Decision threshold; default: the one applied for the serving model "
-                                            f"(from an evaluation report), else the setting {default_setting}.")
+                                  help_text=f"Decision threshold on the score; default: the one applied for the serving "
+                                            f"model (from an evaluation report), else the setting {default_setting}, "
+                                            f"else the calibrated default of the weights.")
 
 
 class _UploadApi(APIView):
@@ -62,11 +63,13 @@ class _UploadApi(APIView):
 class CandidateSerializer(serializers.Serializer):
     identity_id = serializers.IntegerField()
     display_name = serializers.CharField()
-    score = serializers.FloatField(help_text="What the threshold is applied to: the similarity, discounted by the "
-                                             "classifier's probability when there is a classifier.")
+    score = serializers.FloatField(help_text="What the threshold is applied to: the closest template's "
+                                             "similarity, calibrated for the number of templates searched, so a "
+                                             "threshold means the same false-positive rate for any gallery size.")
     similarity = serializers.FloatField(help_text="Cosine similarity to the identity's closest template.")
-    probability = serializers.FloatField(allow_null=True, help_text="Classifier probability; null without a "
-                                                                    "classifier.")
+    probability = serializers.FloatField(allow_null=True, help_text="Classifier (SVM) probability among the "
+                                                                    "candidates; null without a classifier or for "
+                                                                    "someone approved after its last training.")
 
     class Meta:
         ref_name = "IdentifyCandidate"
@@ -89,7 +92,9 @@ class IdentifiedFaceSerializer(serializers.Serializer):
     label = serializers.CharField(help_text="The identity's name, or `unknown`.")
     score = serializers.FloatField(allow_null=True, help_text="The best candidate's score; null when the gallery "
                                                               "has no template to compare with.")
-    candidates = CandidateSerializer(many=True, help_text="Ranked by score, best first.")
+    candidates = CandidateSerializer(many=True, help_text="Best first: in the classifier's order when it knows "
+                                                          "every candidate (`ranked_by: svm`), else by similarity.")
+    ranked_by = serializers.CharField(help_text="`svm` or `similarity`.")
 
     class Meta:
         ref_name = "IdentifiedFace"
@@ -122,8 +127,11 @@ class IdentifyApi(_UploadApi):
         model_version = serializers.CharField(help_text="Embedding model the probe and templates share.")
         classifier_version = serializers.IntegerField(allow_null=True, help_text="The classifier used; null when "
                                                                                  "none is.")
-        method = serializers.CharField(help_text="`svm+nearest-neighbours`, or `nearest-neighbours` alone while fewer "
-                                                 "than two people are enrolled (no classifier).")
+        method = serializers.CharField(help_text="`svm+nearest-neighbours`, or `nearest-neighbours` alone while there "
+                                                 "is no classifier (fewer than two people enrolled, or the first "
+                                                 "training not finished) or it does not know the candidates yet.")
+        templates_searched = serializers.IntegerField(help_text="Active templates of the gallery: the score of "
+                                                                "each candidate accounts for them.")
         image_size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
                                            help_text="[width, height] of the probe.")
 
@@ -181,7 +189,10 @@ class VerifyApi(_UploadApi):
     class OutputSerializer(serializers.Serializer):
         similarity = serializers.FloatField(help_text="Cosine similarity of the two faces (or of the face and "
                                                       "the identity's closest template).")
-        match = serializers.BooleanField(help_text="similarity >= threshold")
+        score = serializers.FloatField(help_text="What the threshold is applied to: the calibrated similarity, "
+                                                 "in identity mode accounting for the number of templates compared "
+                                                 "(an impostor meets each of them).")
+        match = serializers.BooleanField(help_text="score >= threshold")
         threshold = serializers.FloatField()
         threshold_source = serializers.CharField(help_text="Where the threshold came from: `request`, the value "
                                                            "applied for this model (its origin, who applied it and "

@@ -44,7 +44,7 @@ class FaceEmbedding(models.Model):
 
 
 class ClassifierVersion(models.Model):
-    """A trained SVM; `current` marks the one identification uses for its model version."""
+    """A trained SVM (one-vs-rest linear); `current` marks the one identification uses for its model version."""
 
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -64,6 +64,12 @@ class ClassifierVersion(models.Model):
     training_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
+    # Debouncing: the latest request this waiting retrain serves, and how often it was put off.
+    last_requested_at = models.DateTimeField(null=True, blank=True)
+    deferrals = models.PositiveIntegerField(default=0)
+    urgent = models.BooleanField(default=False, help_text="Train at once and from scratch (after an erasure).")
+    refitted = models.PositiveIntegerField(null=True, blank=True,
+                                           help_text="Identities trained; the others were kept from the previous version.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
-from pgvector.django import CosineDistance
+from pgvector.django import CosineDistance, MaxInnerProduct
 
 from recognition.models import ClassifierVersion, FaceEmbedding, RecognitionThreshold
+from recognition.pipeline.open_set import Scorer
 
 
 def current_classifier(model_version: str) -> ClassifierVersion | None:
@@ -25,23 +28,46 @@ THRESHOLD_SETTINGS = {
 }
 
 
+@functools.cache
+def scorer(model_version: str) -> Scorer:
+    """The score calibration shipped with these weights (none: plain cosine similarity)."""
+    return Scorer.for_model(model_version)
+
+
 @dataclass(frozen=True)
 class ThresholdInUse:
     value: float
     source: str  # said in every answer: where the value came from, who applied it and when
     set_by_name: str | None = None
     set_at: datetime | None = None
-    stored: RecognitionThreshold | None = None  # None: the default setting
+    stored: RecognitionThreshold | None = None  # None: the default
+
+
+def default_threshold(kind: str, *, model_version: str) -> ThresholdInUse:
+    """The setting when given; else the calibrated rate's threshold; else the uncalibrated constant."""
+    kind = RecognitionThreshold.Kind(kind)
+    name = THRESHOLD_SETTINGS[kind]
+    if getattr(settings, name) is not None:
+        return ThresholdInUse(value=float(getattr(settings, name)), source=f"default setting {name}")
+    rate, rate_name = ((settings.FACEREC_TARGET_FAR, "FAR") if kind == RecognitionThreshold.Kind.VERIFY
+                       else (settings.FACEREC_TARGET_FPIR, "FPIR"))
+    calibrated = scorer(model_version).threshold_at(rate)
+    if calibrated is None:
+        return ThresholdInUse(value=settings.FACEREC_UNCALIBRATED_THRESHOLD,
+                              source="built-in default (these weights have no calibration)")
+    per = "per claim, whatever the templates compared" if kind == RecognitionThreshold.Kind.VERIFY \
+        else "whatever the gallery size"
+    return ThresholdInUse(value=round(calibrated, 4),
+                          source=f"calibrated default: {rate_name} {rate:g} {per} (LFW impostor pairs)")
 
 
 def current_threshold(kind: str, *, model_version: str) -> ThresholdInUse:
-    """The threshold in force: the latest one applied for `model_version`, else the setting."""
+    """The threshold in force: the latest one applied for `model_version`, else the default."""
     kind = RecognitionThreshold.Kind(kind)
     row = (RecognitionThreshold.objects.filter(kind=kind, model_version=model_version)
            .select_related("set_by").order_by("-set_at", "-id").first())
     if row is None:
-        name = THRESHOLD_SETTINGS[kind]
-        return ThresholdInUse(value=float(getattr(settings, name)), source=f"default setting {name}")
+        return default_threshold(kind, model_version=model_version)
     return ThresholdInUse(value=row.value, source=describe_threshold(row), set_by_name=row.set_by_name or None,
                           set_at=row.set_at, stored=row)
 
@@ -62,10 +88,54 @@ def active_templates(model_version: str):
 class Neighbour:
     identity_id: int
     similarity: float  # cosine similarity to that identity's closest template
+    score_similarity: float  # the same in the calibrated space (mean subtracted), scores start from it
+
+
+_TEMPLATE_COUNT_TTL_S = 30.0
+_template_counts: dict[str, tuple[float, int]] = {}
+
+
+def active_template_count(model_version: str) -> int:
+    """Templates a probe is compared with in identify (cached briefly: scores depend on its log)."""
+    now = time.monotonic()
+    cached = _template_counts.get(model_version)
+    if cached is None or now - cached[0] > _TEMPLATE_COUNT_TTL_S:
+        cached = (now, active_templates(model_version).count())
+        _template_counts[model_version] = cached
+    return cached[1]
+
+
+def forget_template_counts() -> None:
+    _template_counts.clear()
+
+
+def _scored_rows(queryset, vector: np.ndarray, model_version: str):
+    """(identity_id, raw cosine, calibrated-space cosine) per template of `queryset`, nearest first."""
+    mean = scorer(model_version).mean
+    vector = vector.astype(np.float32)
+    rows = queryset.annotate(distance=CosineDistance("vector", vector.tolist()))
+    if mean is not None:
+        rows = rows.annotate(neg_dot_mean=MaxInnerProduct("vector", mean.tolist()))
+    return rows.order_by("distance"), mean, vector
+
+
+def _with_score_similarity(rows, mean, vector, model_version):
+    """Rows of (identity_id, distance[, -t.m]) -> (identity_id, raw, calibrated-space similarity)."""
+    if not rows:
+        return []
+    ids = np.array([r[0] for r in rows])
+    raw = 1.0 - np.array([float(r[1]) for r in rows])
+    if mean is None:
+        return list(zip(ids.tolist(), raw.tolist(), raw.tolist()))
+    template_dot_mean = -np.array([float(r[2]) for r in rows])
+    projected = scorer(model_version).similarity_from_raw(raw, float(vector @ mean), template_dot_mean)
+    return list(zip(ids.tolist(), raw.tolist(), projected.tolist()))
 
 
 def nearest_identities(vector: np.ndarray, *, model_version: str, limit: int) -> list[Neighbour]:
     """Identities whose templates are closest to `vector` (HNSW search), best first, one row each."""
+    queryset, mean, vector = _scored_rows(active_templates(model_version), vector, model_version)
+    fields = ["identity_id", "distance"] + (["neg_dot_mean"] if mean is not None else [])
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Per query: wider search than pgvector's default 40 for better recall on large galleries.
@@ -73,20 +143,22 @@ def nearest_identities(vector: np.ndarray, *, model_version: str, limit: int) ->
             # pgvector 0.8: keep scanning the graph when the filters (active, model version)
             # drop rows, instead of returning fewer than asked for.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        rows = list(active_templates(model_version)
-                    .annotate(distance=CosineDistance("vector", vector.astype(np.float32).tolist()))
-                    .order_by("distance").values_list("identity_id", "distance")[: max(limit * 10, 50)])
-    best: dict[int, float] = {}
-    for identity_id, distance in rows:
-        best.setdefault(identity_id, 1.0 - float(distance))
-    return [Neighbour(i, s) for i, s in sorted(best.items(), key=lambda kv: -kv[1])[:limit]]
+        rows = list(queryset.values_list(*fields)[: max(limit * 10, 50)])
+    best: dict[int, tuple[float, float]] = {}
+    for identity_id, raw, projected in _with_score_similarity(rows, mean, vector, model_version):
+        seen_raw, seen_projected = best.get(identity_id, (-2.0, -2.0))
+        best[identity_id] = (max(raw, seen_raw), max(projected, seen_projected))
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][1])[:limit]
+    return [Neighbour(i, raw, projected) for i, (raw, projected) in ranked]
 
 
-def identity_similarity(vector: np.ndarray, *, identity_id: int, model_version: str) -> tuple[float, int] | None:
-    """Best cosine similarity to the identity's active templates, and how many there are."""
-    templates = list(active_templates(model_version).filter(identity_id=identity_id)
-                     .annotate(distance=CosineDistance("vector", vector.astype(np.float32).tolist()))
-                     .values_list("distance", flat=True))
-    if not templates:
+def identity_similarity(vector: np.ndarray, *, identity_id: int, model_version: str
+                        ) -> tuple[float, float, int] | None:
+    """Best raw and calibrated-space cosine similarity to the identity's active templates, and how many."""
+    queryset, mean, vector = _scored_rows(active_templates(model_version).filter(identity_id=identity_id),
+                                          vector, model_version)
+    fields = ["identity_id", "distance"] + (["neg_dot_mean"] if mean is not None else [])
+    rows = _with_score_similarity(list(queryset.values_list(*fields)), mean, vector, model_version)
+    if not rows:
         return None
-    return 1.0 - float(min(templates)), len(templates)
+    return max(r[1] for r in rows), max(r[2] for r in rows), len(rows)

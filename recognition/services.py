@@ -10,13 +10,13 @@ import shutil
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from pgvector.django import CosineDistance
 
 from identities import audit
 from recognition.models import ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
@@ -35,21 +35,21 @@ def store_embedding(*, image, vector: np.ndarray, model_name: str, model_version
 
 
 def possible_duplicate(vector: np.ndarray, *, model_version: str, exclude_identity_id: int) -> dict | None:
-    """The closest active template of another identity, when it matches above the verify threshold."""
-    from recognition.selectors import current_threshold
+    """The closest other identity, when identify would answer it for this photo (its threshold, its score)."""
+    from recognition.selectors import active_template_count, current_threshold, nearest_identities, scorer
 
-    nearest = (FaceEmbedding.objects.filter(active=True, model_version=model_version)
-               .exclude(identity_id=exclude_identity_id)
-               .annotate(distance=CosineDistance("vector", vector.tolist()))
-               .order_by("distance").first())
-    if nearest is None:
+    neighbours = [n for n in nearest_identities(vector, model_version=model_version, limit=6)
+                  if n.identity_id != exclude_identity_id]
+    if not neighbours:
         return None
-    similarity = 1.0 - float(nearest.distance)
-    threshold = current_threshold(RecognitionThreshold.Kind.VERIFY, model_version=model_version).value
-    if similarity < threshold:
+    nearest = neighbours[0]
+    score = float(scorer(model_version).score(nearest.score_similarity, active_template_count(model_version)))
+    threshold = current_threshold(RecognitionThreshold.Kind.IDENTIFY, model_version=model_version).value
+    if score < threshold:
         return None
     # Ids only: a name copied here would outlive that person's erasure.
-    return {"identity_id": nearest.identity_id, "similarity": round(similarity, 4), "threshold": threshold}
+    return {"identity_id": nearest.identity_id, "similarity": round(nearest.similarity, 4),
+            "score": round(score, 4), "threshold": threshold}
 
 
 # --- applied thresholds ---------------------------------------------------------------
@@ -97,38 +97,55 @@ def set_threshold(*, kind: str, value: float, model_version: str, actor, source:
     return row
 
 
-def request_retrain() -> None:
-    """Ask for a classifier retrain; requests arriving while one waits coalesce into it."""
-    def _enqueue():
-        from recognition.tasks import retrain_classifier
+def request_retrain(*, urgent: bool = False) -> None:
+    """Ask for a classifier retrain, after the current transaction commits.
 
-        try:
-            with transaction.atomic():
-                version = ClassifierVersion.objects.create(status=ClassifierVersion.Status.PENDING)
-        except IntegrityError:
-            return  # one is already waiting: it will see these changes too
-        try:
-            retrain_classifier.apply_async(args=[version.pk], countdown=settings.FACEREC_RETRAIN_DELAY_S)
-        except Exception:
-            # Broker unreachable: drop the waiting row, or every later request would
-            # coalesce into a retrain that never runs; the next approval asks again.
-            log.warning("retrain not queued (broker unreachable?)", exc_info=True)
-            ClassifierVersion.objects.filter(pk=version.pk, status=ClassifierVersion.Status.PENDING).delete()
-
-    transaction.on_commit(_enqueue)
+    Requests coalesce into the one waiting retrain, which runs once they have paused
+    for FACEREC_RETRAIN_DELAY_S (at the latest FACEREC_RETRAIN_MAX_WAIT_S after the
+    first): a bulk enrollment trains once, not once per approval. `urgent` (an
+    erasure) trains at once and from scratch, so no model keeps what was erased.
+    """
+    transaction.on_commit(lambda: _enqueue_retrain(model_version="", urgent=urgent))
 
 
 def request_retrain_now(model_version: str | None = None) -> ClassifierVersion | None:
     """Queue a retrain now (outside a request), for the serving model or `model_version`."""
+    return _enqueue_retrain(model_version=model_version or "", urgent=True)
+
+
+def _enqueue_retrain(*, model_version: str, urgent: bool) -> ClassifierVersion | None:
     from recognition.tasks import retrain_classifier
 
+    now = timezone.now()
     try:
         with transaction.atomic():
             version = ClassifierVersion.objects.create(status=ClassifierVersion.Status.PENDING,
-                                                       model_version=model_version or "")
+                                                       model_version=model_version, last_requested_at=now,
+                                                       urgent=urgent)
+        created = True
     except IntegrityError:
-        return None  # one is waiting already
-    retrain_classifier.apply_async(args=[version.pk], countdown=settings.FACEREC_RETRAIN_DELAY_S)
+        # One is waiting already: it will see these changes too; push its quiet period back.
+        version = ClassifierVersion.objects.filter(status=ClassifierVersion.Status.PENDING).first()
+        if version is None:  # it started training in between: ask again
+            return _enqueue_retrain(model_version=model_version, urgent=urgent)
+        updates = {"last_requested_at": now}
+        if urgent:
+            updates["urgent"] = True
+        ClassifierVersion.objects.filter(pk=version.pk, status=ClassifierVersion.Status.PENDING).update(**updates)
+        created = False
+        # A waiting row whose task was lost (broker restart) would swallow every request: re-send it.
+        lost = version.requested_at < now - timedelta(seconds=2 * settings.FACEREC_RETRAIN_MAX_WAIT_S + 60)
+        if not (urgent or lost):
+            return version
+    try:
+        retrain_classifier.apply_async(args=[version.pk], countdown=0 if urgent else settings.FACEREC_RETRAIN_DELAY_S)
+    except Exception:
+        # Broker unreachable: drop the waiting row, or every later request would
+        # coalesce into a retrain that never runs; the next approval asks again.
+        log.warning("retrain not queued (broker unreachable?)", exc_info=True)
+        if created:
+            ClassifierVersion.objects.filter(pk=version.pk, status=ClassifierVersion.Status.PENDING).delete()
+        return None
     return version
 
 
@@ -138,36 +155,91 @@ def current_model_version() -> str:
     return get_embedder().model_info.version
 
 
+def _defer(version: ClassifierVersion) -> bool:
+    """Still inside the quiet period: send the task again for when it ends (one sender per deferral)."""
+    from recognition.tasks import retrain_classifier
+
+    if version.urgent:
+        return False
+    now = timezone.now()
+    quiet_until = (version.last_requested_at or version.requested_at) + timedelta(
+        seconds=settings.FACEREC_RETRAIN_DELAY_S)
+    deadline = version.requested_at + timedelta(seconds=settings.FACEREC_RETRAIN_MAX_WAIT_S)
+    wait_s = (min(quiet_until, deadline) - now).total_seconds()
+    if wait_s <= 0.5:
+        return False
+    if ClassifierVersion.objects.filter(pk=version.pk, status=ClassifierVersion.Status.PENDING,
+                                        deferrals=version.deferrals).update(deferrals=version.deferrals + 1):
+        retrain_classifier.apply_async(args=[version.pk], countdown=wait_s)
+    return True
+
+
+def _template_rows(model_version: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Active templates of active identities: (template ids, identity labels, vectors), read in one pass."""
+    from recognition.selectors import active_templates
+
+    rows = active_templates(model_version).order_by("pk").values_list("pk", "identity_id", "vector")
+    ids, labels, vectors = [], [], []
+    for pk, identity_id, vector in rows.iterator(chunk_size=5000):
+        ids.append(pk)
+        labels.append(str(identity_id))
+        vectors.append(np.asarray(vector, dtype=np.float32))
+    X = np.stack(vectors) if vectors else np.zeros((0, 512), np.float32)
+    return np.array(ids, dtype=np.int64), np.array(labels), X
+
+
 def retrain(version_id: int) -> ClassifierVersion | None:
-    """Train on the active templates; the version becomes current only when training finished."""
+    """Train on the active templates; the version becomes current only when training finished.
+
+    Incremental when the current classifier of the model version can be reused (only the
+    identities whose templates changed are refitted), from scratch after an erasure.
+    Superseded artifacts are deleted once the new version is current.
+    """
     from recognition.pipeline.classifier import FaceClassifier, NotEnoughIdentities
 
+    version = ClassifierVersion.objects.filter(pk=version_id, status=ClassifierVersion.Status.PENDING).first()
+    if version is None or _defer(version):
+        return None
     claimed = ClassifierVersion.objects.filter(pk=version_id, status=ClassifierVersion.Status.PENDING).update(
         status=ClassifierVersion.Status.TRAINING, started_at=timezone.now())
     if not claimed:
         return None
     version = ClassifierVersion.objects.get(pk=version_id)
     model_version = version.model_version or current_model_version()
-    rows = list(FaceEmbedding.objects.filter(active=True, model_version=model_version)
-                .values_list("identity_id", "vector"))
     started = time.monotonic()
     out_dir = Path(settings.FACEREC_CLASSIFIERS_DIR) / f"v{version.pk}"
+    n_rows = 0
     try:
-        labels = np.array([str(identity_id) for identity_id, _ in rows])
-        X = np.array([np.asarray(vector, dtype=np.float32) for _, vector in rows]).reshape(len(rows), -1)
+        keys, labels, X = _template_rows(model_version)
+        n_rows = len(keys)
+        previous = None if version.urgent else _reusable_classifier(model_version)
         model = FaceClassifier(min_samples_per_class=settings.FACEREC_MIN_PHOTOS_PER_IDENTITY)
-        model.fit(X, labels, model_version=model_version)
+        model.fit(X, labels, keys=keys, model_version=model_version, previous=previous)
         model.save(out_dir)
     except NotEnoughIdentities as exc:
-        return _finish(version, ClassifierVersion.Status.SKIPPED, model_version, error=str(exc), n_samples=len(rows))
+        return _finish(version, ClassifierVersion.Status.SKIPPED, model_version, error=str(exc), n_samples=n_rows)
     except Exception:
         shutil.rmtree(out_dir, ignore_errors=True)
         return _finish(version, ClassifierVersion.Status.FAILED, model_version, error=traceback.format_exc()[-2000:],
-                       n_samples=len(rows))
+                       n_samples=n_rows)
     meta = model.metadata_
     return _finish(version, ClassifierVersion.Status.READY, model_version, artifact_dir=str(out_dir),
                    kernel=meta.kernel, n_identities=meta.n_classes, n_samples=meta.n_samples,
-                   validation_accuracy=meta.validation_accuracy, training_seconds=time.monotonic() - started)
+                   validation_accuracy=meta.validation_accuracy, training_seconds=time.monotonic() - started,
+                   refitted=meta.refitted)
+
+
+def _reusable_classifier(model_version: str):
+    from recognition.selectors import current_classifier
+
+    row = current_classifier(model_version)
+    if row is None or row.status != ClassifierVersion.Status.READY or not row.artifact_dir:
+        return None
+    try:
+        return _load_classifier(row.artifact_dir)
+    except Exception:  # an older format or a missing file: train from scratch
+        log.info("classifier v%s not reusable; training from scratch", row.pk, exc_info=True)
+        return None
 
 
 @transaction.atomic
@@ -177,16 +249,59 @@ def _finish(version: ClassifierVersion, status: str, model_version: str, **field
     version.status, version.model_version, version.finished_at = status, model_version, timezone.now()
     for name, value in fields.items():
         setattr(version, name, value)
-    if status in (ClassifierVersion.Status.READY, ClassifierVersion.Status.SKIPPED):
+    finished = (ClassifierVersion.Status.READY, ClassifierVersion.Status.SKIPPED)
+    # A training that started before a newer one (say, the urgent retrain after an erasure)
+    # but ends after it read older templates: it must not replace the newer version.
+    stale = ClassifierVersion.objects.filter(model_version=model_version, pk__gt=version.pk,
+                                             status__in=finished).exists()
+    if status in finished and stale:
+        transaction.on_commit(lambda: delete_superseded_artifacts(model_version))
+    elif status in finished:
         # Current per model version; a SKIPPED version is current too: it tells
         # identification to use nearest neighbours alone.
         ClassifierVersion.objects.filter(current=True, model_version=model_version).update(current=False)
         version.current = True
     version.save()
+    if version.current:
+        transaction.on_commit(lambda: delete_superseded_artifacts(model_version))
     audit.record(action="classifier.retrain", target=version,
                  details={"status": status, "identities": version.n_identities, "samples": version.n_samples,
-                          "validation_accuracy": version.validation_accuracy})
+                          "validation_accuracy": version.validation_accuracy, "refitted": fields.get("refitted")})
     return version
+
+
+def delete_superseded_artifacts(model_version: str) -> int:
+    """Delete the files of every classifier of `model_version` but the current one: they hold
+    weights learnt from templates that may since have been erased."""
+    superseded = (ClassifierVersion.objects.filter(model_version=model_version, current=False)
+                  .exclude(artifact_dir="").exclude(status=ClassifierVersion.Status.TRAINING))
+    deleted = 0
+    for row in superseded:
+        shutil.rmtree(row.artifact_dir, ignore_errors=True)
+        deleted += ClassifierVersion.objects.filter(pk=row.pk).update(artifact_dir="")
+    _load_classifier.cache_clear()
+    return deleted
+
+
+def scrub_identity_from_classifiers(identity_id: int) -> int:
+    """Remove an erased identity's row (weights and label) from every stored classifier at once,
+    before the urgent retrain replaces them: no artifact names it even if that retrain fails."""
+    from recognition.pipeline.classifier import FaceClassifier
+
+    scrubbed = 0
+    for row in ClassifierVersion.objects.exclude(artifact_dir=""):
+        try:
+            model = FaceClassifier.load(Path(row.artifact_dir))
+        except Exception:
+            # Unreadable (an older format): it cannot serve either, so it goes.
+            shutil.rmtree(row.artifact_dir, ignore_errors=True)
+            ClassifierVersion.objects.filter(pk=row.pk).update(artifact_dir="")
+            continue
+        if model.without_labels([str(identity_id)]):
+            model.save_atomic(Path(row.artifact_dir))
+            scrubbed += 1
+    _load_classifier.cache_clear()
+    return scrubbed
 
 
 # --- identification and verification ------------------------------------------------
@@ -202,9 +317,9 @@ def _domain_error(message: str, *, code: str, status: int = 400, field: str | No
 class Candidate:
     identity_id: int
     display_name: str
-    score: float  # what the open-set threshold is applied to
+    score: float  # what the open-set threshold is applied to (calibrated for the gallery's size)
     similarity: float  # cosine similarity to the identity's closest template
-    probability: float | None  # SVM probability, None without a classifier
+    probability: float | None  # SVM probability among the candidates, None when it does not know them
 
 
 @dataclass
@@ -215,17 +330,19 @@ class IdentifiedFace:
     label: str
     score: float | None
     candidates: list[Candidate]
+    ranked_by: str = "similarity"  # "svm" when the classifier ordered the candidates
 
 
 @dataclass
 class IdentifyResult:
     faces: list[IdentifiedFace]
     threshold: float
-    threshold_source: str  # "request", the default setting, or the applied value's origin
+    threshold_source: str  # "request", the default, or the applied value's origin
     model_version: str
     classifier_version: int | None
     method: str  # "svm+nearest-neighbours" or "nearest-neighbours"
     image_size: tuple[int, int]
+    templates_searched: int = 0
 
 
 @dataclass
@@ -236,15 +353,25 @@ class VerifyResult:
     threshold_source: str
     model_version: str
     faces: list[list[float]]  # the face box compared in each image
+    score: float = 0.0  # what the threshold is applied to
     identity_id: int | None = None
     templates_compared: int | None = None
 
 
-@functools.lru_cache(maxsize=4)
 def _load_classifier(artifact_dir: str):
+    """The classifier of an artifact folder, loaded once per process and again when its files change."""
+    stamp = (Path(artifact_dir) / "classifier.json").stat().st_mtime_ns
+    return _load_classifier_files(artifact_dir, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_classifier_files(artifact_dir: str, stamp: int):
     from recognition.pipeline.classifier import FaceClassifier
 
     return FaceClassifier.load(Path(artifact_dir))
+
+
+_load_classifier.cache_clear = _load_classifier_files.cache_clear
 
 
 def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
@@ -259,64 +386,89 @@ def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
                             field=field)
 
 
-def combined_score(similarity: float, probability: float | None) -> float:
-    """Nearest-template cosine similarity, discounted by the SVM's disbelief.
+@dataclass
+class Gallery:
+    """What one identify call searches: the serving model's templates and its current classifier."""
 
-    With p = 1 the score is the similarity itself, so one threshold serves both; a
-    candidate the SVM gives p = 0 keeps half its similarity. Strangers rarely have a
-    close template *and* a confident SVM, so they fall below the threshold.
-    """
-    return similarity if probability is None else similarity * (1.0 + probability) / 2.0
+    model_version: str
+    templates: int  # active templates: a stranger meets every one of them
+    classifier_row: ClassifierVersion | None
+    classifier: object | None  # FaceClassifier, or None (missing, training, too few identities)
+
+    @classmethod
+    def current(cls, model_version: str) -> Gallery:
+        from recognition import selectors
+
+        row = selectors.current_classifier(model_version)
+        classifier = None
+        if row is not None and row.status == ClassifierVersion.Status.READY and row.artifact_dir:
+            try:
+                classifier = _load_classifier(row.artifact_dir)
+            except OSError:  # superseded and deleted meanwhile: similarity alone
+                log.warning("classifier v%s unreadable; identifying by similarity", row.pk, exc_info=True)
+            except ValueError:  # trained by an older release (another format): replace it
+                log.warning("classifier v%s has an older format; identifying by similarity until it is "
+                            "retrained", row.pk)
+                if not ClassifierVersion.objects.filter(status__in=[ClassifierVersion.Status.PENDING,
+                                                                    ClassifierVersion.Status.TRAINING]).exists():
+                    request_retrain_now(model_version)
+        return cls(model_version=model_version, templates=selectors.active_template_count(model_version),
+                   classifier_row=row if classifier is not None else None, classifier=classifier)
+
+
+def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, threshold: float
+                       ) -> tuple[list[Candidate], str, bool]:
+    """Search, classifier and open-set decision for one face: (candidates best first, ranked_by, known)."""
+    from recognition import selectors
+    from recognition.pipeline.open_set import identify_among
+
+    neighbours = selectors.nearest_identities(embedding, model_version=gallery.model_version,
+                                              limit=max(top_k, 5))
+    if not neighbours:
+        return [], "similarity", False
+    answer = identify_among(embedding, [str(n.identity_id) for n in neighbours],
+                            np.array([n.score_similarity for n in neighbours]), comparisons=gallery.templates,
+                            scorer=selectors.scorer(gallery.model_version), classifier=gallery.classifier)
+    p = answer.probabilities
+    candidates = [Candidate(identity_id=neighbours[i].identity_id, display_name="",
+                            similarity=round(neighbours[i].similarity, 4),
+                            probability=None if p is None or np.isnan(p[i]) else round(float(p[i]), 4),
+                            score=round(float(answer.scores[i]), 4))
+                  for i in answer.order[:top_k]]
+    return candidates, answer.ranked_by, answer.known(threshold)
 
 
 def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None) -> IdentifyResult:
     """1:N, open set: every face in the image with its ranked candidates, or `unknown`."""
     from identities.models import Identity
-    from recognition import selectors
     from recognition.runtime import get_pipeline
 
     pipeline = get_pipeline()
     faces = pipeline.process([image], select="all")[0]
     model_version = pipeline.embedder.model_info.version
     threshold, source = _threshold(RecognitionThreshold.Kind.IDENTIFY, threshold, model_version)
-    classifier_row = selectors.current_classifier(model_version)
-    classifier = None
-    if classifier_row is not None and classifier_row.status == ClassifierVersion.Status.READY:
-        classifier = _load_classifier(classifier_row.artifact_dir)
-    probabilities = (classifier.proba_by_label(np.stack([f.embedding for f in faces]))
-                     if classifier is not None and faces else None)
+    gallery = Gallery.current(model_version)
 
     results: list[IdentifiedFace] = []
-    for index, face in enumerate(faces):
-        neighbours = selectors.nearest_identities(face.embedding, model_version=model_version,
-                                                  limit=max(top_k, 5))
-        p_of = {int(label): p for label, p in probabilities[index].items()} if probabilities else {}
-        candidates = []
-        for n in neighbours:
-            # Someone approved after the last training has no SVM probability yet: their
-            # similarity alone counts until the retrain finishes.
-            p = p_of.get(n.identity_id)
-            candidates.append(Candidate(identity_id=n.identity_id, display_name="",
-                                        similarity=round(n.similarity, 4),
-                                        probability=None if p is None else round(p, 4),
-                                        score=round(combined_score(n.similarity, p), 4)))
-        candidates.sort(key=lambda c: -c.score)
-        candidates = candidates[:top_k]
+    for face in faces:
+        candidates, ranked_by, known = identify_embedding(face.embedding, gallery=gallery, top_k=top_k,
+                                                          threshold=threshold)
         names = dict(Identity.objects.filter(pk__in=[c.identity_id for c in candidates])
                      .values_list("pk", "display_name"))
         for c in candidates:
             c.display_name = names.get(c.identity_id, "")
         best = candidates[0] if candidates else None
-        known = best is not None and best.score >= threshold
         results.append(IdentifiedFace(
             box=[round(v, 1) for v in face.detection.box], detection_probability=round(face.detection.probability, 4),
             identity_id=best.identity_id if known else None, label=best.display_name if known else "unknown",
-            score=best.score if best else None, candidates=candidates))
+            score=best.score if best else None, candidates=candidates, ranked_by=ranked_by))
+    used_svm = any(f.ranked_by == "svm" for f in results)
     result = IdentifyResult(
         faces=results, threshold=threshold, threshold_source=source, model_version=model_version,
-        classifier_version=classifier_row.pk if classifier is not None else None,
-        method="svm+nearest-neighbours" if classifier is not None else "nearest-neighbours",
-        image_size=(int(image.shape[1]), int(image.shape[0])))
+        classifier_version=gallery.classifier_row.pk if gallery.classifier is not None else None,
+        method="svm+nearest-neighbours" if used_svm or (gallery.classifier is not None and not results)
+        else "nearest-neighbours",
+        image_size=(int(image.shape[1]), int(image.shape[0])), templates_searched=gallery.templates)
     # An identified face is its first candidate's identity.
     record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in results if f.identity_id is not None],
                         kind="identify", model_version=model_version)
@@ -360,22 +512,29 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
                   actor=None) -> VerifyResult:
     """1:1: are the (largest) faces of two photos the same person?"""
     from recognition.runtime import get_pipeline
+    from recognition.selectors import scorer
 
     face_a, face_b = _single_face(image_a, "image_a"), _single_face(image_b, "image_b")
     similarity = float(np.dot(face_a.embedding, face_b.embedding))
     model_version = get_pipeline().embedder.model_info.version
+    projected = scorer(model_version).project(np.stack([face_a.embedding, face_b.embedding]))
+    score = round(float(projected[0] @ projected[1]), 4)  # one comparison: the calibrated similarity itself
     threshold, source = _verify_threshold(threshold, model_version)
-    result = VerifyResult(similarity=round(similarity, 4), match=similarity >= threshold, threshold=threshold,
-                          threshold_source=source, model_version=model_version,
+    result = VerifyResult(similarity=round(similarity, 4), score=score, match=score >= threshold,
+                          threshold=threshold, threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in f.detection.box] for f in (face_a, face_b)])
     audit.record(action="recognition.verify", actor=actor,
-                 details={"mode": "two-images", "similarity": result.similarity, "match": result.match,
-                          "threshold": threshold})
+                 details={"mode": "two-images", "similarity": result.similarity, "score": score,
+                          "match": result.match, "threshold": threshold})
     return result
 
 
 def verify_identity(*, image: np.ndarray, identity, threshold: float | None = None, actor=None) -> VerifyResult:
-    """1:1: is the (largest) face in the photo the claimed identity (closest active template)?"""
+    """1:1: is the (largest) face in the photo the claimed identity?
+
+    The best of the person's templates is scored for the number compared: an impostor
+    meets each of them, so the same threshold means the same FAR for 1 or 10 templates.
+    """
     from recognition import selectors
     from recognition.runtime import get_pipeline
 
@@ -388,17 +547,18 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
     if found is None:
         raise _domain_error(f"identity #{identity.pk} has no approved templates to compare with",
                             code="no_templates", status=409, field="identity_id")
-    similarity, count = found
+    similarity, projected, count = found
+    score = round(float(selectors.scorer(model_version).score(projected, count)), 4)
     threshold, source = _verify_threshold(threshold, model_version)
-    result = VerifyResult(similarity=round(similarity, 4), match=similarity >= threshold, threshold=threshold,
-                          threshold_source=source, model_version=model_version,
+    result = VerifyResult(similarity=round(similarity, 4), score=score, match=score >= threshold,
+                          threshold=threshold, threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
                           templates_compared=count)
     if result.match:
         record_match_scores([(identity.pk, similarity)], kind="verify", model_version=model_version)
     audit.record(action="recognition.verify", actor=actor, target=identity,
-                 details={"mode": "identity", "similarity": result.similarity, "match": result.match,
-                          "threshold": threshold})
+                 details={"mode": "identity", "similarity": result.similarity, "score": score,
+                          "match": result.match, "threshold": threshold})
     return result
 
 

@@ -81,6 +81,14 @@ def isolated_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_template_counts():
+    """Identify's per-process count of templates (kept 30 s) starts afresh in each test."""
+    from recognition import selectors
+
+    selectors.forget_template_counts()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache(isolated_cache):
     """Every test starts with no failed logins or API calls counted. Only the cache's keys go:
     the same database holds the test broker's queues."""
@@ -103,6 +111,8 @@ def isolated_media(tmp_path_factory) -> Path:
     media = tmp_path_factory.mktemp("media")
     settings.MEDIA_ROOT = media
     settings.FACEREC_CLASSIFIERS_DIR = media / "classifiers"
+    # As the worker: a retrain runs when asked (tests of the debounce set a quiet period).
+    settings.FACEREC_RETRAIN_DELAY_S = 0
     # Benchmark reports read ../shared/data (wherever FACEREC_SHARED_DATA puts it).
     settings.FACEREC_DATASET_ROOTS = [str(SHARED_DATA)]
     return media

@@ -7,12 +7,12 @@ reports are rows filled in by tests.evaluation.test_pages.finished_report.
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from evaluation import services
 from evaluation.models import EvaluationReport
 from recognition.models import RecognitionThreshold
+from recognition.selectors import default_threshold
 from tests.api_helpers import api_client, assert_error
 from tests.evaluation.test_pages import PNG_MAGIC, finished_report, serving_version
 from tests.tokens import token_for
@@ -140,7 +140,7 @@ def test_staff_apply_the_recommended_verify_threshold(staff_client, staff):
     response = staff_client.post(f"{API}/reports/{report.pk}/apply-threshold", {"kind": "verify"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json() == {"kind": "verify", "value": 0.5, "source": f"evaluation report #{report.pk}",
-                               "previous_value": settings.FACEREC_VERIFY_THRESHOLD}
+                               "previous_value": default_threshold("verify", model_version=serving_version()).value}
     row = RecognitionThreshold.objects.get()
     assert row.report_id == report.pk and row.set_by == staff and row.model_version == serving_version()
     # Applying again records the new row with the value it replaced.

@@ -19,6 +19,7 @@ from evaluation import plots, services
 from evaluation.models import EvaluationReport
 from identities.models import AuditLog
 from recognition.models import RecognitionThreshold
+from recognition.selectors import default_threshold
 
 pytestmark = pytest.mark.django_db
 
@@ -270,7 +271,8 @@ def test_a_finished_report_shows_its_metrics_plots_exports_and_recommendations(s
     verify = re.search(r'<div class="recommendation" id="recommend-verify">.*?</form>', html, re.S).group(0)
     assert "0.5000" in verify and "target FAR 0.01" in verify and "Unresolvable" in verify
     assert re.search(r'<button type="submit">Apply as verify threshold</button>', verify)
-    assert "In force for model" in verify and str(settings.FACEREC_VERIFY_THRESHOLD) in verify
+    assert "In force for model" in verify
+    assert f"{default_threshold('verify', model_version=serving_version()).value:.4f}" in verify
     identify = re.search(r'<div class="recommendation" id="recommend-identify">.*?</form>', html, re.S).group(0)
     assert re.search(r"<button[^>]* disabled[^>]*>Apply as identify threshold</button>", identify)
     assert "Cannot be applied: measured with flip TTA" in identify
@@ -339,7 +341,7 @@ def test_staff_apply_the_recommended_verify_threshold(staff_client, staff):
     assert row.model_version == serving_version()
     html = response.content.decode()
     assert "The verify threshold is now 0.5000" in html
-    assert f"was {settings.FACEREC_VERIFY_THRESHOLD:.4f}" in html
+    assert f"was {default_threshold('verify', model_version=serving_version()).value:.4f}" in html
     assert "In force for model" in html and f"evaluation report #{report.pk}" in html
 
 

@@ -91,7 +91,8 @@ def test_kfold_identification_ranks_every_photo_once_and_lists_small_identities(
     m = result.metrics
     assert m["excluded_identities"] == [{"identity": "lonely", "photos": 2}]
     assert (m["folds"], m["identities"], m["photos"]) == (4, 5, 20)
-    for method in ("nearest_neighbour", "svm", "combined"):
+    assert set(m["methods"]) == {"nearest_neighbour", "svm"}
+    for method in ("nearest_neighbour", "svm"):
         assert m["methods"][method]["probes"] == 20
         assert m["methods"][method]["top1"] == 1.0  # well-separated clusters
         assert m["methods"][method]["cmc"][-1] == 1.0
@@ -119,30 +120,71 @@ def test_dir_fpir_curve_by_hand():
     assert dir_.tolist() == pytest.approx([0, 1 / 3, 1 / 3, 2 / 3, 2 / 3, 2 / 3])
 
 
-def test_open_set_holds_strangers_out_of_the_gallery_and_matches_dir_at_fpir():
-    data = clusters(n_ids=8, per_id=5, noise=0.5, seed=2)
-    holdout = ["p6", "p7"]
-    result = protocols.open_set_identification(data, holdout=holdout, probe_fraction=0.4, target_fpir=0.1,
-                                               classifier_factory=FaceClassifier, seed=0)
-    m = result.metrics
-    assert (m["enrolled_identities"], m["nonmated_probes"], m["mated_probes"], m["gallery_photos"]) == (6, 10, 12, 18)
-    assert m["held_out_identities"] == holdout
-    a = result.arrays
-    expected = metrics.dir_at_fpir(a["mated_combined"], a["rank1_combined"], a["nonmated_combined"], [0.1])[0.1]
-    assert m["methods"]["combined"]["rank1_closed_set"] == pytest.approx(a["rank1_combined"].mean())
-    assert m["recommended"]["score"] == "combined"
-    assert m["recommended"]["threshold"] == pytest.approx(expected.threshold)
-    assert m["recommended"]["fpir"] <= 0.1
+def test_open_set_split_enrolls_gallery_photos_and_probes_and_keeps_strangers_apart():
+    labels = np.repeat([f"p{i}" for i in range(10)], [8, 8, 8, 8, 6, 6, 3, 3, 2, 1])
+    roles = protocols.open_set_split(labels, gallery_photos=5, max_probes_per_identity=2, enrolled=4,
+                                     strangers=3, seed=1)
+
+    enrolled = sorted(set(labels[roles == protocols.GALLERY].tolist()))
+    strangers = sorted(set(labels[roles == protocols.STRANGER].tolist()))
+    assert len(enrolled) == 4 and len(strangers) == 3 and not set(enrolled) & set(strangers)
+    # Only people with more photos than the gallery takes are enrolled: each has a probe.
+    assert set(enrolled) <= {f"p{i}" for i in range(6)}
+    for name in enrolled:
+        mine = roles[labels == name]
+        assert (mine == protocols.GALLERY).sum() == 5 and 1 <= (mine == protocols.PROBE).sum() <= 2
+    for name in strangers:
+        assert (roles[labels == name] == protocols.STRANGER).sum() == min(2, (labels == name).sum())
+    assert (roles == protocols.open_set_split(labels, gallery_photos=5, max_probes_per_identity=2, enrolled=4,
+                                              strangers=3, seed=1)).all()  # seeded
 
 
-def test_open_set_refuses_unknown_or_total_holdouts():
-    data = clusters(n_ids=3, per_id=3)
+def test_open_set_split_refuses_what_the_data_cannot_give():
+    labels = np.repeat(["a", "b", "c"], [3, 3, 3])
     with pytest.raises(ValueError, match="not in the data"):
-        protocols.open_set_identification(data, holdout=["nobody"])
+        protocols.open_set_split(labels, holdout=["nobody"])
+    with pytest.raises(ValueError, match="more than 5 photos"):
+        protocols.open_set_split(labels, enrolled=2)
+    with pytest.raises(ValueError, match="left to play strangers"):
+        protocols.open_set_split(labels, gallery_photos=2, enrolled=2, strangers=2)
     with pytest.raises(ValueError, match="every identity"):
-        protocols.choose_holdout(data.labels, fraction=0.99)
-    assert protocols.choose_holdout(data.labels, fraction=0.3, seed=4) == \
-        protocols.choose_holdout(data.labels, fraction=0.3, seed=4)
+        protocols.choose_holdout(labels, fraction=0.99)
+
+
+def test_open_set_answers_as_identify_does_and_measures_them_at_the_thresholds():
+    data = clusters(n_ids=8, per_id=6, noise=0.5, seed=2)
+    roles = protocols.open_set_split(data.labels, gallery_photos=4, max_probes_per_identity=2,
+                                     holdout=["p6", "p7"], seed=0)
+    result = protocols.open_set_identification(data, roles=roles, target_fpir=0.1, identify_threshold=0.5,
+                                               verify_threshold=0.5, classifier_factory=FaceClassifier, seed=0)
+    m, a = result.metrics, result.arrays
+    assert (m["enrolled_identities"], m["nonmated_probes"], m["mated_probes"], m["gallery_photos"]) == (6, 4, 12, 24)
+    assert m["held_out_identities"] == ["p6", "p7"]
+    assert set(m["methods"]) == {"identify", "nearest_neighbour"} and m["recommended"]["score"] == "identify"
+    expected = metrics.dir_at_fpir(a["mated_identify"], a["rank1_identify"], a["nonmated_identify"], [0.1])[0.1]
+    assert m["recommended"]["threshold"] == pytest.approx(expected.threshold)
+    at = m["methods"]["identify"]["at_threshold"]
+    accepted = a["mated_identify"] >= 0.5
+    assert at["correct"] == pytest.approx(np.mean(a["rank1_identify"] & accepted))
+    assert at["unknown"] == pytest.approx(np.mean(~accepted))
+    assert at["strangers_accepted"] == pytest.approx(np.mean(a["nonmated_identify"] >= 0.5))
+    assert at["correct"] + at["wrong_person"] + at["unknown"] == pytest.approx(1.0)
+    # Without a calibration a score is the best cosine similarity; every stranger claims every enrolled identity.
+    v = m["verify_identity"]
+    assert v["claims"] == {"genuine": 12, "impostor": 4 * 6, "impostor_claims": v["claims"]["impostor_claims"]}
+    assert v["at_threshold"]["far"] == pytest.approx(np.mean(a["verify_impostor"] >= 0.5))
+    gallery = data.subset(roles == protocols.GALLERY)
+    probes = data.subset(roles == protocols.STRANGER)
+    best = (probes.embeddings @ gallery.embeddings.T).max(axis=1)
+    np.testing.assert_allclose(a["verify_impostor"].reshape(4, 6).max(axis=1), best, atol=1e-6)
+
+
+def test_open_set_without_a_classifier_ranks_by_similarity():
+    data = clusters(n_ids=5, per_id=4, noise=0.3, seed=3)
+    roles = protocols.open_set_split(data.labels, gallery_photos=3, holdout=["p4"], seed=0)
+    result = protocols.open_set_identification(data, roles=roles)
+    assert set(result.metrics["methods"]) == {"nearest_neighbour"}
+    assert result.metrics["methods"]["nearest_neighbour"]["rank1_closed_set"] == 1.0
 
 
 def test_finite_makes_figures_json_ready():

@@ -57,6 +57,13 @@ def enroll_orl(people: dict[str, int], cohorts: dict[str, str] | None = None) ->
     return enrolled
 
 
+def calibrated(embeddings: np.ndarray, model_version: str) -> np.ndarray:
+    """Embeddings in the space scores are measured in (the serving weights' mean face subtracted)."""
+    from recognition.selectors import scorer
+
+    return scorer(model_version).project(embeddings)
+
+
 def assert_plots(report: EvaluationReport, names: set[str]) -> None:
     assert set(report.plots) == names
     for name in names:
@@ -76,6 +83,7 @@ def test_enrolled_report_matches_metrics_computed_directly(celery_worker, admin_
     assert report.status == "done", report.error
     assert report.progress == 1.0 and report.model_version == get_pipeline().embedder.model_info.version
     data = enrolled_dataset(report.model_version)
+    data.embeddings = calibrated(data.embeddings, report.model_version)
     _, _, scores, same = protocols.all_pairs(data)
     v = report.metrics["verification"]
     assert v["pairs"] == {"genuine": 6 * 10 + 1, "impostor": int((~same).sum())}
@@ -95,7 +103,7 @@ def test_enrolled_report_matches_metrics_computed_directly(celery_worker, admin_
                                                 kept.labels[test], kept.labels[train])
         hits += list(ranks == 1)
     assert ident["methods"]["nearest_neighbour"]["top1"] == pytest.approx(np.mean(hits))
-    assert set(ident["methods"]) == {"nearest_neighbour", "svm", "combined"}
+    assert set(ident["methods"]) == {"nearest_neighbour", "svm"}
     assert set(v["by_attribute"]["cohort"]) == {"a", "b"}
     assert_plots(report, {"roc", "det", "scores", "cmc"})
     actions = list(AuditLog.objects.filter(target_type="evaluation.evaluationreport", target_id=str(report.pk))
@@ -123,7 +131,7 @@ def test_lfw_pairs_benchmark_matches_the_lfw_protocol_computed_directly(celery_w
     b = np.stack([emb[str(p.path_b)] for p in pairs])
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
-    scores = metrics.cosine_similarity_pairs(a, b)
+    scores = metrics.cosine_similarity_pairs(calibrated(a, report.model_version), calibrated(b, report.model_version))
     v = report.metrics["verification"]
     assert v["auc"] == pytest.approx(metrics.auc(scores, same), abs=1e-6)
     kfold = metrics.lfw_protocol(a, b, same, folds, distance="cosine")
@@ -133,12 +141,9 @@ def test_lfw_pairs_benchmark_matches_the_lfw_protocol_computed_directly(celery_w
     assert_plots(report, {"roc", "det", "scores"})
 
 
-def test_folder_benchmark_and_open_set_on_orl(celery_worker):
+def test_folder_benchmark_on_orl(celery_worker):
     folder = wait_for(services.create_report(kind="benchmark", parameters={
         "folder": "att_faces", "max_identities": 5, "max_photos_per_identity": 4, "folds": 4}))
-    open_set = wait_for(services.create_report(kind="open-set", parameters={
-        "source": "folder", "folder": "att_faces", "max_identities": 6, "max_photos_per_identity": 5,
-        "holdout": ["s13", "s14"]}))
 
     assert folder.status == "done", folder.error
     assert folder.metrics["identification"]["identities"] == 5
@@ -146,30 +151,65 @@ def test_folder_benchmark_and_open_set_on_orl(celery_worker):
     assert folder.metrics["verification"]["pairs"] == {"genuine": 5 * 6, "impostor": 20 * 19 // 2 - 30}
     assert_plots(folder, {"roc", "det", "scores", "cmc"})
 
-    assert open_set.status == "done", open_set.error
-    o = open_set.metrics["open_set"]
-    # s1, s10, s11, s12, s13, s14 are the first six folders in name order; two are strangers.
-    assert o["held_out_identities"] == ["s13", "s14"]
-    assert (o["enrolled_identities"], o["nonmated_probes"]) == (4, 10)
-    assert o["mated_probes"] + o["gallery_photos"] == 20
-    rec = open_set.metrics["recommended"]["identify"]
-    chosen = o["methods"][rec["score"] if rec["score"] == "nearest_neighbour" else "combined"]
-    assert rec["threshold"] == pytest.approx(chosen["dir_at_fpir"]["0.01"]["threshold"])
-    assert_plots(open_set, {"dir_fpir", "open_set_scores"})
+
+def test_open_set_on_orl_with_the_default_thresholds(celery_worker):
+    """ORL's first 12 subjects (name order): 10 enrolled with 5 photos, 4 probes each; s18 and s19 are strangers."""
+    report = wait_for(services.create_report(kind="open-set", parameters={
+        "source": "folder", "folder": "att_faces", "max_identities": 12, "holdout": ["s18", "s19"]}))
+
+    assert report.status == "done", report.error
+    o = report.metrics["open_set"]
+    assert o["held_out_identities"] == ["s18", "s19"]
+    assert (o["enrolled_identities"], o["gallery_photos"], o["mated_probes"], o["nonmated_probes"]) == (10, 50, 40, 8)
+    at = o["methods"]["identify"]["at_threshold"]
+    assert at["source"].startswith("calibrated default: FPIR 0.005")
+    assert at["correct"] >= 0.95 and at["wrong_person"] == 0.0 and at["strangers_accepted"] == 0.0
+    verify = o["verify_identity"]
+    assert verify["claims"]["genuine"] == 40 and verify["claims"]["impostor"] == 8 * 10
+    assert verify["at_threshold"]["tar"] >= 0.95 and verify["at_threshold"]["far"] == 0.0
+    rec = report.metrics["recommended"]
+    assert rec["identify"]["threshold"] == pytest.approx(o["methods"]["identify"]["dir_at_fpir"]["0.005"]["threshold"])
+    assert rec["verify"]["mode"] == "identity" and rec["verify"]["applicable"]
+    assert_plots(report, {"dir_fpir", "open_set_scores"})
+
+
+def test_open_set_on_a_small_lfw_split_with_the_default_thresholds(celery_worker):
+    """10 LFW people enrolled with 5 photos (2 probes each), 20 strangers with up to 2 photos: seeded."""
+    report = wait_for(services.create_report(kind="open-set", parameters={
+        "folder": "lfw", "enrolled": 10, "strangers": 20, "max_probes_per_identity": 2, "seed": 3}))
+
+    assert report.status == "done", report.error
+    o = report.metrics["open_set"]
+    assert (o["enrolled_identities"], o["gallery_photos"]) == (10, 50) and 10 <= o["mated_probes"] <= 20
+    assert 20 <= o["nonmated_probes"] <= 40 and len(o["held_out_identities"]) == 20
+    at = o["methods"]["identify"]["at_threshold"]
+    assert at["correct"] >= 0.9 and at["strangers_accepted"] <= 0.05
+    assert o["verify_identity"]["at_threshold"]["tar"] >= 0.9
+    assert o["verify_identity"]["at_threshold"]["far"] <= 0.01
+    assert o["methods"]["identify"]["rank1_closed_set"] >= 0.95
 
 
 def test_open_set_on_enrolled_identities_holds_the_chosen_ones_out(celery_worker):
+    from recognition.pipeline.classifier import FaceClassifier
+    from recognition.selectors import scorer
+
     enrolled = enroll_orl({f"s{i}": 4 for i in range(20, 26)})
     strangers = [str(enrolled["s24"].pk), str(enrolled["s25"].pk)]
 
     report = wait_for(services.create_report(kind="open-set", parameters={"holdout": strangers}))
 
     assert report.status == "done", report.error
-    expected = protocols.open_set_identification(enrolled_dataset(report.model_version), holdout=strangers,
-                                                 probe_fraction=0.3, target_fpir=1e-2, seed=0)
-    got = report.metrics["open_set"]["methods"]["nearest_neighbour"]["dir_at_fpir"]
-    assert got == expected.metrics["methods"]["nearest_neighbour"]["dir_at_fpir"]
+    data = enrolled_dataset(report.model_version)
+    roles = protocols.open_set_split(data.labels, holdout=strangers, seed=0)
+    expected = protocols.open_set_identification(
+        data, roles=roles, scorer=scorer(report.model_version), target_fpir=5e-3, seed=0,
+        classifier_factory=lambda: FaceClassifier(min_samples_per_class=2))
+    for method in ("identify", "nearest_neighbour"):
+        got = report.metrics["open_set"]["methods"][method]["dir_at_fpir"]
+        assert got == expected.metrics["methods"][method]["dir_at_fpir"]
+    # 4 photos each: 3 enrolled and 1 probe per person; the strangers' 4 photos each probe.
     assert report.metrics["open_set"]["nonmated_probes"] == 8
+    assert report.metrics["open_set"]["mated_probes"] == 4
 
 
 def test_a_report_that_cannot_run_fails_with_its_reason(celery_worker):
@@ -206,12 +246,12 @@ def test_applying_a_reports_threshold_changes_the_verify_answer_on_a_borderline_
         assert response.status_code == 200, response.content
         return response.json()
 
-    similarity = verify()["similarity"]  # about 0.45: near any sensible threshold
-    assert abs(similarity - recommended) > 1e-3, "pick another pair: this one sits on the threshold"
+    score = verify()["score"]  # the pair's calibrated similarity: near any sensible threshold
+    assert abs(score - recommended) > 1e-3, "pick another pair: this one sits on the threshold"
     # The default on the other side of the pair from the report's threshold, so the answer must flip.
-    settings.FACEREC_VERIFY_THRESHOLD = similarity + 0.01 if similarity >= recommended else similarity - 0.01
+    settings.FACEREC_VERIFY_THRESHOLD = score + 0.01 if score >= recommended else score - 0.01
     before = verify()
-    assert before["match"] is (similarity < recommended)
+    assert before["match"] is (score < recommended)
     assert before["threshold_source"] == "default setting FACEREC_VERIFY_THRESHOLD"
 
     applied = admin_client.post(f"/api/v1/reports/{report.pk}/apply-threshold", {"kind": "verify"},
@@ -219,7 +259,7 @@ def test_applying_a_reports_threshold_changes_the_verify_answer_on_a_borderline_
     assert applied.status_code == 200, applied.content
 
     after = verify()
-    assert after["match"] is (similarity >= recommended)
+    assert after["match"] is (score >= recommended)
     assert after["threshold"] == pytest.approx(recommended)
     assert after["threshold_source"].startswith(f"evaluation report #{report.pk}, applied by admin")
     entry = AuditLog.objects.filter(action="recognition.threshold_set").latest("id")

@@ -212,3 +212,66 @@ def test_withdrawn_consent_deactivates_templates_and_blocks_approval(celery_work
     with pytest.raises(InvalidTransition):
         services.withdraw_consent(consent=bush.consents.get(), actor=admin_user)
     assert done  # both were processed before the withdrawal
+
+
+def enroll_and_approve_separately(people: dict[str, str], admin_user, photos=(1, 2)) -> dict[str, Identity]:
+    """Each person's photos approved in a transaction of their own: a retrain request each."""
+    enrolled, images = {}, {}
+    for name, folder in people.items():
+        enrolled[name] = enrolled_person(name, admin_user)
+        images[name] = services.enroll_photos(identity=enrolled[name], uploads=[photo(folder, n) for n in photos])
+    wait_until_processed([i.pk for batch in images.values() for i in batch])
+    for name, batch in images.items():
+        services.approve_photos(image_ids=[i.pk for i in batch], actor=admin_user)
+    return enrolled
+
+
+def test_a_bulk_enrollment_trains_the_classifier_once(celery_worker, admin_user, settings):
+    settings.FACEREC_RETRAIN_DELAY_S = 5  # approvals within 5 s of each other share one retrain
+    people = {"George W Bush": "George_W_Bush", "Colin Powell": "Colin_Powell", "Tony Blair": "Tony_Blair",
+              "Donald Rumsfeld": "Donald_Rumsfeld"}
+
+    enroll_and_approve_separately(people, admin_user)
+    version = wait_for_classifier(None)
+    time.sleep(2)  # a second retrain, had one been queued, would show up now
+
+    assert AuditLog.objects.filter(action="photo.approve").count() == 8
+    assert ClassifierVersion.objects.count() == 1
+    assert version.status == "ready" and version.n_identities == 4 and version.n_samples == 8
+
+
+def test_an_erased_identity_is_never_returned_and_no_classifier_artifact_keeps_it(celery_worker, admin_user,
+                                                                                  settings):
+    import json
+    from pathlib import Path
+
+    from django.conf import settings as django_settings
+
+    from recognition import services as recognition
+    from recognition.pipeline.images import load_image_file
+
+    settings.FACEREC_RETRAIN_DELAY_S = 5  # one training for the three people (not one of Bush alone)
+    people = enroll_and_approve_separately({"George W Bush": "George_W_Bush", "Colin Powell": "Colin_Powell",
+                                            "Tony Blair": "Tony_Blair"}, admin_user, photos=(1, 2, 3))
+    before = wait_for_classifier(None)
+    bush = people["George W Bush"]
+    assert before.status == "ready" and str(bush.pk) in (Path(before.artifact_dir) / "classifier.json").read_text()
+    probe = load_image_file(LFW_IMAGES / "George_W_Bush" / "George_W_Bush_0010.jpg")
+    assert bush.pk in [f.identity_id for f in recognition.identify(image=probe).faces]
+
+    services.erase_identity(identity=bush, actor=admin_user)
+    after = wait_for_classifier(before.pk)
+    deadline = time.monotonic() + 30  # superseded artifacts are deleted once the new version committed
+    while Path(before.artifact_dir).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert after.status == "ready" and after.n_identities == 2
+    # Every artifact left, current or older: none holds the erased person's label (weights go with it).
+    artifacts = list(Path(django_settings.FACEREC_CLASSIFIERS_DIR).glob("*/classifier.json"))
+    assert artifacts and not Path(before.artifact_dir).exists()
+    for path in artifacts:
+        assert str(bush.pk) not in json.loads(path.read_text())["labels"]
+    before.refresh_from_db()
+    assert before.artifact_dir == ""
+    answer = recognition.identify(image=probe, threshold=-1.0)  # even with every candidate accepted
+    assert all(c.identity_id != bush.pk for f in answer.faces for c in f.candidates)

@@ -79,10 +79,10 @@ def test_train_classifier_writes_model_encoder_and_metadata(embeddings_file, tmp
 
     assert summary["identities"] == 3 and summary["samples"] == 9
     assert summary["validation_accuracy"] == 1.0
-    meta = json.loads((tmp_path / "classifier.json").read_text())
-    assert meta["model_version"] == "casia-webface-20180408-102900"
-    assert meta["sklearn_version"]
-    assert (tmp_path / "classifier.joblib").is_file() and (tmp_path / "label_encoder.joblib").is_file()
+    meta = json.loads((tmp_path / "classifier.json").read_text())["metadata"]
+    assert meta["model_version"] == "casia-webface-20180408-102900" and meta["format"] == "ovr-linear-svm/1"
+    assert summary["temperature"] > 0
+    assert (tmp_path / "weights.npy").is_file()
 
 
 def test_train_classifier_refuses_a_file_that_is_not_an_embeddings_file(tmp_path):

@@ -81,9 +81,12 @@ class TestFourPeopleEnrolled:
         assert face["score"] >= body["threshold"]
         best = face["candidates"][0]
         assert best["identity_id"] == expected.pk and best["score"] == face["score"]
-        assert 0 < best["probability"] <= 1 and best["similarity"] >= best["score"]
-        assert [c["score"] for c in face["candidates"]] == sorted((c["score"] for c in face["candidates"]),
-                                                                   reverse=True)
+        assert 0 < best["probability"] <= 1
+        # The SVM knows every candidate: its order, and its probabilities among them.
+        assert face["ranked_by"] == "svm"
+        probabilities = [c["probability"] for c in face["candidates"]]
+        assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-3
+        assert body["templates_searched"] == 12  # four people, three photos each
         assert body["method"] == "svm+nearest-neighbours"
         assert body["classifier_version"] == gallery.classifier.pk
         assert body["model_version"] == gallery.classifier.model_version
@@ -181,7 +184,8 @@ def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(d
     [face] = body["faces"]
     assert face["identity"] == {"id": bush.pk, "display_name": "George W Bush"}
     [candidate] = face["candidates"]
-    assert candidate["probability"] is None and candidate["score"] == candidate["similarity"]
+    assert candidate["probability"] is None and face["ranked_by"] == "similarity"
+    assert body["templates_searched"] == 3 and candidate["score"] >= body["threshold"]
 
     stranger = identified(client, lfw_bytes("Gerhard_Schroeder", 10))
     assert [face["label"] for face in stranger["faces"]] == ["unknown"]

@@ -13,6 +13,8 @@ from PIL import Image
 
 from identities import services as identity_services
 from identities.models import AuditLog, EnrollmentImage
+from recognition.selectors import default_threshold
+from recognition.services import current_model_version as serving_version
 from tests.recognition.conftest import grey_jpeg, lfw_bytes, side_by_side
 from tests.users import make_user
 
@@ -58,7 +60,9 @@ class TestPages:
         assert '<span class="ok">George W Bush</span>' in html
         assert '<span class="error">unknown</span>' in html
         assert "svm+nearest-neighbours" in html and f"v{gallery.classifier.pk}" in html
-        assert gallery.classifier.model_version in html and "0.450" in html  # the default threshold
+        default = default_threshold("identify", model_version=gallery.classifier.model_version)
+        assert gallery.classifier.model_version in html and f"{default.value:.3f}" in html  # the default threshold
+        assert "Templates searched" in html and "ranked by svm" in html
         assert EnrollmentImage.objects.count() == photos  # the probe is not stored
         assert AuditLog.objects.filter(action="recognition.identify", actor=gallery.owner).exists()
 
@@ -100,7 +104,8 @@ class TestPages:
         assert same.status_code == different.status_code == 200
         same_html, different_html = same.content.decode(), different.content.decode()
         assert ">MATCH<" in same_html and "NO MATCH" not in same_html
-        assert "0.450" in same_html and "default setting FACEREC_VERIFY_THRESHOLD" in same_html
+        default = default_threshold("verify", model_version=serving_version())
+        assert f"{default.value:.3f}" in same_html and default.source in same_html and "Score" in same_html
         assert "NO MATCH" in different_html and "0.500" in different_html and "(request)" in different_html
         assert len(pictures(same)) == 2
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
@@ -178,3 +180,135 @@ def test_a_retrain_the_broker_refused_does_not_block_later_ones(monkeypatch, dja
         services.request_retrain()
 
     assert not ClassifierVersion.objects.filter(status="pending").exists()  # nothing left to coalesce into
+
+
+class SentTasks:
+    def __init__(self, monkeypatch):
+        from recognition.tasks import retrain_classifier
+
+        self.calls = []
+        monkeypatch.setattr(retrain_classifier, "apply_async",
+                            lambda args, countdown=0, **kw: self.calls.append((args[0], countdown)))
+
+
+def test_requests_coalesce_into_one_waiting_retrain(monkeypatch, settings, django_capture_on_commit_callbacks):
+    settings.FACEREC_RETRAIN_DELAY_S = 30
+    sent = SentTasks(monkeypatch)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_retrain()
+    first = ClassifierVersion.objects.get(status="pending")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_retrain()
+        services.request_retrain()
+
+    assert ClassifierVersion.objects.filter(status="pending").count() == 1
+    assert sent.calls == [(first.pk, 30)]  # one task, sent for when the quiet period ends
+    assert ClassifierVersion.objects.get(pk=first.pk).last_requested_at > first.last_requested_at
+
+
+def test_a_retrain_waits_until_requests_pause_but_not_past_the_deadline(monkeypatch, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.FACEREC_RETRAIN_DELAY_S, settings.FACEREC_RETRAIN_MAX_WAIT_S = 30, 600
+    _gallery(2)
+    sent = SentTasks(monkeypatch)
+    now = timezone.now()
+    version = ClassifierVersion.objects.create(status="pending", last_requested_at=now - timedelta(seconds=10))
+
+    assert services.retrain(version.pk) is None  # an approval 10 s ago: 20 s of quiet still to come
+    assert len(sent.calls) == 1 and sent.calls[0][0] == version.pk and 15 < sent.calls[0][1] <= 20
+    assert ClassifierVersion.objects.get(pk=version.pk).status == "pending"
+
+    ClassifierVersion.objects.filter(pk=version.pk).update(last_requested_at=now - timedelta(seconds=31))
+    assert services.retrain(version.pk).status == "ready"
+
+    # Approvals that never pause: trained anyway once the first request is FACEREC_RETRAIN_MAX_WAIT_S old.
+    busy = ClassifierVersion.objects.create(status="pending", last_requested_at=now)
+    ClassifierVersion.objects.filter(pk=busy.pk).update(requested_at=now - timedelta(seconds=601))
+    assert services.retrain(busy.pk).status == "ready"
+    assert len(sent.calls) == 1
+
+
+def test_an_urgent_retrain_runs_at_once_and_from_scratch(settings, django_capture_on_commit_callbacks):
+    _gallery(3)
+    first = _retrain()
+    artifact = first.artifact_dir
+    settings.FACEREC_RETRAIN_DELAY_S = 30
+    urgent = ClassifierVersion.objects.create(status="pending", urgent=True, last_requested_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        version = services.retrain(urgent.pk)
+    assert version.status == "ready" and version.refitted == 3
+    assert FaceClassifier.load(version.artifact_dir).metadata_.incremental is False
+    first.refresh_from_db()
+    assert first.artifact_dir == "" and not Path(artifact).exists()  # superseded: deleted
+
+
+def test_an_unchanged_gallery_is_retrained_incrementally():
+    people = _gallery(30, per_person=3)
+    _retrain()
+    image = EnrollmentImage.objects.filter(identity=people[0]).first()
+    FaceEmbedding.objects.filter(image=image).update(active=False)  # one photo of one person withdrawn
+
+    version = _retrain()
+
+    assert version.status == "ready" and version.refitted == 1
+    assert FaceClassifier.load(version.artifact_dir).metadata_.incremental is True
+
+
+def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypatch):
+    """A person approved after the last training is still found (ranked by similarity)."""
+    people = _gallery(3)
+    version = _retrain()
+    late = _gallery(1, seed=7)[0]  # no retrain since
+    gallery = services.Gallery.current(services.current_model_version())
+    assert gallery.classifier is not None and gallery.classifier_row.pk == version.pk
+    vector = np.asarray(FaceEmbedding.objects.filter(identity=late).first().vector)
+
+    candidates, ranked_by, known = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
+    assert candidates[0].identity_id == late.pk and known
+    assert ranked_by == "similarity"  # the classifier does not know every candidate
+    assert candidates[0].probability is None
+
+    vector = np.asarray(FaceEmbedding.objects.filter(identity=people[1]).first().vector)
+    ClassifierVersion.objects.filter(pk=version.pk).update(status="training", current=False)  # none usable
+    gallery = services.Gallery.current(services.current_model_version())
+    assert gallery.classifier is None
+    candidates, ranked_by, _ = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
+    assert candidates[0].identity_id == people[1].pk and ranked_by == "similarity"
+
+
+def test_a_training_that_ends_after_a_newer_one_does_not_replace_it(tmp_path, django_capture_on_commit_callbacks):
+    """A retrain that read the templates before an erasure must not undo the urgent one after it."""
+    _gallery(3)
+    older = ClassifierVersion.objects.create(status="training")  # claimed, still reading the old templates
+    newer = ClassifierVersion.objects.create(status="pending", urgent=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.retrain(newer.pk).current
+    artifact = tmp_path / "older"
+    FaceClassifier().fit(np.eye(4, 512), ["a", "a", "b", "b"]).save(artifact)
+
+    with django_capture_on_commit_callbacks(execute=True):  # the older training ends last
+        late = services._finish(older, ClassifierVersion.Status.READY, services.current_model_version(),
+                                artifact_dir=str(artifact))
+
+    late.refresh_from_db()
+    assert not late.current and late.artifact_dir == "" and not artifact.exists()  # its files are gone
+    assert ClassifierVersion.objects.get(current=True).pk == newer.pk
+
+
+def test_a_classifier_of_an_older_format_is_replaced(monkeypatch):
+    _gallery(3)
+    version = _retrain()
+    (Path(version.artifact_dir) / "classifier.json").write_text('{"metadata": {"kernel": "rbf"}}')  # 2026 SVC
+    services._load_classifier.cache_clear()
+    sent = SentTasks(monkeypatch)
+
+    gallery = services.Gallery.current(services.current_model_version())
+
+    assert gallery.classifier is None  # identify goes on by similarity meanwhile
+    waiting = ClassifierVersion.objects.get(status="pending")
+    assert waiting.urgent and sent.calls == [(waiting.pk, 0)]
+    services.Gallery.current(services.current_model_version())
+    assert len(sent.calls) == 1  # asked once

@@ -153,21 +153,22 @@ def borderline_images():
 
 def test_a_borderline_pair_matches_or_not_as_the_stored_verify_threshold_moves(alice, borderline_images):
     image_a, image_b = borderline_images
-    similarity = services.verify_images(image_a=image_a, image_b=image_b, actor=alice).similarity
+    default = services.verify_images(image_a=image_a, image_b=image_b, actor=alice)
+    similarity, score = default.similarity, default.score
     assert 0.3 < similarity < 0.6, similarity  # a moderate similarity: where the threshold decides
     model_version = serving_model()
 
-    services.set_threshold(kind=VERIFY, value=round(similarity + MARGIN, 4), model_version=model_version,
+    services.set_threshold(kind=VERIFY, value=round(score + MARGIN, 4), model_version=model_version,
                            actor=alice, source="evaluation report #21", report_id=21)
     stricter = services.verify_images(image_a=image_a, image_b=image_b, actor=alice)
-    services.set_threshold(kind=VERIFY, value=round(similarity - MARGIN, 4), model_version=model_version,
+    services.set_threshold(kind=VERIFY, value=round(score - MARGIN, 4), model_version=model_version,
                            actor=alice, source="evaluation report #22", report_id=22)
     looser = services.verify_images(image_a=image_a, image_b=image_b, actor=alice)
 
-    assert stricter.similarity == looser.similarity == similarity
-    assert stricter.match is False and stricter.threshold == round(similarity + MARGIN, 4)
+    assert stricter.similarity == looser.similarity == similarity and stricter.score == looser.score == score
+    assert stricter.match is False and stricter.threshold == round(score + MARGIN, 4)
     assert re.fullmatch(rf"evaluation report #21, applied by alice on {STAMP}", stricter.threshold_source)
-    assert looser.match is True and looser.threshold == round(similarity - MARGIN, 4)
+    assert looser.match is True and looser.threshold == round(score - MARGIN, 4)
     assert re.fullmatch(rf"evaluation report #22, applied by alice on {STAMP}", looser.threshold_source)
     # A threshold given with the request still wins.
     asked = services.verify_images(image_a=image_a, image_b=image_b, threshold=0.99, actor=alice)
@@ -185,19 +186,19 @@ def test_the_verify_api_uses_and_names_the_stored_threshold(alice):
         return response.json()
 
     default = verify()
-    assert default["threshold_source"] == "default setting FACEREC_VERIFY_THRESHOLD"
-    similarity = default["similarity"]
+    assert default["threshold_source"].startswith("calibrated default: FAR 0.001 per claim")
+    score = default["score"]
 
-    services.set_threshold(kind=VERIFY, value=round(similarity + MARGIN, 4), model_version=default["model_version"],
+    services.set_threshold(kind=VERIFY, value=round(score + MARGIN, 4), model_version=default["model_version"],
                            actor=alice, source="evaluation report #31", report_id=31)
     stricter = verify()
-    services.set_threshold(kind=VERIFY, value=round(similarity - MARGIN, 4), model_version=default["model_version"],
+    services.set_threshold(kind=VERIFY, value=round(score - MARGIN, 4), model_version=default["model_version"],
                            actor=alice, source="evaluation report #32", report_id=32)
     looser = verify()
 
-    assert stricter["match"] is False and stricter["threshold"] == round(similarity + MARGIN, 4)
+    assert stricter["match"] is False and stricter["threshold"] == round(score + MARGIN, 4)
     assert stricter["threshold_source"].startswith("evaluation report #31, applied by alice on ")
-    assert looser["match"] is True and looser["threshold"] == round(similarity - MARGIN, 4)
+    assert looser["match"] is True and looser["threshold"] == round(score - MARGIN, 4)
     assert looser["threshold_source"].startswith("evaluation report #32, applied by alice on ")
 
 
@@ -216,7 +217,8 @@ class TestWithAGallery:
         default = self.identify(client)
         [face] = default["faces"]
         assert face["label"] == "George W Bush"
-        assert default["threshold_source"] == "default setting FACEREC_IDENTIFY_THRESHOLD"
+        assert default["threshold_source"] == ("calibrated default: FPIR 0.005 whatever the gallery size "
+                                               "(LFW impostor pairs)")
 
         services.set_threshold(kind=IDENTIFY, value=round(face["score"] + MARGIN, 4),
                                model_version=default["model_version"], actor=alice, source="evaluation report #41",
@@ -249,7 +251,8 @@ class TestWithAGallery:
         assert response.status_code == 200 and "0.400" in html
         assert re.search(rf"\(evaluation report #51, applied by alice on {STAMP}\)", html), html
 
-    def test_the_duplicate_warning_uses_the_stored_verify_threshold(self, gallery, alice):
+    def test_the_duplicate_warning_uses_the_stored_identify_threshold(self, gallery, alice):
+        """A photo is flagged when identify would answer another enrolled person for it."""
         from recognition.runtime import get_pipeline
 
         [face] = get_pipeline().process([decode_image(lfw_bytes(*self.PROBE))], select="largest")[0]
@@ -258,7 +261,8 @@ class TestWithAGallery:
 
         warned = services.possible_duplicate(face.embedding, model_version=model_version, exclude_identity_id=other)
         assert warned["identity_id"] == gallery.people["George_W_Bush"].pk
-        services.set_threshold(kind=VERIFY, value=round(warned["similarity"] + MARGIN, 4),
+        assert warned["score"] >= warned["threshold"]
+        services.set_threshold(kind=IDENTIFY, value=round(warned["score"] + MARGIN, 4),
                                model_version=model_version, actor=alice, source="evaluation report #61",
                                report_id=61)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
@@ -83,8 +82,11 @@ class TestVerify:
 
     def test_the_answer_names_the_default_threshold_and_its_source(self, pair_results, gallery):
         body = pair_results["same"][0]
-        assert body["threshold"] == settings.FACEREC_VERIFY_THRESHOLD
-        assert body["threshold_source"] == "default setting FACEREC_VERIFY_THRESHOLD"
+        from recognition.selectors import default_threshold
+
+        default = default_threshold("verify", model_version=body["model_version"])
+        assert body["threshold"] == default.value and body["threshold_source"] == default.source
+        assert body["threshold_source"].startswith("calibrated default: FAR 0.001 per claim")
         assert body["model_version"] == gallery.classifier.model_version
 
     def test_a_threshold_in_the_request_is_used_and_named(self, gallery):
@@ -156,7 +158,7 @@ class TestVerify:
         assert claim_entry.details["mode"] == "identity" and claim_entry.details["match"] is True
         assert claim_entry.target_id == str(bush.pk) and claim_entry.details["similarity"] == claim["similarity"]
         for entry in (pair_entry, claim_entry):
-            assert set(entry.details) == {"mode", "similarity", "match", "threshold"}
+            assert set(entry.details) == {"mode", "similarity", "score", "match", "threshold"}
             assert len(json.dumps(entry.details)) < 200  # figures only: no pixels, no embedding
 
 

@@ -12,7 +12,7 @@ from evaluation.datasets import DatasetError
 
 # option name -> parameter name; unset options fall back to the report's defaults
 OPTIONS = ("folder", "pairs", "pairs_per_fold", "tta", "subtract_mean", "folds", "min_photos", "source", "holdout",
-           "holdout_fraction", "probe_fraction", "target_far", "target_fpir", "max_identities",
+           "holdout_fraction", "gallery_photos", "max_probes_per_identity", "enrolled", "strangers", "target_far", "target_fpir", "max_identities",
            "max_photos_per_identity", "max_impostor_pairs", "seed")
 
 
@@ -29,11 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--tta", action="store_true", help="flip test-time augmentation")
         parser.add_argument("--subtract-mean", action="store_true", help="subtract the training folds' mean")
         parser.add_argument("--folds", type=int, help="identification folds (default 5)")
-        parser.add_argument("--min-photos", type=int, help="photos an identity needs to be identified (default 3)")
+        parser.add_argument("--min-photos", type=int, help="photos an identity needs to be used (default 3; open set 2)")
         parser.add_argument("--source", choices=["enrolled", "folder"], help="open set: data source")
         parser.add_argument("--holdout", help="open set: comma-separated identities held out as strangers")
         parser.add_argument("--holdout-fraction", type=float, help="open set: share held out when --holdout unset")
-        parser.add_argument("--probe-fraction", type=float, help="open set: share of photos used as probes")
+        parser.add_argument("--enrolled", type=int, help="open set: draw this many people to enroll (default: all "
+                            "but the strangers)")
+        parser.add_argument("--strangers", type=int, help="open set: draw this many never-enrolled people")
+        parser.add_argument("--gallery-photos", type=int, help="open set: photos enrolled per person (default 5)")
+        parser.add_argument("--max-probes-per-identity", type=int,
+                            help="open set: probe photos per enrolled person or stranger (default 4)")
         parser.add_argument("--target-far", type=float)
         parser.add_argument("--target-fpir", type=float)
         parser.add_argument("--max-identities", type=int)
@@ -85,12 +90,25 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {method}: top-1 {100 * r['top1']:.2f}%, top-5 {100 * r['top5']:.2f}%")
         o = m.get("open_set")
         if o:
-            self.stdout.write(f"open set: {o['enrolled_identities']} enrolled, {len(o['held_out_identities'])} "
-                              f"held out; {o['mated_probes']} mated / {o['nonmated_probes']} non-mated probes")
+            self.stdout.write(f"open set: {o['enrolled_identities']} enrolled ({o['gallery_photos']} gallery photos), "
+                              f"{len(o['held_out_identities'])} strangers; {o['mated_probes']} mated / "
+                              f"{o['nonmated_probes']} non-mated probes")
             for method, r in o["methods"].items():
                 rates = ", ".join(f"DIR {100 * d['dir']:.1f}% @ FPIR {f}" + ("" if d["resolvable"] else "*")
                                   for f, d in r["dir_at_fpir"].items())
-                self.stdout.write(f"  {method}: {rates}")
+                self.stdout.write(f"  {method}: top-1 {100 * r['rank1_closed_set']:.1f}%; {rates}")
+                t = r.get("at_threshold")
+                if t:
+                    self.stdout.write(f"    at the threshold in force {t['threshold']:.4f} ({t.get('source', '')}): "
+                                      f"correct {100 * t['correct']:.1f}%, wrong person {100 * t['wrong_person']:.1f}%"
+                                      f", unknown {100 * t['unknown']:.1f}%; strangers accepted "
+                                      f"{100 * t['strangers_accepted']:.2f}%")
+            v = o["verify_identity"]
+            t = v.get("at_threshold")
+            if t:
+                self.stdout.write(f"verify (identity mode): {v['claims']['genuine']} genuine / "
+                                  f"{v['claims']['impostor']} impostor claims; at the threshold in force "
+                                  f"{t['threshold']:.4f}: TAR {100 * t['tar']:.2f}%, FAR {100 * t['far']:.3f}%")
         for kind, rec in m.get("recommended", {}).items():
             state = "applicable" if rec.get("applicable") else f"not applicable: {rec.get('not_applicable_because')}"
             self.stdout.write(f"recommended {kind} threshold: {_num(rec.get('threshold'))} ({state})")
