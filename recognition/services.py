@@ -195,6 +195,7 @@ def retrain(version_id: int) -> ClassifierVersion | None:
     identities whose templates changed are refitted), from scratch after an erasure.
     Superseded artifacts are deleted once the new version is current.
     """
+    from identities.models import Identity
     from recognition.pipeline.classifier import FaceClassifier, NotEnoughIdentities
 
     version = ClassifierVersion.objects.filter(pk=version_id, status=ClassifierVersion.Status.PENDING).first()
@@ -215,6 +216,9 @@ def retrain(version_id: int) -> ClassifierVersion | None:
         previous = None if version.urgent else _reusable_classifier(model_version)
         model = FaceClassifier(min_samples_per_class=settings.FACEREC_MIN_PHOTOS_PER_IDENTITY)
         model.fit(X, labels, keys=keys, model_version=model_version, previous=previous)
+        # Someone erased while this trained (the scrub found no artifact to clean yet) leaves with it.
+        erased = Identity.objects.filter(status=Identity.Status.ERASED, updated_at__gte=version.started_at)
+        model.without_labels([str(pk) for pk in erased.values_list("pk", flat=True)])
         model.save(out_dir)
     except NotEnoughIdentities as exc:
         return _finish(version, ClassifierVersion.Status.SKIPPED, model_version, error=str(exc), n_samples=n_rows)

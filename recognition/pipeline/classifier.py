@@ -134,7 +134,7 @@ class FaceClassifier:
         validation = None
         folds = 0
         if temperature is None:
-            temperature, validation = self._fit_temperature(X, row_class, members, centroids, rng)
+            temperature, validation = self._fit_temperature(X, row_class, members, neighbours, rng)
             folds = 1 if validation is not None else 0
         self.labels_, self.weights_, self.bias_ = classes, weights, bias
         self.fingerprints_ = fingerprints
@@ -190,7 +190,7 @@ class FaceClassifier:
             W_out[start:start + b] = np.matmul(alpha[:, None, :], Z)[:, 0, :]
         return W_out[:, :-1].copy(), W_out[:, -1].copy()
 
-    def _fit_temperature(self, X, row_class, members, centroids, rng) -> tuple[float, float | None]:
+    def _fit_temperature(self, X, row_class, members, neighbours, rng) -> tuple[float, float | None]:
         """Softmax temperature over candidates' decision values, fitted on held-out templates.
 
         A seeded sample of identities with 3+ templates each gives one template up; the
@@ -208,7 +208,6 @@ class FaceClassifier:
         X2, row_class2 = X[keep], row_class[keep]
         members2 = _members(row_class2, len(members))
         k = self.hard_negative_identities
-        neighbours = _nearest_other(centroids, k)
         candidates = np.array([np.r_[c, neighbours[c][:k]] for c in chosen])  # true class first
         involved = np.unique(candidates)
         w, b = self._solve(X2, row_class2, members2, neighbours, involved, rng)
@@ -336,15 +335,72 @@ def _members(row_class: np.ndarray, n_classes: int) -> list[np.ndarray]:
     return [order[bounds[c]:bounds[c + 1]] for c in range(n_classes)]
 
 
-def _nearest_other(centroids: np.ndarray, k: int, block: int = 2048) -> np.ndarray:
-    """For each centroid, the k most similar other centroids (blockwise, memory-bounded)."""
+EXACT_NEIGHBOURS_UP_TO = 20_000  # identities; past this the neighbour search is approximate
+
+
+def _nearest_other(centroids: np.ndarray, k: int, block: int = 2048, seed: int = 0) -> np.ndarray:
+    """For each centroid, the k most similar other centroids (approximately past EXACT_NEIGHBOURS_UP_TO).
+
+    Exact search costs n^2 dot products (100,000 identities: ten billion); past the limit the
+    centroids are bucketed by k-means and each bucket searches only its nearest buckets, which
+    keeps training roughly linear. The neighbours only choose the hard negatives, so a missed
+    one costs a little margin, not a wrong answer.
+    """
     n = len(centroids)
     k = min(k, n - 1)
+    if n <= EXACT_NEIGHBOURS_UP_TO:
+        return _nearest_among(centroids, np.arange(n), np.arange(n), k, block)
+    rng = np.random.default_rng(seed)
+    n_lists = int(4 * np.sqrt(n))
+    probe = 8
+    lists = _kmeans(centroids, n_lists, rng)
+    assignment = _assign(centroids, lists, block)
+    members = _members(assignment, n_lists)
+    near_lists = _nearest_among(lists, np.arange(n_lists), np.arange(n_lists), probe - 1, block)
     out = np.empty((n, k), np.int64)
-    for start in range(0, n, block):
-        sims = centroids[start:start + block] @ centroids.T
-        sims[np.arange(len(sims)), np.arange(start, start + len(sims))] = -np.inf
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n - 1 else np.argsort(-sims, axis=1)[:, :k]
-        order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
-        out[start:start + len(sims)] = np.take_along_axis(part, order, axis=1)
+    for c in range(n_lists):
+        queries = members[c]
+        if not queries.size:
+            continue
+        pool = np.concatenate([members[c]] + [members[other] for other in near_lists[c]])
+        if pool.size <= k:  # a tiny neighbourhood: fall back to every centroid for these few
+            pool = np.arange(n)
+        out[queries] = _nearest_among(centroids, queries, pool, k, block)
     return out
+
+
+def _nearest_among(points: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int, block: int) -> np.ndarray:
+    """For each of `queries` (row indices), the k most similar rows of `pool` other than itself."""
+    out = np.empty((len(queries), k), np.int64)
+    candidates = points[pool]
+    for start in range(0, len(queries), block):
+        q = queries[start:start + block]
+        sims = points[q] @ candidates.T
+        sims[pool[None, :] == q[:, None]] = -np.inf  # not its own neighbour
+        if k < len(pool) - 1:
+            part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        else:
+            part = np.argsort(-sims, axis=1)[:, :k]
+        order = np.take_along_axis(sims, part, axis=1).argsort(axis=1)[:, ::-1]
+        out[start:start + len(q)] = pool[np.take_along_axis(part, order, axis=1)]
+    return out
+
+
+def _kmeans(points: np.ndarray, n_lists: int, rng: np.random.Generator, iterations: int = 6,
+            sample: int = 50_000) -> np.ndarray:
+    """Spherical k-means on a sample: unit centres of `n_lists` buckets."""
+    train = points[rng.choice(len(points), size=min(sample, len(points)), replace=False)]
+    centres = train[rng.choice(len(train), size=n_lists, replace=False)].copy()
+    for _ in range(iterations):
+        assignment = _assign(train, centres, 4096)
+        sums = np.zeros_like(centres)
+        np.add.at(sums, assignment, train)
+        empty = ~np.any(sums, axis=1)
+        sums[empty] = train[rng.choice(len(train), size=int(empty.sum()), replace=False)]
+        centres = _unit(sums)
+    return centres
+
+
+def _assign(points: np.ndarray, centres: np.ndarray, block: int) -> np.ndarray:
+    return np.concatenate([np.argmax(points[start:start + block] @ centres.T, axis=1)
+                           for start in range(0, len(points), block)])

@@ -298,7 +298,8 @@ def test_a_training_that_ends_after_a_newer_one_does_not_replace_it(tmp_path, dj
     assert ClassifierVersion.objects.get(current=True).pk == newer.pk
 
 
-def test_a_classifier_of_an_older_format_is_replaced(monkeypatch):
+def test_a_classifier_of_an_older_format_is_replaced(monkeypatch, settings, tmp_path):
+    settings.FACEREC_CLASSIFIERS_DIR = str(tmp_path)  # the rewritten artifact must not outlive this test
     _gallery(3)
     version = _retrain()
     (Path(version.artifact_dir) / "classifier.json").write_text('{"metadata": {"kernel": "rbf"}}')  # 2026 SVC
@@ -312,3 +313,21 @@ def test_a_classifier_of_an_older_format_is_replaced(monkeypatch):
     assert waiting.urgent and sent.calls == [(waiting.pk, 0)]
     services.Gallery.current(services.current_model_version())
     assert len(sent.calls) == 1  # asked once
+
+
+def test_someone_erased_while_the_classifier_trains_is_left_out_of_it(monkeypatch):
+    from django.utils import timezone
+
+    people = _gallery(3)
+    read_templates = services._template_rows
+
+    def read_then_erase(model_version):
+        rows = read_templates(model_version)
+        Identity.objects.filter(pk=people[0].pk).update(status="erased", updated_at=timezone.now())
+        return rows
+
+    monkeypatch.setattr(services, "_template_rows", read_then_erase)
+    version = _retrain()
+
+    labels = FaceClassifier.load(version.artifact_dir).labels_.tolist()
+    assert str(people[0].pk) not in labels and str(people[1].pk) in labels

@@ -124,3 +124,22 @@ def test_an_older_artifact_format_is_refused(tmp_path):
     (tmp_path / "classifier.json").write_text('{"metadata": {"kernel": "rbf"}}')
     with pytest.raises(ValueError, match="ovr-linear-svm"):
         FaceClassifier.load(tmp_path)
+
+
+def test_past_the_exact_limit_the_neighbour_search_still_finds_the_nearest_identities(monkeypatch):
+    """Hard negatives come from an approximate (bucketed) search on large galleries: n^2 would not scale."""
+    from recognition.pipeline import classifier
+
+    rng = np.random.default_rng(0)
+    families = classifier._unit(rng.standard_normal((300, 512)).astype(np.float32))
+    centroids = classifier._unit(families[np.arange(3000) % 300]
+                                 + 0.04 * rng.standard_normal((3000, 512)).astype(np.float32))
+    exact = classifier._nearest_other(centroids, 8)
+    monkeypatch.setattr(classifier, "EXACT_NEIGHBOURS_UP_TO", 1000)
+
+    approximate = classifier._nearest_other(centroids, 8)
+
+    assert approximate.shape == (3000, 8)
+    assert not np.any(approximate == np.arange(3000)[:, None])  # never its own neighbour
+    recall = np.mean([len(set(a) & set(b)) / 8 for a, b in zip(exact, approximate)])
+    assert recall >= 0.95, recall
