@@ -17,7 +17,8 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 
 install: $(STAMP)
 
-# Converts the shipped TensorFlow graph to PyTorch/ONNX once, cached with its SHA-256.
+# Converts the shipped TensorFlow graph to PyTorch/ONNX once, cached with its SHA-256, and installs
+# the liveness (MiniFASNet) weights from ../shared/models/antispoof, SHA-256 checked, with their ONNX exports.
 weights: install
 	$(PY) -m recognition.pipeline.weights --models-dir $(MODELS_DIR)
 

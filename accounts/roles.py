@@ -24,6 +24,7 @@ CAPABILITIES: dict[str, str] = {
     "review": "Approve or reject enrollment photos",
     "identify": "Identify faces (1:N) against everyone enrolled",
     "verify": "Verify a face against a photo or an enrolled person (1:1)",
+    "choose_liveness": "Choose the liveness policy (off, report, enforce) of an identify or verify request",
     "view_audit_log": "Read the audit log",
     "run_reports": "Run evaluation reports and apply their thresholds",
     "manage_reenrollment": "See and dismiss re-enrollment requests",

@@ -101,8 +101,21 @@ def folder_attributes(folder: Path) -> dict[str, dict[str, str]]:
             for row in rows if row.get("identity")}
 
 
-def embed_paths(paths: list[Path], *, tta: bool = False, centre_crop_when_no_face: bool = False, progress=None):
-    """FileEmbeddings of `paths` (one face each, nearest the centre) with the serving pipeline."""
+def liveness_checker_or_none():
+    """The serving liveness check, or None when its weights are not installed (reports go on without it)."""
+    from recognition.pipeline.liveness import LivenessWeightsUnavailable
+    from recognition.runtime import get_liveness_checker
+
+    try:
+        return get_liveness_checker().load()
+    except LivenessWeightsUnavailable:
+        return None
+
+
+def embed_paths(paths: list[Path], *, tta: bool = False, centre_crop_when_no_face: bool = False, progress=None,
+                liveness: bool = False):
+    """FileEmbeddings of `paths` (one face each, nearest the centre) with the serving pipeline;
+    `liveness`: each face's liveness score too (when the check is installed)."""
     from recognition.pipeline.faces import embed_files
     from recognition.runtime import get_pipeline, read_image_file
 
@@ -114,17 +127,32 @@ def embed_paths(paths: list[Path], *, tta: bool = False, centre_crop_when_no_fac
             progress(done[0] / max(len(paths), 1), f"embedding {done[0]} of {len(paths)} images")
 
     return embed_files(get_pipeline(), [str(p) for p in paths], read_image_file, select="center", tta=tta,
-                       centre_crop_when_no_face=centre_crop_when_no_face, progress=tick)
+                       centre_crop_when_no_face=centre_crop_when_no_face, progress=tick,
+                       liveness_checker=liveness_checker_or_none() if liveness else None)
 
 
 def folder_dataset(folder: Path, listing: FolderListing, *, tta: bool = False, progress=None
-                   ) -> tuple[LabelledEmbeddings, dict[str, str]]:
-    """Embed a folder listing; images without a readable face are returned as skipped."""
+                   ) -> tuple[LabelledEmbeddings, dict[str, str], list[float | None]]:
+    """Embed a folder listing; images without a readable face are returned as skipped; and the
+    liveness score of every embedded face (empty without the liveness check)."""
     label_of = {str(path): identity for identity, path in listing.files}
-    result = embed_paths([path for _, path in listing.files], tta=tta, progress=progress)
+    result = embed_paths([path for _, path in listing.files], tta=tta, progress=progress, liveness=True)
     data = LabelledEmbeddings(result.embeddings, np.array([label_of[p] for p in result.paths]),
                               [_relative(folder, p) for p in result.paths], folder_attributes(folder))
-    return data, {_relative(folder, p): reason for p, reason in result.skipped.items()}
+    return data, {_relative(folder, p): reason for p, reason in result.skipped.items()}, result.liveness
+
+
+def enrolled_liveness_scores() -> list[float]:
+    """The liveness scores recorded when the approved photos were processed (those that have one)."""
+    from identities.models import EnrollmentImage
+
+    scores = []
+    for quality in EnrollmentImage.objects.filter(status=EnrollmentImage.Status.APPROVED).values_list(
+            "quality", flat=True).iterator():
+        liveness = (quality or {}).get("liveness")
+        if isinstance(liveness, dict) and isinstance(liveness.get("score"), (int, float)):
+            scores.append(float(liveness["score"]))
+    return scores
 
 
 def _relative(folder: Path, path: str) -> str:

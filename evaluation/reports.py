@@ -18,8 +18,8 @@ import numpy as np
 from django.conf import settings
 
 from evaluation import plots, protocols
-from evaluation.datasets import (DatasetError, FolderListing, enrolled_dataset, folder_dataset, list_folder,
-                                 resolve_folder)
+from evaluation.datasets import (DatasetError, FolderListing, enrolled_dataset, enrolled_liveness_scores,
+                                 folder_dataset, list_folder, resolve_folder)
 from evaluation.protocols import LabelledEmbeddings
 
 Progress = Callable[[float, str], None]
@@ -52,6 +52,7 @@ class ReportOutput:
     skipped: dict[str, str] = field(default_factory=dict)
     model_version: str = ""
     classifier_version: int | None = None
+    liveness_scores: list[float | None] | None = None  # of the photos used, for the bona fide acceptance
 
 
 # --------------------------------------------------------------------------- parameters
@@ -203,14 +204,16 @@ def run_report(kind: str, parameters: dict, out_dir: Path, progress: Progress | 
     elif kind == "open-set":
         output = _open_set(parameters, out_dir, progress)
     else:
-        data, skipped, excluded = _load(parameters, _stage(progress, 0.0, 0.7))
+        data, skipped, excluded, liveness = _load(parameters, _stage(progress, 0.0, 0.7))
         output = _closed_set(data, parameters, out_dir, _stage(progress, 0.7, 1.0))
+        output.liveness_scores = liveness
         if excluded:
             output.metrics["identification"]["excluded_identities"] += [
                 {"identity": k, "photos": v} for k, v in sorted(excluded.items())]
         output.skipped = skipped
     output.model_version, output.classifier_version = model_version, classifier_version
     output.metrics.setdefault("recommended", {})
+    output.metrics["liveness"] = liveness_section(output.liveness_scores, parameters.get("source"))
     output.metrics["data"] = {**output.metrics.get("data", {}), "source": parameters.get("source"),
                               "folder": parameters.get("folder"), "skipped_images": len(output.skipped)}
     _mark_applicability(kind, parameters, output)
@@ -218,23 +221,40 @@ def run_report(kind: str, parameters: dict, out_dir: Path, progress: Progress | 
     return output
 
 
-def _load(parameters: dict, progress: Progress) -> tuple[LabelledEmbeddings, dict[str, str], dict[str, int]]:
+def liveness_section(scores: list[float | None] | None, source: str | None) -> dict | None:
+    """Bona fide acceptance of the liveness check: every photo of a data set is a real face photographed
+    once (no presentation attack), so each one it refuses is a bona fide rejection."""
+    from recognition.runtime import get_liveness_checker
+
+    scores = np.array([s for s in (scores or []) if s is not None], dtype=float)
+    if not scores.size:
+        return None
+    threshold = get_liveness_checker().threshold
+    return {"photos": int(scores.size), "threshold": threshold,
+            "bona_fide_accepted": float(np.mean(scores >= threshold)),
+            "score_p1": float(np.percentile(scores, 1)), "score_median": float(np.median(scores)),
+            "scored_at": "enrollment processing" if source == "enrolled" else "this report"}
+
+
+def _load(parameters: dict, progress: Progress
+          ) -> tuple[LabelledEmbeddings, dict[str, str], dict[str, int], list[float | None]]:
+    """The report's data, skipped images, identities left out, and the liveness score of its photos."""
     if parameters["source"] == "enrolled":
         model_version, _ = _serving_versions()
         data = enrolled_dataset(model_version)
         if len(set(data.labels.tolist())) < 2:
             raise ParameterError("need at least two identities with approved photos to evaluate", "source")
         progress(1.0, f"{len(data)} approved templates loaded")
-        return data, {}, {}
+        return data, {}, {}, enrolled_liveness_scores()
     folder = resolve_folder(parameters["folder"])
     # Identification needs min_photos per identity; fewer-photo identities are listed, not embedded.
     listing = list_folder(folder, min_photos=parameters["min_photos"],
                           max_identities=parameters.get("max_identities"),
                           max_photos_per_identity=parameters.get("max_photos_per_identity"))
-    data, skipped = folder_dataset(folder, listing, tta=parameters.get("tta", False), progress=progress)
+    data, skipped, liveness = folder_dataset(folder, listing, tta=parameters.get("tta", False), progress=progress)
     if len(set(data.labels.tolist())) < 2:
         raise ParameterError("fewer than two identities had a usable face", "folder")
-    return data, skipped, listing.excluded
+    return data, skipped, listing.excluded, liveness
 
 
 def _verification_section(data: LabelledEmbeddings, parameters: dict, progress: Progress) -> tuple[dict, dict]:
@@ -304,7 +324,8 @@ def _pairs_benchmark(parameters: dict, out_dir: Path, progress: Progress) -> Rep
     tta = parameters.get("tta", False)
     # MTCNN misses a face now and then (1 of LFW's 7,701); LFW photos are centred on
     # the labelled face, so a centre crop stands in, as the published protocol does.
-    result = embed_paths(images, tta=tta, centre_crop_when_no_face=True, progress=_stage(progress, 0.0, 0.85))
+    result = embed_paths(images, tta=tta, centre_crop_when_no_face=True, progress=_stage(progress, 0.0, 0.85),
+                         liveness=True)
     embedding_of = dict(zip(result.paths, result.embeddings))
     fallbacks, unreadable = result.centre_crops, result.skipped
     usable = [p for p in pairs if str(p.path_a) in embedding_of and str(p.path_b) in embedding_of]
@@ -334,7 +355,7 @@ def _pairs_benchmark(parameters: dict, out_dir: Path, progress: Progress) -> Rep
     metrics = {"data": {"pairs": len(usable), "pairs_left_out": len(pairs) - len(usable), "images": len(images),
                         "no_face_fallbacks": len(fallbacks), "pairs_file": parameters["pairs"]},
                "verification": v, "recommended": {"verify": _verify_recommendation(v)}}
-    return ReportOutput(metrics=metrics, plots=files, skipped=skipped)
+    return ReportOutput(metrics=metrics, plots=files, skipped=skipped, liveness_scores=result.liveness)
 
 
 def _first_pairs_per_fold(pairs, n: int):
@@ -357,7 +378,7 @@ def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutp
     skipped: dict[str, str] = {}
     try:
         if parameters["source"] == "enrolled":
-            data, _, _ = _load(parameters, _stage(progress, 0.0, 0.1))
+            data, _, _, liveness = _load(parameters, _stage(progress, 0.0, 0.1))
             roles = protocols.open_set_split(data.labels, **split)
         else:
             folder = resolve_folder(parameters["folder"])
@@ -368,7 +389,7 @@ def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutp
             # Only the photos the split uses are embedded: an LFW split of 100 people takes minutes, not an hour.
             used = [(file, role) for file, role in zip(listing.files, listed) if role]
             role_of = {str(Path(path).relative_to(folder)): role for (_, path), role in used}
-            data, skipped = folder_dataset(folder, FolderListing([file for file, _ in used]),
+            data, skipped, liveness = folder_dataset(folder, FolderListing([file for file, _ in used]),
                                            tta=parameters.get("tta", False), progress=_stage(progress, 0.0, 0.7))
             roles = np.array([role_of[item] for item in data.items])
     except (ValueError, DatasetError) as exc:
@@ -409,7 +430,7 @@ def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutp
                "open_set": result.metrics,
                "recommended": {"identify": {**rec, "score": SCORE_NAMES["identify"]},
                                "verify": {**_verify_recommendation(verify), "mode": "identity"}}}
-    return ReportOutput(metrics=metrics, plots=files, skipped=skipped)
+    return ReportOutput(metrics=metrics, plots=files, skipped=skipped, liveness_scores=liveness)
 
 
 def _mark_applicability(kind: str, parameters: dict, output: ReportOutput) -> None:

@@ -183,6 +183,8 @@ def report_detail(request, pk: int):
         "verification": _verification(metrics["verification"]) if metrics.get("verification") else None,
         "identification": _identification(metrics["identification"]) if metrics.get("identification") else None,
         "open_set": _open_set(metrics["open_set"]) if metrics.get("open_set") else None,
+        "liveness": ({**metrics["liveness"], "accepted_percent": _pct(metrics["liveness"]["bona_fide_accepted"], 2)}
+                     if metrics.get("liveness") else None),
         "recommendations": _recommendations(report),
         "plots": _plots(report),
         "skipped": skipped[:SKIPPED_SHOWN],

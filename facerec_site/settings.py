@@ -367,6 +367,16 @@ FACEREC_QUALITY = {
     "max_yaw_ratio": env.float("FACEREC_QUALITY_MAX_YAW_RATIO", default=0.40),
     "policy": env.str("FACEREC_QUALITY_FACE_POLICY", default="single"),
 }
+# Passive liveness (MiniFASNet, recognition/pipeline/liveness.py): `off`, `report` (every face
+# of identify, verify and enrollment gets its liveness score) or `enforce` (faces that fail
+# are not identified, verify answers no match, enrollment photos are rejected). Callers
+# holding the `choose_liveness` capability may pick another policy per request.
+LIVENESS_POLICIES = ("off", "report", "enforce")
+FACEREC_LIVENESS = env.str("FACEREC_LIVENESS", default="report")
+if FACEREC_LIVENESS not in LIVENESS_POLICIES:
+    raise ImproperlyConfigured(f"FACEREC_LIVENESS must be off, report or enforce, not {FACEREC_LIVENESS!r}")
+# Score at or above which a face counts as live; unset: the default calibrated on LFW and ORL.
+FACEREC_LIVENESS_THRESHOLD = env.float("FACEREC_LIVENESS_THRESHOLD", default=None)
 # Consent withdrawal deactivates templates at once; erasure follows after this many days.
 FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS = env.int("FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS", default=0)
 # The stale-work sweeper re-queues photos pending / processing for longer than this.

@@ -513,7 +513,7 @@ def process_photo(image_id: int) -> str | None:
     from recognition.pipeline.errors import ImageRejected
     from recognition.pipeline.quality import assess_quality
     from recognition.runtime import get_pipeline, quality_thresholds
-    from recognition.services import possible_duplicate, store_embedding
+    from recognition.services import check_liveness, failed_liveness, possible_duplicate, store_embedding
 
     if not claim_for_processing(image_id):
         return None
@@ -531,6 +531,15 @@ def process_photo(image_id: int) -> str | None:
         failure = report.failures[0]
         return _finish_rejected(image, failure.code, "; ".join(f.message for f in report.failures), figures,
                                 detection=report.detection)
+    policy = settings.FACEREC_LIVENESS
+    liveness = check_liveness(pixels, [report.detection], policy=policy)[0]
+    if liveness is not None:
+        figures["liveness"] = liveness
+    if failed_liveness(liveness, policy):
+        return _finish_rejected(image, "liveness_failed",
+                                f"liveness score {liveness['score']:.3f} is below the threshold: the photo may show "
+                                f"a printed photo or a screen instead of the person", figures,
+                                detection=report.detection)
     crop = pipeline.crop(pixels, report.detection)
     embedding = pipeline.embedder.embed(crop[None])[0]
     info = pipeline.embedder.model_info
@@ -547,7 +556,8 @@ def process_photo(image_id: int) -> str | None:
         image.quality = {**figures, "possible_duplicate": duplicate}
         image.save()
         audit.record(action="photo.process", target=image,
-                     details={"status": image.status, "possible_duplicate": duplicate is not None})
+                     details={"status": image.status, "possible_duplicate": duplicate is not None,
+                              "liveness": liveness})
     return image.status
 
 
@@ -558,7 +568,8 @@ def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: di
             face_box=[round(v, 1) for v in detection.box] if detection else None,
             detection_probability=detection.probability if detection else None, updated_at=timezone.now())
         if updated:
-            audit.record(action="photo.process", target=image, details={"status": Status.REJECTED, "reason": code})
+            audit.record(action="photo.process", target=image, details={"status": Status.REJECTED, "reason": code,
+                                                                        "liveness": figures.get("liveness")})
     return Status.REJECTED
 
 

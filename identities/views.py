@@ -61,6 +61,10 @@ def _with_figures(photos) -> list[EnrollmentImage]:
         quality = photo.quality or {}
         photo.figures = [(label, fmt.format(quality[key])) for key, label, fmt in _FIGURES
                          if isinstance(quality.get(key), (int, float))]
+        liveness = quality.get("liveness")
+        if isinstance(liveness, dict):
+            verdict = "live" if liveness.get("is_live") else "possible presentation attack"
+            photo.figures.append(("Liveness", f"{liveness.get('score', 0):.3f} ({verdict})"))
     return photos
 
 

@@ -8,10 +8,12 @@ shape in facerec_site.api.exception_handler.
 from __future__ import annotations
 
 import numpy as np
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -46,6 +48,31 @@ def _threshold_field(default_setting: str) -> serializers.FloatField:
                                   help_text=f"Decision threshold on the score; default: the one applied for the serving "
                                             f"model (from an evaluation report), else the setting {default_setting}, "
                                             f"else the calibrated default of the weights.")
+
+
+LIVENESS_HELP = ("Liveness policy for this request: `off`, `report` (each face gets its liveness score) or "
+                 "`enforce` (a face that fails is not identified / verify answers no match); default: the "
+                 "platform's FACEREC_LIVENESS. Needs the `choose_liveness` capability (403 otherwise).")
+
+
+def _liveness_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=list(settings.LIVENESS_POLICIES), required=False, help_text=LIVENESS_HELP)
+
+
+def requested_liveness(request, given: dict) -> str | None:
+    """The policy the caller asked for, when it may choose one (403 otherwise)."""
+    requested = given.get("liveness")
+    if requested is not None and not can(request.user, "choose_liveness"):
+        raise PermissionDenied("choosing the liveness policy needs the choose_liveness capability")
+    return requested
+
+
+class LivenessSerializer(serializers.Serializer):
+    score = serializers.FloatField(help_text="Mean probability of a real face from the two MiniFASNets (0-1).")
+    is_live = serializers.BooleanField(help_text="score >= the liveness threshold.")
+
+    class Meta:
+        ref_name = "Liveness"
 
 
 class _UploadApi(APIView):
@@ -95,6 +122,11 @@ class IdentifiedFaceSerializer(serializers.Serializer):
     candidates = CandidateSerializer(many=True, help_text="Best first: in the classifier's order when it knows "
                                                           "every candidate (`ranked_by: svm`), else by similarity.")
     ranked_by = serializers.CharField(help_text="`svm` or `similarity`.")
+    reason = serializers.CharField(allow_null=True, help_text="Why the face is `unknown`: `below_threshold`, "
+                                                              "`empty_gallery` or `liveness_failed` (with the "
+                                                              "policy `enforce`: no candidates are listed); null "
+                                                              "when identified.")
+    liveness = LivenessSerializer(allow_null=True, help_text="Null with the liveness policy `off`.")
 
     class Meta:
         ref_name = "IdentifiedFace"
@@ -114,6 +146,7 @@ class IdentifyApi(_UploadApi):
         top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, default=5,
                                          help_text="Candidates listed per face.")
         threshold = _threshold_field("FACEREC_IDENTIFY_THRESHOLD")
+        liveness = _liveness_field()
 
         class Meta:
             ref_name = "Identify"
@@ -134,6 +167,7 @@ class IdentifyApi(_UploadApi):
                                                                 "each candidate accounts for them.")
         image_size = serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2,
                                            help_text="[width, height] of the probe.")
+        liveness_policy = serializers.CharField(help_text="The liveness policy applied: off, report or enforce.")
 
         class Meta:
             ref_name = "IdentifyResult"
@@ -149,8 +183,10 @@ class IdentifyApi(_UploadApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         image = decode_upload(data.validated_data["image"], "image")
+        liveness = requested_liveness(request, data.validated_data)
         result = services.identify(image=image, top_k=data.validated_data["top_k"],
-                                   threshold=data.validated_data.get("threshold"), actor=request.user)
+                                   threshold=data.validated_data.get("threshold"), actor=request.user,
+                                   liveness=liveness)
         return Response(self.OutputSerializer(result).data)
 
 
@@ -168,6 +204,7 @@ class VerifyApi(_UploadApi):
         identity_id = serializers.IntegerField(min_value=1, required=False, help_text="Identity mode: the "
                                                                                       "claimed identity.")
         threshold = _threshold_field("FACEREC_VERIFY_THRESHOLD")
+        liveness = _liveness_field()
 
         class Meta:
             ref_name = "Verify"
@@ -192,7 +229,10 @@ class VerifyApi(_UploadApi):
         score = serializers.FloatField(help_text="What the threshold is applied to: the calibrated similarity, "
                                                  "in identity mode accounting for the number of templates compared "
                                                  "(an impostor meets each of them).")
-        match = serializers.BooleanField(help_text="score >= threshold")
+        match = serializers.BooleanField(help_text="score >= threshold (and, with the liveness policy `enforce`, "
+                                                   "every face compared live)")
+        reason = serializers.CharField(allow_null=True, help_text="Why it is no match: `below_threshold` or "
+                                                                  "`liveness_failed`; null on a match.")
         threshold = serializers.FloatField()
         threshold_source = serializers.CharField(help_text="Where the threshold came from: `request`, the value "
                                                            "applied for this model (its origin, who applied it and "
@@ -204,6 +244,10 @@ class VerifyApi(_UploadApi):
         identity_id = serializers.IntegerField(allow_null=True, help_text="Identity mode only.")
         templates_compared = serializers.IntegerField(allow_null=True, help_text="Identity mode only: the "
                                                                                  "identity's active templates.")
+        liveness = serializers.ListField(child=LivenessSerializer(allow_null=True), allow_null=True,
+                                         help_text="Liveness of each face compared (as `faces`); null items with "
+                                                   "the policy `off`.")
+        liveness_policy = serializers.CharField(help_text="The liveness policy applied: off, report or enforce.")
 
         class Meta:
             ref_name = "VerifyResult"
@@ -219,15 +263,17 @@ class VerifyApi(_UploadApi):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         given = data.validated_data
+        liveness = requested_liveness(request, given)
         if "identity_id" in given:
             try:
                 identity = verifiable_identities(request.user).get(pk=given["identity_id"])
             except Identity.DoesNotExist:
                 raise Http404(f"identity #{given['identity_id']} not found") from None
             result = services.verify_identity(image=decode_upload(given["image"], "image"), identity=identity,
-                                              threshold=given.get("threshold"), actor=request.user)
+                                              threshold=given.get("threshold"), actor=request.user,
+                                              liveness=liveness)
         else:
             image_a, image_b = decode_upload(given["image_a"], "image_a"), decode_upload(given["image_b"], "image_b")
             result = services.verify_images(image_a=image_a, image_b=image_b, threshold=given.get("threshold"),
-                                            actor=request.user)
+                                            actor=request.user, liveness=liveness)
         return Response(self.OutputSerializer(result).data)

@@ -41,6 +41,18 @@ def _threshold_field() -> forms.FloatField:
                             widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"}))
 
 
+LIVENESS_CHOICES = [("", "Default policy"), ("off", "Off"), ("report", "Report the score"),
+                    ("enforce", "Enforce: refuse faces that fail")]
+
+
+def _liveness_field(form: forms.Form, allowed: bool) -> None:
+    """The per-request liveness policy, for those who may choose it (`choose_liveness`); others get none."""
+    if allowed:
+        form.fields["liveness"] = forms.ChoiceField(
+            choices=LIVENESS_CHOICES, required=False, label="Liveness check",
+            help_text=f"Empty: the platform's policy ({settings.FACEREC_LIVENESS}).")
+
+
 def _describe_default(form: forms.Form, kind: str) -> None:
     # Per instance, so the text follows the threshold in force (a report may have set it).
     from recognition.runtime import get_embedder
@@ -55,9 +67,10 @@ class IdentifyForm(forms.Form):
     top_k = forms.IntegerField(min_value=1, max_value=MAX_TOP_K, initial=5, label="Candidates per face")
     threshold = _threshold_field()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, choose_liveness: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         _describe_default(self, "identify")
+        _liveness_field(self, choose_liveness)
 
 
 class VerifyImagesForm(forms.Form):
@@ -68,9 +81,10 @@ class VerifyImagesForm(forms.Form):
     image_b = ProbeField(label="Second photo")
     threshold = _threshold_field()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, choose_liveness: bool = False, **kwargs):
         super().__init__(*args, prefix="pair", **kwargs)
         _describe_default(self, "verify")
+        _liveness_field(self, choose_liveness)
 
 
 class VerifyIdentityForm(forms.Form):
@@ -83,7 +97,8 @@ class VerifyIdentityForm(forms.Form):
                                       help_text="Everyone enrolled and active.")
     threshold = _threshold_field()
 
-    def __init__(self, *args, identities, **kwargs):
+    def __init__(self, *args, identities, choose_liveness: bool = False, **kwargs):
         super().__init__(*args, prefix="claim", **kwargs)
         self.fields["identity"].queryset = identities
         _describe_default(self, "verify")
+        _liveness_field(self, choose_liveness)

@@ -53,6 +53,16 @@ def get_pipeline_for(weights: str) -> FacePipeline:
 
 
 @functools.cache
+def get_liveness_checker():
+    """The passive liveness check (two MiniFASNets), loaded on first use like the embedder."""
+    from recognition.pipeline.liveness import DEFAULT_THRESHOLD, LivenessChecker
+
+    threshold = settings.FACEREC_LIVENESS_THRESHOLD
+    return LivenessChecker(models_dir=settings.FACEREC_MODELS_DIR,
+                           threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+
+
+@functools.cache
 def quality_thresholds():
     from recognition.pipeline.quality import QualityThresholds
 

@@ -335,6 +335,9 @@ class IdentifiedFace:
     score: float | None
     candidates: list[Candidate]
     ranked_by: str = "similarity"  # "svm" when the classifier ordered the candidates
+    # Why the face is `unknown`: below_threshold, empty_gallery or liveness_failed (None: identified).
+    reason: str | None = None
+    liveness: dict | None = None  # {"score", "is_live"}; None with the liveness policy off
 
 
 @dataclass
@@ -347,6 +350,7 @@ class IdentifyResult:
     method: str  # "svm+nearest-neighbours" or "nearest-neighbours"
     image_size: tuple[int, int]
     templates_searched: int = 0
+    liveness_policy: str = "off"
 
 
 @dataclass
@@ -360,6 +364,9 @@ class VerifyResult:
     score: float = 0.0  # what the threshold is applied to
     identity_id: int | None = None
     templates_compared: int | None = None
+    reason: str | None = None  # why it is no match: below_threshold or liveness_failed
+    liveness: list[dict | None] | None = None  # per face compared, as `faces`
+    liveness_policy: str = "off"
 
 
 def _load_classifier(artifact_dir: str):
@@ -376,6 +383,44 @@ def _load_classifier_files(artifact_dir: str, stamp: int):
 
 
 _load_classifier.cache_clear = _load_classifier_files.cache_clear
+
+
+# --- liveness (presentation-attack detection) -------------------------------------
+
+
+def liveness_policy(requested: str | None = None) -> str:
+    """The request's policy when it names one (callers with `choose_liveness`), else FACEREC_LIVENESS."""
+    return requested or settings.FACEREC_LIVENESS
+
+
+def check_liveness(image: np.ndarray, detections, *, policy: str) -> list[dict | None]:
+    """{"score", "is_live"} for each detected face, or None each with the policy off.
+
+    Missing weights: `report` goes on without the figure (logged), `enforce` refuses (503),
+    since answering without the check it promises would let an attack through.
+    """
+    if policy == "off" or not detections:
+        return [None] * len(detections)
+    from recognition.pipeline.liveness import LivenessWeightsUnavailable
+    from recognition.runtime import get_liveness_checker
+
+    try:
+        results = get_liveness_checker().check(image, detections)
+    except LivenessWeightsUnavailable as exc:
+        if policy == "enforce":
+            raise _domain_error(f"the liveness check is unavailable: {exc}", code="liveness_unavailable",
+                                status=503) from None
+        log.warning("liveness not checked: %s", exc)
+        return [None] * len(detections)
+    return [{"score": round(r.score, 4), "is_live": r.is_live} for r in results]
+
+
+def failed_liveness(liveness: dict | None, policy: str) -> bool:
+    return policy == "enforce" and liveness is not None and not liveness["is_live"]
+
+
+def _liveness_audit(liveness: list[dict | None], policy: str) -> dict:
+    return {"liveness_policy": policy, "liveness": liveness if policy != "off" else None}
 
 
 def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
@@ -442,8 +487,13 @@ def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, t
     return candidates, answer.ranked_by, answer.known(threshold)
 
 
-def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None) -> IdentifyResult:
-    """1:N, open set: every face in the image with its ranked candidates, or `unknown`."""
+def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None,
+             liveness: str | None = None) -> IdentifyResult:
+    """1:N, open set: every face in the image with its ranked candidates, or `unknown`.
+
+    With the liveness policy `enforce`, a face that fails the check is not searched at all:
+    it is `unknown` with reason `liveness_failed` and no candidates.
+    """
     from identities.models import Identity
     from recognition.runtime import get_pipeline
 
@@ -451,10 +501,18 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
     faces = pipeline.process([image], select="all")[0]
     model_version = pipeline.embedder.model_info.version
     threshold, source = _threshold(RecognitionThreshold.Kind.IDENTIFY, threshold, model_version)
+    policy = liveness_policy(liveness)
+    live = check_liveness(image, [f.detection for f in faces], policy=policy)
     gallery = Gallery.current(model_version)
 
     results: list[IdentifiedFace] = []
-    for face in faces:
+    for face, face_liveness in zip(faces, live):
+        box = [round(v, 1) for v in face.detection.box]
+        if failed_liveness(face_liveness, policy):
+            results.append(IdentifiedFace(box=box, detection_probability=round(face.detection.probability, 4),
+                                          identity_id=None, label="unknown", score=None, candidates=[],
+                                          reason="liveness_failed", liveness=face_liveness))
+            continue
         candidates, ranked_by, known = identify_embedding(face.embedding, gallery=gallery, top_k=top_k,
                                                           threshold=threshold)
         names = dict(Identity.objects.filter(pk__in=[c.identity_id for c in candidates])
@@ -462,24 +520,27 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         for c in candidates:
             c.display_name = names.get(c.identity_id, "")
         best = candidates[0] if candidates else None
+        reason = None if known else ("below_threshold" if best else "empty_gallery")
         results.append(IdentifiedFace(
-            box=[round(v, 1) for v in face.detection.box], detection_probability=round(face.detection.probability, 4),
+            box=box, detection_probability=round(face.detection.probability, 4),
             identity_id=best.identity_id if known else None, label=best.display_name if known else "unknown",
-            score=best.score if best else None, candidates=candidates, ranked_by=ranked_by))
+            score=best.score if best else None, candidates=candidates, ranked_by=ranked_by, reason=reason,
+            liveness=face_liveness))
     used_svm = any(f.ranked_by == "svm" for f in results)
     result = IdentifyResult(
         faces=results, threshold=threshold, threshold_source=source, model_version=model_version,
         classifier_version=gallery.classifier_row.pk if gallery.classifier is not None else None,
         method="svm+nearest-neighbours" if used_svm or (gallery.classifier is not None and not results)
         else "nearest-neighbours",
-        image_size=(int(image.shape[1]), int(image.shape[0])), templates_searched=gallery.templates)
+        image_size=(int(image.shape[1]), int(image.shape[0])), templates_searched=gallery.templates,
+        liveness_policy=policy)
     # An identified face is its first candidate's identity.
     record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in results if f.identity_id is not None],
                         kind="identify", model_version=model_version)
     audit.record(action="recognition.identify", actor=actor, details={
         "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
         "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
-        "classifier_version": result.classifier_version})
+        "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
     return result
 
 
@@ -512,8 +573,15 @@ def _verify_threshold(threshold: float | None, model_version: str) -> tuple[floa
     return _threshold(RecognitionThreshold.Kind.VERIFY, threshold, model_version)
 
 
+def _verdict(score: float, threshold: float, liveness: list[dict | None], policy: str) -> tuple[bool, str | None]:
+    """match, and the reason when it is none; with `enforce`, every face compared must be live."""
+    if any(failed_liveness(item, policy) for item in liveness):
+        return False, "liveness_failed"
+    return (True, None) if score >= threshold else (False, "below_threshold")
+
+
 def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float | None = None,
-                  actor=None) -> VerifyResult:
+                  actor=None, liveness: str | None = None) -> VerifyResult:
     """1:1: are the (largest) faces of two photos the same person?"""
     from recognition.runtime import get_pipeline
     from recognition.selectors import scorer
@@ -524,16 +592,23 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
     projected = scorer(model_version).project(np.stack([face_a.embedding, face_b.embedding]))
     score = round(float(projected[0] @ projected[1]), 4)  # one comparison: the calibrated similarity itself
     threshold, source = _verify_threshold(threshold, model_version)
-    result = VerifyResult(similarity=round(similarity, 4), score=score, match=score >= threshold,
+    policy = liveness_policy(liveness)
+    live = (check_liveness(image_a, [face_a.detection], policy=policy)
+            + check_liveness(image_b, [face_b.detection], policy=policy))
+    match, reason = _verdict(score, threshold, live, policy)
+    result = VerifyResult(similarity=round(similarity, 4), score=score, match=match, reason=reason,
                           threshold=threshold, threshold_source=source, model_version=model_version,
-                          faces=[[round(v, 1) for v in f.detection.box] for f in (face_a, face_b)])
+                          faces=[[round(v, 1) for v in f.detection.box] for f in (face_a, face_b)],
+                          liveness=live, liveness_policy=policy)
     audit.record(action="recognition.verify", actor=actor,
                  details={"mode": "two-images", "similarity": result.similarity, "score": score,
-                          "match": result.match, "threshold": threshold})
+                          "match": result.match, "reason": reason, "threshold": threshold,
+                          **_liveness_audit(live, policy)})
     return result
 
 
-def verify_identity(*, image: np.ndarray, identity, threshold: float | None = None, actor=None) -> VerifyResult:
+def verify_identity(*, image: np.ndarray, identity, threshold: float | None = None, actor=None,
+                    liveness: str | None = None) -> VerifyResult:
     """1:1: is the (largest) face in the photo the claimed identity?
 
     The best of the person's templates is scored for the number compared: an impostor
@@ -554,15 +629,19 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
     similarity, projected, count = found
     score = round(float(selectors.scorer(model_version).score(projected, count)), 4)
     threshold, source = _verify_threshold(threshold, model_version)
-    result = VerifyResult(similarity=round(similarity, 4), score=score, match=score >= threshold,
+    policy = liveness_policy(liveness)
+    live = check_liveness(image, [face.detection], policy=policy)
+    match, reason = _verdict(score, threshold, live, policy)
+    result = VerifyResult(similarity=round(similarity, 4), score=score, match=match, reason=reason,
                           threshold=threshold, threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
-                          templates_compared=count)
+                          templates_compared=count, liveness=live, liveness_policy=policy)
     if result.match:
         record_match_scores([(identity.pk, similarity)], kind="verify", model_version=model_version)
     audit.record(action="recognition.verify", actor=actor, target=identity,
                  details={"mode": "identity", "similarity": result.similarity, "score": score,
-                          "match": result.match, "threshold": threshold})
+                          "match": result.match, "reason": reason, "threshold": threshold,
+                          **_liveness_audit(live, policy)})
     return result
 
 

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 from PIL import Image, ImageDraw, ImageFont
 
-from accounts.roles import capability_required
+from accounts.roles import can, capability_required
 from identities.errors import DomainError
 from identities.models import Identity
 from recognition import services
@@ -61,14 +61,16 @@ def annotated_picture(image: np.ndarray, faces: list[tuple[list[float], str, boo
 @capability_required("identify")
 @require_http_methods(["GET", "POST"])
 def identify(request):
-    form = IdentifyForm(request.POST, request.FILES) if request.method == "POST" else IdentifyForm()
+    choose = can(request.user, "choose_liveness")
+    form = (IdentifyForm(request.POST, request.FILES, choose_liveness=choose) if request.method == "POST"
+            else IdentifyForm(choose_liveness=choose))
     result = picture = None
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
             image = decode_upload(data["image"], "image")
             result = services.identify(image=image, top_k=data["top_k"], threshold=data["threshold"],
-                                       actor=request.user)
+                                       actor=request.user, liveness=data.get("liveness") or None)
         except DomainError as exc:
             add_domain_error(form, exc)
         else:
@@ -84,9 +86,12 @@ def verify(request):
     identities = (verifiable_identities(request.user).filter(status=Identity.Status.ACTIVE)
                   .order_by("display_name", "id"))
     mode = request.POST.get("mode") if request.method == "POST" else None
-    pair_form = VerifyImagesForm(request.POST, request.FILES) if mode == VerifyImagesForm.mode else VerifyImagesForm()
-    claim_form = (VerifyIdentityForm(request.POST, request.FILES, identities=identities)
-                  if mode == VerifyIdentityForm.mode else VerifyIdentityForm(identities=identities))
+    choose = can(request.user, "choose_liveness")
+    pair_form = (VerifyImagesForm(request.POST, request.FILES, choose_liveness=choose)
+                 if mode == VerifyImagesForm.mode else VerifyImagesForm(choose_liveness=choose))
+    claim_form = (VerifyIdentityForm(request.POST, request.FILES, identities=identities, choose_liveness=choose)
+                  if mode == VerifyIdentityForm.mode else VerifyIdentityForm(identities=identities,
+                                                                             choose_liveness=choose))
     context = {"pair_form": pair_form, "claim_form": claim_form, "mode": mode, "result": None, "pictures": [],
                "claimed": None, "has_identities": identities.exists()}
     if request.method == "POST" and mode not in (VerifyImagesForm.mode, VerifyIdentityForm.mode):
@@ -96,7 +101,7 @@ def verify(request):
         try:
             images = [decode_upload(data["image_a"], "image_a"), decode_upload(data["image_b"], "image_b")]
             result = services.verify_images(image_a=images[0], image_b=images[1], threshold=data["threshold"],
-                                            actor=request.user)
+                                            actor=request.user, liveness=data.get("liveness") or None)
         except DomainError as exc:
             add_domain_error(pair_form, exc)
         else:
@@ -106,7 +111,7 @@ def verify(request):
         try:
             image = decode_upload(data["image"], "image")
             result = services.verify_identity(image=image, identity=data["identity"], threshold=data["threshold"],
-                                              actor=request.user)
+                                              actor=request.user, liveness=data.get("liveness") or None)
         except DomainError as exc:
             add_domain_error(claim_form, exc, aliases={"identity_id": "identity"})
         else:
@@ -115,6 +120,9 @@ def verify(request):
     return render(request, "recognition/verify.html", context)
 
 
-def _compared_faces(images: list[np.ndarray], result: services.VerifyResult, labels: list[str]) -> list[str]:
-    return [annotated_picture(image, [(box, label, result.match)])
-            for image, box, label in zip(images, result.faces, labels)]
+def _compared_faces(images: list[np.ndarray], result: services.VerifyResult, labels: list[str]
+                    ) -> list[tuple[str, dict | None]]:
+    """Each photo with its compared face boxed, and that face's liveness."""
+    liveness = result.liveness or [None] * len(images)
+    return [(annotated_picture(image, [(box, label, result.match)]), live)
+            for image, box, label, live in zip(images, result.faces, labels, liveness)]

@@ -83,17 +83,20 @@ class FileEmbeddings:
     embeddings: np.ndarray  # (len(paths), EMBEDDING_DIM)
     skipped: dict[str, str]  # path -> reason (an ImageRejected reason or `no_face`)
     centre_crops: list[str] = field(default_factory=list)  # in `paths`, embedded from the centre crop
+    # Per path, the liveness score of its face when a checker was given (None: a centre crop).
+    liveness: list[float | None] = field(default_factory=list)
 
 
 def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[str], np.ndarray], *,
                 select: Selection = "center", tta: bool = False, pad_ratio: float = 0.0,
                 centre_crop_when_no_face: bool = False, chunk_size: int = 64,
-                progress: Callable[[int], None] | None = None) -> FileEmbeddings:
+                progress: Callable[[int], None] | None = None, liveness_checker=None) -> FileEmbeddings:
     """Embed one face per file (`select` picks it), chunk by chunk so memory stays flat.
 
     `centre_crop_when_no_face`: for benchmark photos centred on the labelled face (LFW),
     a file where MTCNN finds no face is embedded from a centre crop instead of skipped,
     as the published LFW protocol does (1 of LFW's 7,701 pair images).
+    `liveness_checker` (a recognition.pipeline.liveness.LivenessChecker) also scores each face.
     """
     from recognition.pipeline.errors import ImageRejected
 
@@ -101,6 +104,7 @@ def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[st
     kept: list[np.ndarray] = []
     skipped: dict[str, str] = {}
     centre_crops: list[str] = []
+    liveness: list[float | None] = []
     for start in range(0, len(paths), chunk_size):
         chunk = paths[start:start + chunk_size]
         images, loaded = [], []
@@ -111,18 +115,26 @@ def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[st
             except ImageRejected as exc:
                 skipped[str(path)] = exc.reason
         found = pipeline.process(images, select=select, tta=tta, pad_ratio=pad_ratio)
+        scores = iter([])
+        if liveness_checker is not None:
+            with_face = [(image, faces[0].detection) for image, faces in zip(images, found) if faces]
+            scores = iter([r[0].score for r in liveness_checker.check_many(
+                [image for image, _ in with_face], [[box] for _, box in with_face])])
         for path, image, faces in zip(loaded, images, found):
             if faces:
                 kept_paths.append(str(path))
                 kept.append(faces[0].embedding)
+                liveness.append(next(scores, None))
             elif centre_crop_when_no_face:
                 crop = pipeline.crop(image, central_detection(image.shape))
                 kept_paths.append(str(path))
                 kept.append(pipeline.embedder.embed(crop[None], tta=tta)[0])
                 centre_crops.append(str(path))
+                liveness.append(None)
             else:
                 skipped[str(path)] = NO_FACE
         if progress:
             progress(len(chunk))
     embeddings = np.stack(kept).astype(np.float32) if kept else np.zeros((0, EMBEDDING_DIM), np.float32)
-    return FileEmbeddings(paths=kept_paths, embeddings=embeddings, skipped=skipped, centre_crops=centre_crops)
+    return FileEmbeddings(paths=kept_paths, embeddings=embeddings, skipped=skipped, centre_crops=centre_crops,
+                          liveness=liveness if liveness_checker is not None else [])

@@ -25,6 +25,7 @@ import io
 import json
 import os
 import re
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -549,9 +550,13 @@ def load_facenet(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Prepare FaceNet weights (offline) and the ONNX export.")
+    parser = argparse.ArgumentParser(
+        description="Prepare FaceNet and liveness (MiniFASNet) weights offline, and their ONNX exports."
+    )
     parser.add_argument("--models-dir", type=Path, default=None, help="default: <repo>/var/models")
     parser.add_argument("--no-onnx", action="store_true", help="only convert the torch weights")
+    parser.add_argument("--liveness-source", type=Path, default=None,
+                        help="folder with the MiniFASNet .pth files (default: ../shared/models/antispoof)")
     args = parser.parse_args(argv)
     models_dir: Path = args.models_dir or default_models_dir()
 
@@ -562,6 +567,15 @@ def main(argv: list[str] | None = None) -> int:
 
         onnx_file = ensure_onnx_export(models_dir)
         print(f"onnx    {onnx_file.path} sha256={onnx_file.sha256} weights_sha256={onnx_file.weights_sha256}")
+
+    from recognition.pipeline.liveness import LivenessSourceMissing, prepare_liveness_weights
+
+    try:
+        antispoof = prepare_liveness_weights(models_dir, args.liveness_source, export_onnx=not args.no_onnx)
+    except LivenessSourceMissing as exc:  # e.g. an image built without ../shared: run without liveness
+        print(f"warning: liveness weights not installed: {exc}", file=sys.stderr)
+    else:
+        print(f"liveness {antispoof} (MiniFASNet V2 + V1SE, sha256 verified)")
     return 0
 
 

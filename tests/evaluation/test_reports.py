@@ -11,13 +11,13 @@ from django.core.files.base import ContentFile
 from sklearn.model_selection import StratifiedKFold
 
 from evaluation import metrics, protocols, services
-from evaluation.datasets import enrolled_dataset
+from evaluation.datasets import enrolled_dataset, list_folder
 from evaluation.models import EvaluationReport
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 from recognition.models import FaceEmbedding
 from recognition.pipeline.faces import embed_files
 from recognition.pipeline.lfw import read_pairs, unique_images
-from recognition.runtime import get_pipeline, read_image_file
+from recognition.runtime import get_liveness_checker, get_pipeline, read_image_file
 from tests.shared_data import LFW_DIR, ORL_DIR
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -150,6 +150,14 @@ def test_folder_benchmark_on_orl(celery_worker):
     assert folder.metrics["identification"]["methods"]["nearest_neighbour"]["probes"] == 20
     assert folder.metrics["verification"]["pairs"] == {"genuine": 5 * 6, "impostor": 20 * 19 // 2 - 30}
     assert_plots(folder, {"roc", "det", "scores", "cmc"})
+    # Every ORL photo is a bona fide face: the report says how many the liveness check accepts.
+    liveness = folder.metrics["liveness"]
+    assert liveness["photos"] == 20 and liveness["scored_at"] == "this report"
+    paths = [str(path) for _, path in list_folder(ORL_DIR, min_photos=3, max_identities=5,
+                                                  max_photos_per_identity=4).files]
+    checker = get_liveness_checker()
+    direct = embed_files(get_pipeline(), paths, read_image_file, select="center", liveness_checker=checker)
+    assert liveness["bona_fide_accepted"] == pytest.approx(np.mean(np.array(direct.liveness) >= checker.threshold))
 
 
 def test_open_set_on_orl_with_the_default_thresholds(celery_worker):

@@ -138,7 +138,8 @@ class TestFourPeopleEnrolled:
         assert entry.details["faces"] == 1 and entry.details["unknown"] == 0
         assert entry.details["threshold"] == body["threshold"]
         assert entry.details["classifier_version"] == gallery.classifier.pk
-        assert set(entry.details) == {"faces", "identified", "unknown", "threshold", "classifier_version"}
+        assert set(entry.details) == {"faces", "identified", "unknown", "threshold", "classifier_version",
+                                      "liveness_policy", "liveness"}
         assert len(json.dumps(entry.details)) < 300  # ids and figures only: no pixels, no embedding
 
     def test_a_person_approved_after_the_last_training_is_identified_before_the_retrain(self, gallery):

@@ -158,8 +158,9 @@ class TestVerify:
         assert claim_entry.details["mode"] == "identity" and claim_entry.details["match"] is True
         assert claim_entry.target_id == str(bush.pk) and claim_entry.details["similarity"] == claim["similarity"]
         for entry in (pair_entry, claim_entry):
-            assert set(entry.details) == {"mode", "similarity", "score", "match", "threshold"}
-            assert len(json.dumps(entry.details)) < 200  # figures only: no pixels, no embedding
+            assert set(entry.details) == {"mode", "similarity", "score", "match", "reason", "threshold",
+                                          "liveness_policy", "liveness"}
+            assert len(json.dumps(entry.details)) < 300  # figures only: no pixels, no embedding
 
 
 # --- refused input ------------------------------------------------------------------------

@@ -109,6 +109,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"verify (identity mode): {v['claims']['genuine']} genuine / "
                                   f"{v['claims']['impostor']} impostor claims; at the threshold in force "
                                   f"{t['threshold']:.4f}: TAR {100 * t['tar']:.2f}%, FAR {100 * t['far']:.3f}%")
+        live = m.get("liveness")
+        if live:
+            self.stdout.write(f"liveness: {100 * live['bona_fide_accepted']:.2f}% of {live['photos']} bona fide photos "
+                              f"accepted at {live['threshold']:g} (score p1 {live['score_p1']:.3f}, median "
+                              f"{live['score_median']:.3f})")
         for kind, rec in m.get("recommended", {}).items():
             state = "applicable" if rec.get("applicable") else f"not applicable: {rec.get('not_applicable_because')}"
             self.stdout.write(f"recommended {kind} threshold: {_num(rec.get('threshold'))} ({state})")
