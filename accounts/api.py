@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts import roles, selectors, services
 from accounts.models import ApiToken
-from facerec_site.api import Pagination, error_responses, paginated_response, requires
+from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
 
 _STATE_HELP = "active; expired (past expires_at); revoked."
 
@@ -68,7 +68,7 @@ class ApiTokenListApi(APIView):
         class Meta:
             ref_name = "ApiTokenFilter"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         user_id = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all(),
                                                      help_text="The account the token will act as (an "
                                                                "api_client account, from POST /api/v1/api-clients/, "
@@ -149,7 +149,7 @@ class ApiClientOutputSerializer(serializers.Serializer):
 class ApiClientCreateApi(APIView):
     permission_classes = [requires("manage_tokens")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         username = serializers.CharField(max_length=150, help_text="Letters, digits and @ . + - _ only.")
         can_enroll = serializers.BooleanField(required=False, default=False,
                                               help_text="Also let it enroll people and upload their photos.")

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from evaluation import reports, selectors, services
 from evaluation.models import EvaluationReport
-from facerec_site.api import Pagination, error_responses, paginated_response, requires
+from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
 
 _PARAMETERS_HELP = (
     "Optional; absent ones take their defaults. Common: seed, target_far, folds, min_photos, max_impostor_pairs. "
@@ -97,7 +97,7 @@ class ReportListApi(APIView):
     permission_classes = [requires("run_reports")]
     pagination_class = Pagination
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         # Not a ChoiceField: the service names an unknown kind with the same message as the page.
         kind = serializers.CharField(help_text=f"One of: {', '.join(reports.KINDS)}.")
         parameters = serializers.DictField(required=False, default=dict, help_text=_PARAMETERS_HELP)
@@ -162,7 +162,7 @@ class ReportPlotApi(APIView):
 class ReportApplyThresholdApi(APIView):
     permission_classes = [requires("run_reports")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         kind = serializers.ChoiceField(choices=[("verify", "verify"), ("identify", "identify")],
                                        help_text="verify: 1:1; identify: 1:N open set.")
 

@@ -46,8 +46,12 @@ def resolve_folder(name: str) -> Path:
     if not name or not str(name).strip():
         raise DatasetError("name a dataset folder")
     for root in dataset_roots():
-        candidate = (root / name).resolve()
-        if candidate.is_dir() and candidate.is_relative_to(root):
+        try:
+            candidate = (root / name).resolve()  # follows symlinks: one pointing outside is refused below
+            found = candidate.is_dir()
+        except (ValueError, OSError):  # a NUL byte, a name too long, a loop of links
+            raise DatasetError(f"{name!r} is not a usable folder name") from None
+        if found and candidate.is_relative_to(root.resolve()):
             return candidate
     allowed = ", ".join(available_folders()[:20]) or "none: set FACEREC_DATASET_ROOTS"
     raise DatasetError(f"no dataset folder {name!r} under the configured roots (available: {allowed})")

@@ -64,7 +64,7 @@ def _int(raw: dict, name: str, default: int | None, low: int, high: int) -> int 
         return default
     try:
         value = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinity from a form or the CLI
         raise ParameterError(f"{name} must be a whole number", name) from None
     if not low <= value <= high:
         raise ParameterError(f"{name} must be between {low} and {high}", name)
@@ -136,8 +136,13 @@ def clean_parameters(kind: str, raw: dict | None) -> dict:
     if kind == "benchmark":
         pairs = str(raw.get("pairs") or "").strip()
         if pairs:
-            path = (resolve_folder(p["folder"]) / pairs).resolve()
-            if not path.is_relative_to(resolve_folder(p["folder"])) or not path.is_file():
+            folder = resolve_folder(p["folder"])
+            try:
+                path = (folder / pairs).resolve()  # a link out of the folder resolves outside it: refused
+                usable = path.is_relative_to(folder) and path.is_file()
+            except (ValueError, OSError):  # a NUL byte, a name too long
+                usable = False
+            if not usable:
                 raise ParameterError(f"no pairs file {pairs!r} in {p['folder']}", "pairs")
             p["pairs"] = pairs
             p["pairs_per_fold"] = _int(raw, "pairs_per_fold", None, 1, 100_000)

@@ -29,6 +29,19 @@ log = logging.getLogger(__name__)
 _UNIQUE_VIOLATION = "23505"
 
 
+class StrictInputSerializer(serializers.Serializer):
+    """Base of every request body's serializer: a field the endpoint does not take is refused with a
+    400 naming it (JSON and multipart alike), so a client's typo is never silently ignored."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["unknown field: this endpoint does not take it"] for name in unknown})
+        return super().to_internal_value(data)
+
+
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}, **extra}}
 
@@ -89,6 +102,23 @@ def not_found(request, exception=None):
     if request.path_info.startswith("/api/"):
         return JsonResponse(error_body("not_found", "no API endpoint at this URL"), status=status.HTTP_404_NOT_FOUND)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """handler400: what Django refuses before any view runs (a forbidden Host header, a malformed
+    request) answers the JSON error shape under /api/ too."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "the request was refused"), status=status.HTTP_400_BAD_REQUEST)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """handler500: an error outside the API views (a middleware) is a generic JSON 500 under /api/."""
+    if request.path_info.startswith("/api/"):
+        request_id = getattr(request, "request_id", "")
+        return JsonResponse(error_body("server_error", "unexpected error", request_id=request_id),
+                            status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return defaults.server_error(request)
 
 
 def _field_messages(detail, prefix: str = "") -> dict[str, list[str]]:
@@ -179,6 +209,23 @@ def paginated_response(*, request, view, queryset, serializer_class, context: di
 _TASK_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
 
 
+_PHOTO_JOB = re.compile(r"^enroll-photo-(\d+)$")
+_REPORT_JOB = re.compile(r"^evaluation-report-(\d+)$")
+
+
+def may_see_job(user, task_id: str) -> bool:
+    """A job's state tells about the object behind it: a photo's processing is shown to whoever may read
+    that photo's person, a report's to whoever runs reports; any other id is nobody's business (404)."""
+    from identities import selectors
+    from identities.models import EnrollmentImage
+
+    photo = _PHOTO_JOB.match(task_id)
+    if photo:
+        return selectors.scoped_to(EnrollmentImage.objects.filter(pk=int(photo.group(1))), user,
+                                   owner_field="identity__created_by").exists()
+    return bool(_REPORT_JOB.match(task_id)) and roles.can(user, "run_reports")
+
+
 class JobStatusApi(APIView):
     """The state of one Celery job, for pages and clients polling long work."""
 
@@ -197,7 +244,7 @@ class JobStatusApi(APIView):
 
     @extend_schema(responses={200: OutputSerializer, **error_responses(401, 403, 404, 503)})
     def get(self, request, task_id: str):
-        if not _TASK_ID_OK.match(task_id):
+        if not _TASK_ID_OK.match(task_id) or not may_see_job(request.user, task_id):
             raise Http404("no such job")
         from facerec_site.celery import app
 

@@ -41,11 +41,33 @@ def _is_loopback(host: str) -> bool:
 
 
 def _local_secret_key(path: Path) -> str:
-    """A random key generated once per installation, for a site only reachable locally."""
+    """A random key generated once per installation, for a site only reachable locally.
+
+    Written to a temporary file that mkstemp creates 0600, then hard-linked into place (as
+    identities.storage does for var/photo_keys): the key is never readable by others, never
+    half-written, and of two processes starting at once (web and worker) the first one's key
+    is the one both use.
+    """
+    import os
+    import tempfile
+
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(64))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(64) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:  # another process was first: use its key
+                pass
+        finally:
+            os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it to generate a new key (sessions then end).")
+    return key
 
 
 _INSECURE_KEY_HINTS = ("django-insecure", "changeme", "change-me", "secret")
@@ -255,7 +277,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # uploads name MultiPartParser themselves
+    # JSON with a nesting limit and no non-finite numbers; uploads name MultiPartParser themselves.
+    "DEFAULT_PARSER_CLASSES": ["facerec_site.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "facerec_site.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Rates are read per request from the FACEREC_API_*_RATE settings below.
@@ -424,6 +447,10 @@ FACEREC_REENROLL_DUE_DAYS = env.int("FACEREC_REENROLL_DUE_DAYS", default=30)
 FACEREC_DRIFT_WINDOW = env.int("FACEREC_DRIFT_WINDOW", default=10)
 FACEREC_DRIFT_MARGIN = env.float("FACEREC_DRIFT_MARGIN", default=0.15)
 FACEREC_CONSENT_EXPIRY_GRACE_DAYS = env.int("FACEREC_CONSENT_EXPIRY_GRACE_DAYS", default=30)
+# Audit log checkpoints (manage.py verify_audit_log): signed with this key (empty: one derived from
+# SECRET_KEY) and kept in this file, outside the database, so a cut tail or rewritten chain shows.
+FACEREC_AUDIT_KEY = env.str("FACEREC_AUDIT_KEY", default="")
+FACEREC_AUDIT_CHECKPOINT = Path(env.str("FACEREC_AUDIT_CHECKPOINT", default=str(VAR_DIR / "audit_checkpoint.json")))
 
 # Notices to people (re-enrollment, consent expiry). Console by default: set an SMTP
 # backend (EMAIL_HOST, ...) in production.

@@ -31,4 +31,6 @@ urlpatterns = [
 ]
 
 # API URLs that match no route answer the JSON error shape, not the HTML page.
+handler400 = "facerec_site.api.bad_request"
 handler404 = "facerec_site.api.not_found"
+handler500 = "facerec_site.api.server_error"

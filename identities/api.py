@@ -20,7 +20,7 @@ from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
 from accounts import roles
-from facerec_site.api import Pagination, error_responses, paginated_response, requires
+from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
 from facerec_site.upload_limits import MaxUploadSizeHandler
 from identities import selectors, services
 from identities.errors import DomainError
@@ -136,6 +136,13 @@ class ContactEmailField(serializers.EmailField):
             raise serializers.ValidationError(exc.message, code=exc.code)
 
 
+# One rule for erased identities on every endpoint, said in the schema: reads answer 200 with
+# `status: erased` and blank fields (the record that an erasure happened stays); changes answer 410.
+ERASED_READS = ("An erased identity answers 200 with `status: erased` and its name and details blank; its "
+                "consents and photos lists are empty.")
+ERASED_CHANGES = "Changing an erased identity (or recording consent or uploading photos for it) answers 410."
+
+
 class IdentityOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     display_name = serializers.SerializerMethodField()
@@ -192,7 +199,7 @@ class IdentityListApi(APIView):
         class Meta:
             ref_name = "IdentityFilter"
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         display_name = serializers.CharField(max_length=200)
         external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
                                              validators=[UniqueValidator(Identity.objects.all())])
@@ -228,7 +235,7 @@ class IdentityListApi(APIView):
 class IdentityDetailApi(APIView):
     permission_classes = [CanReadOrChangeIdentity]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         display_name = serializers.CharField(max_length=200, required=False)
         external_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=True,
                                              validators=[UniqueValidator(Identity.objects.all())])
@@ -248,11 +255,13 @@ class IdentityDetailApi(APIView):
         class Meta:
             ref_name = "IdentityErasure"
 
-    @extend_schema(responses={200: IdentityDetailOutputSerializer, **error_responses(401, 403, 404)})
+    @extend_schema(description=ERASED_READS, responses={200: IdentityDetailOutputSerializer,
+                                                        **error_responses(401, 403, 404)})
     def get(self, request, identity_id: int):
         return Response(IdentityDetailOutputSerializer(_visible_identity(request, self, identity_id)).data)
 
-    @extend_schema(request=InputSerializer, responses={200: IdentityDetailOutputSerializer,
+    @extend_schema(description="Fields not listed are refused (400 naming them). " + ERASED_CHANGES,
+                   request=InputSerializer, responses={200: IdentityDetailOutputSerializer,
                                                        **error_responses(400, 401, 403, 404, 409, 410)})
     def patch(self, request, identity_id: int):
         identity = _visible_identity(request, self, identity_id)
@@ -263,7 +272,9 @@ class IdentityDetailApi(APIView):
 
     @extend_schema(summary="Erase the identity (right to erasure)",
                    description="Deletes its photos, crops, embeddings and consents; the identity stays as "
-                               "`erased` with no name, and one audit entry records the erasure. Idempotent.",
+                               "`erased` with no name, and one audit entry records the erasure. Idempotent: "
+                               "erasing an erased identity answers 200 again, `status: erased` with zero "
+                               "counts, and records nothing new.",
                    responses={200: ErasureSerializer, **error_responses(401, 403, 404)})
     def delete(self, request, identity_id: int):
         identity = _visible_identity(request, self, identity_id)
@@ -300,7 +311,7 @@ class IdentityConsentsApi(APIView):
     permission_classes = [CanReadOrChangeIdentity]
     pagination_class = Pagination
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         given_by = serializers.ChoiceField(choices=Consent.GivenBy.choices, default=Consent.GivenBy.SELF)
         given_by_name = serializers.CharField(max_length=200)
         purpose = serializers.CharField()
@@ -355,7 +366,8 @@ class PhotoOutputSerializer(serializers.Serializer):
                                      help_text="[x1, y1, x2, y2] in image pixels.")
     detection_probability = serializers.FloatField(allow_null=True)
     quality = serializers.SerializerMethodField(
-        help_text="Quality figures; `possible_duplicate` names a similar face of another identity, or null.")
+        help_text="Quality figures; `possible_duplicate`: a similar face of another identity (its id and name only "
+                  "for readers who may see that person), or null; `liveness`: {score, is_live} when checked.")
     uploaded_by = serializers.CharField(source="uploaded_by.username", allow_null=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", allow_null=True)
     reviewed_at = serializers.DateTimeField(allow_null=True)
@@ -369,8 +381,10 @@ class PhotoOutputSerializer(serializers.Serializer):
         quality = dict(photo.quality or {})
         duplicate = quality.get("possible_duplicate")
         if isinstance(duplicate, dict) and duplicate.get("identity_id") is not None:
-            # The name stored at processing time may since be erased, or not the reader's to see.
-            quality["possible_duplicate"] = {**duplicate, "display_name": self._current_name(duplicate["identity_id"])}
+            # The person may since be erased, or not the reader's to see: then only that there is one.
+            name = self._current_name(duplicate["identity_id"])
+            quality["possible_duplicate"] = {**duplicate, "display_name": name,
+                                             "identity_id": duplicate["identity_id"] if name is not None else None}
         return quality
 
     def _current_name(self, identity_id: int) -> str | None:
@@ -410,7 +424,7 @@ class IdentityPhotosApi(APIView):
     permission_classes = [CanReadOrChangeIdentity]
     parser_classes = [MultiPartParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         photos = serializers.ListField(
             child=serializers.FileField(allow_empty_file=True, use_url=False), required=False,
             max_length=MAX_PHOTOS_PER_UPLOAD,
@@ -500,7 +514,7 @@ _REVIEW_ERRORS = error_responses(400, 401, 403, 404, 409)
 class PhotoApproveBulkApi(APIView):
     permission_classes = [requires("review")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
 
         class Meta:
@@ -519,7 +533,7 @@ class PhotoApproveBulkApi(APIView):
 class PhotoRejectBulkApi(APIView):
     permission_classes = [requires("review")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         ids = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=500)
         reason = serializers.CharField(max_length=1000)
 
@@ -552,7 +566,7 @@ class PhotoApproveApi(APIView):
 class PhotoRejectApi(APIView):
     permission_classes = [requires("review")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         reason = serializers.CharField(max_length=1000)
 
         class Meta:

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import can
-from facerec_site.api import error_responses, requires
+from facerec_site.api import StrictInputSerializer, error_responses, requires
 from facerec_site.upload_limits import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services
@@ -120,7 +120,9 @@ class IdentifiedFaceSerializer(serializers.Serializer):
     score = serializers.FloatField(allow_null=True, help_text="The best candidate's score; null when the gallery "
                                                               "has no template to compare with.")
     candidates = CandidateSerializer(many=True, help_text="Best first: in the classifier's order when it knows "
-                                                          "every candidate (`ranked_by: svm`), else by similarity.")
+                                                          "every candidate (`ranked_by: svm`), else by similarity. "
+                                                          "Besides the answer, only people the caller may read are "
+                                                          "listed (an api_client sees the answer alone).")
     ranked_by = serializers.CharField(help_text="`svm` or `similarity`.")
     reason = serializers.CharField(allow_null=True, help_text="Why the face is `unknown`: `below_threshold`, "
                                                               "`empty_gallery` or `liveness_failed` (with the "
@@ -141,7 +143,7 @@ class IdentifiedFaceSerializer(serializers.Serializer):
 class IdentifyApi(_UploadApi):
     permission_classes = [requires("identify")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         image = _probe_field(help_text="The probe photo (JPEG, PNG, WebP, BMP, PGM/PPM). Never stored.")
         top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, default=5,
                                          help_text="Candidates listed per face.")
@@ -186,7 +188,7 @@ class IdentifyApi(_UploadApi):
         liveness = requested_liveness(request, data.validated_data)
         result = services.identify(image=image, top_k=data.validated_data["top_k"],
                                    threshold=data.validated_data.get("threshold"), actor=request.user,
-                                   liveness=liveness)
+                                   liveness=liveness, visible_to=request.user)
         return Response(self.OutputSerializer(result).data)
 
 
@@ -196,7 +198,7 @@ class IdentifyApi(_UploadApi):
 class VerifyApi(_UploadApi):
     permission_classes = [requires("verify")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         image_a = _probe_field(required=False, help_text="Two-photo mode: the first photo.")
         image_b = _probe_field(required=False, help_text="Two-photo mode: the second photo.")
         image = _probe_field(required=False, help_text="Identity mode: the photo of the person claiming to be "

@@ -488,11 +488,13 @@ def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, t
 
 
 def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None,
-             liveness: str | None = None) -> IdentifyResult:
+             liveness: str | None = None, visible_to=None) -> IdentifyResult:
     """1:N, open set: every face in the image with its ranked candidates, or `unknown`.
 
     With the liveness policy `enforce`, a face that fails the check is not searched at all:
-    it is `unknown` with reason `liveness_failed` and no candidates.
+    it is `unknown` with reason `liveness_failed` and no candidates. `visible_to` (the caller):
+    besides the answer itself, only candidates that user may read are listed, so identify
+    never lists the gallery to someone who may not see it (an api_client sees answers only).
     """
     from identities.models import Identity
     from recognition.runtime import get_pipeline
@@ -526,6 +528,8 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
             identity_id=best.identity_id if known else None, label=best.display_name if known else "unknown",
             score=best.score if best else None, candidates=candidates, ranked_by=ranked_by, reason=reason,
             liveness=face_liveness))
+    if visible_to is not None:
+        _hide_unreadable_candidates(results, visible_to)
     used_svm = any(f.ranked_by == "svm" for f in results)
     result = IdentifyResult(
         faces=results, threshold=threshold, threshold_source=source, model_version=model_version,
@@ -542,6 +546,17 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
         "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
     return result
+
+
+def _hide_unreadable_candidates(faces: list[IdentifiedFace], user) -> None:
+    from identities.models import Identity
+    from identities.selectors import scoped_to
+
+    listed = {c.identity_id for face in faces for c in face.candidates}
+    readable = set(scoped_to(Identity.objects.filter(pk__in=listed), user, owner_field="created_by")
+                   .values_list("pk", flat=True))
+    for face in faces:
+        face.candidates = [c for c in face.candidates if c.identity_id in readable or c.identity_id == face.identity_id]
 
 
 def record_match_scores(matches: list[tuple[int, float]], *, kind: str, model_version: str) -> None:

@@ -70,7 +70,8 @@ def identify(request):
         try:
             image = decode_upload(data["image"], "image")
             result = services.identify(image=image, top_k=data["top_k"], threshold=data["threshold"],
-                                       actor=request.user, liveness=data.get("liveness") or None)
+                                       actor=request.user, liveness=data.get("liveness") or None,
+                                       visible_to=request.user)
         except DomainError as exc:
             add_domain_error(form, exc)
         else:

@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from facerec_site.api import Pagination, error_responses, paginated_response, requires
+from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
 from identities.models import Identity
 from reenrollment import selectors, services
 from reenrollment.models import ReenrollmentRequest
@@ -108,7 +108,7 @@ class ReenrollmentRequestDetailApi(APIView):
 class ReenrollmentRequestDismissApi(APIView):
     permission_classes = [requires("manage_reenrollment")]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInputSerializer):
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000,
                                      help_text="Why (optional); kept with the request.")
 

@@ -114,6 +114,10 @@ def read_pairs(pairs_file: str | Path, lfw_dir: str | Path | None = None, *,
             name_a, name_b = tok[0], tok[2]
             n_a = _parse_int(tok[1], path, line_no, "image number")
             n_b = _parse_int(tok[3], path, line_no, "image number")
+        for name in (name_a, name_b):
+            # A person's folder name, never a path: a pairs file cannot reach outside its images.
+            if name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+                raise ValueError(f"{path}:{line_no}: {name!r} is not a person's folder name")
         pairs.append(Pair(image_path(image_dir, name_a, n_a),
                           image_path(image_dir, name_b, n_b), same, fold))
 

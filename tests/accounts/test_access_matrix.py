@@ -65,7 +65,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "logout": {"POST": EVERYONE},
     "api-schema": {"GET": EVERYONE},
     "api-docs": {"GET": EVERYONE},
-    "api-job-status": {"GET": ENROLL},
+    "api-job-status": {"GET": ADMIN_ONLY},  # the seeded photo's job: its person is not the operator's
     # people, consent, photos (API)
     "identities_api:identity-list": {"GET": frozenset({ADMIN, REVIEWER, OPERATOR}), "POST": ENROLL},
     "identities_api:identity-detail": {"GET": READ_PEOPLE, "PATCH": ADMIN_ONLY, "DELETE": ADMIN_ONLY},
@@ -131,7 +131,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
 ADMIN_SITE_METHODS = ("GET", "POST")
 
 # Values for URL parameters, by parameter name; ints are the one seeded id.
-_STR_VALUES = {"task_id": f"process-photo-{SEEDED_ID}", "name": "roc", "url": "no-such-page/"}
+_STR_VALUES = {"task_id": f"enroll-photo-{SEEDED_ID}", "name": "roc", "url": "no-such-page/"}
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,12 @@ def test_delete_erases_the_identity_and_answers_the_counts(staff_client, staff,
                  410, "identity_erased")
     assert_error(staff_client.patch(f"{API}/identities/{bush.pk}/", {"notes": "x"}, format="json"),
                  410, "identity_erased")
+    # Erasing again is answered as the schema says: 200, erased, nothing left to delete, nothing audited.
+    again = staff_client.delete(f"{API}/identities/{bush.pk}/")
+    assert again.status_code == 200 and again.json()["status"] == "erased"
+    assert set(again.json()["deleted"].values()) == {0}
+    assert AuditLog.objects.filter(action="identity.erase", target_id=str(bush.pk)).count() == 1
+    assert staff_client.get(f"{API}/identities/{bush.pk}/consents/").json()["results"] == []
 
 
 def test_an_operator_enrolls_and_edits_their_own_people_but_cannot_erase(user_client, user, staff):
@@ -391,8 +397,19 @@ def test_possible_duplicate_names_only_a_person_still_there(staff_client, staff)
 
     services.erase_identity(identity=other)
 
-    duplicate = staff_client.get(f"{API}/photos/{photo['id']}/").json()["quality"]["possible_duplicate"]
-    assert duplicate["identity_id"] == other.pk and duplicate["display_name"] is None
+    # The erasure made the flag forget whom it pointed at.
+    assert staff_client.get(f"{API}/photos/{photo['id']}/").json()["quality"]["possible_duplicate"] is None
+
+
+def test_possible_duplicate_names_nobody_the_reader_may_not_see(user_client, user, staff):
+    mine = make_person(actor=user)
+    theirs = make_person("Look Alike", actor=staff)
+    [photo] = post_photos(user_client, mine.pk, upload_file(lfw("George_W_Bush", 1))).json()["photos"]
+    EnrollmentImage.objects.filter(pk=photo["id"]).update(quality={"possible_duplicate": {
+        "identity_id": theirs.pk, "similarity": 0.8, "threshold": 0.45}})
+
+    duplicate = user_client.get(f"{API}/photos/{photo['id']}/").json()["quality"]["possible_duplicate"]
+    assert duplicate["identity_id"] is None and duplicate["display_name"] is None and duplicate["similarity"] == 0.8
 
 
 def test_the_same_photo_twice_is_a_conflict(staff_client, staff):
@@ -587,10 +604,26 @@ def test_audit_log_is_staff_only_read_only_and_filterable(staff_client, user_cli
 def test_job_status_reports_the_celery_state(staff_client, celery_app_for_tests):
     # celery_app_for_tests first: the app caches its result backend at first use, and a backend
     # cached before the test broker is configured would hide the worker's results from later tests.
-    response = staff_client.get(f"{API}/jobs/0b5c0f1e-5f0e-4d0e-9d55-000000000000/")
+    response = staff_client.get(f"{API}/jobs/evaluation-report-424242/")
     assert response.status_code == 200
-    assert response.json() == {"id": "0b5c0f1e-5f0e-4d0e-9d55-000000000000", "status": "PENDING", "result": None}
+    assert response.json() == {"id": "evaluation-report-424242", "status": "PENDING", "result": None}
     assert_error(staff_client.get(f"{API}/jobs/not%20a%20task/"), 404, "not_found")
+    # Only the platform's own jobs, each behind the object it works on: any other id is unknown.
+    assert_error(staff_client.get(f"{API}/jobs/0b5c0f1e-5f0e-4d0e-9d55-000000000000/"), 404, "not_found")
+
+
+def test_a_photo_job_is_shown_only_to_whoever_may_read_that_photos_person(staff, user_client, user,
+                                                                            celery_app_for_tests):
+    theirs = make_person(actor=staff)
+    [their_photo] = services.enroll_photos(identity=theirs, actor=staff, uploads=[
+        services.Upload(name="a.jpg", data=lfw("George_W_Bush", 1).read_bytes())])
+    mine = make_person("Colin Powell", actor=user)
+    [my_photo] = services.enroll_photos(identity=mine, actor=user, uploads=[
+        services.Upload(name="b.jpg", data=lfw("Colin_Powell", 1).read_bytes())])
+
+    assert user_client.get(f"{API}/jobs/{services.processing_task_id(my_photo.pk)}/").status_code == 200
+    assert_error(user_client.get(f"{API}/jobs/{services.processing_task_id(their_photo.pk)}/"), 404, "not_found")
+    assert_error(user_client.get(f"{API}/jobs/evaluation-report-1/"), 404, "not_found")  # no run_reports
 
 
 def test_an_unexpected_error_is_a_generic_500_with_the_request_id(staff_client, monkeypatch, caplog):

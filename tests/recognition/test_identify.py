@@ -105,6 +105,18 @@ class TestFourPeopleEnrolled:
                 assert face["candidates"] and {c["identity_id"] for c in face["candidates"]} <= {
                     identity.pk for identity in gallery.people.values()}
 
+    def test_an_api_client_sees_the_answer_but_never_the_gallery(self, gallery):
+        from tests.tokens import bearer_client, token_for
+
+        kiosk = bearer_client(token_for(make_user("kiosk", "api_client")))
+        known = subject(identified(kiosk, lfw_bytes("George_W_Bush", 10)))
+        stranger = identified(kiosk, lfw_bytes(STRANGERS[0], 10))
+
+        assert known["label"] == "George W Bush"
+        assert [c["identity_id"] for c in known["candidates"]] == [gallery.people["George_W_Bush"].pk]
+        assert all(face["candidates"] == [] and face["label"] == "unknown" for face in stranger["faces"])
+        # The operator who enrolled them all still sees the ranking (test above).
+
     def test_each_face_of_a_two_person_photo_is_identified(self, gallery):
         probe = side_by_side(("Colin_Powell", 10), ("Tony_Blair", 10))
 
