@@ -132,7 +132,8 @@ def create_identity(*, display_name: str, external_ref: str | None = None, notes
                 contact_email=contact_email, created_by=actor if getattr(actor, "is_authenticated", False) else None)
     except IntegrityError:
         raise _duplicate_ref(external_ref)
-    details: dict[str, Any] = {"external_ref": external_ref}
+    # That there is one, never the value: the audit log outlives an erasure, and the reference names the person.
+    details: dict[str, Any] = {"external_ref": bool(external_ref)}
     if attributes:
         details["attribute_keys"] = sorted(attributes)  # keys only: values may be sensitive
     if contact_email:
@@ -320,7 +321,9 @@ def enroll_photos(*, identity: Identity, uploads: Sequence[Upload], actor=None) 
                 image.save()
                 images.append(image)
                 audit.record(action="photo.upload", actor=actor, target=image,
-                             details={"identity_id": identity.pk, "sha256": digest, "bytes": len(upload.data)})
+                             # No digest of the photo: the log outlives an erasure, and a digest would
+                             # still recognise a copy of the erased person's photo.
+                             details={"identity_id": identity.pk, "bytes": len(upload.data)})
             ids = [image.pk for image in images]
             transaction.on_commit(lambda: _queue_processing(ids))
     except IntegrityError:
@@ -464,6 +467,10 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         identity.reenrollment_requests.all().delete()
         IdentityPolicy.objects.filter(identity=identity).delete()
         counts["consents"] = Consent.objects.filter(identity=identity).delete()[0]
+        # Other people's photos flagged as looking like this person forget whom they looked like.
+        for other in EnrollmentImage.objects.filter(quality__possible_duplicate__identity_id=identity.pk):
+            other.quality = {**other.quality, "possible_duplicate": None}
+            other.save(update_fields=["quality"])
         already = identity.status == Identity.Status.ERASED
         identity.status = Identity.Status.ERASED
         identity.display_name = ""

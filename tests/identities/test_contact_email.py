@@ -60,7 +60,7 @@ def test_a_value_that_is_not_one_email_address_is_refused_without_echoing_it(val
 def test_the_audit_log_says_a_contact_email_was_set_or_changed_but_never_which(staff):
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS, actor=staff)
     assert Identity.objects.get(pk=identity.pk).contact_email == ADDRESS
-    assert AuditLog.objects.get(action="identity.create").details == {"external_ref": None, "contact_email": True}
+    assert AuditLog.objects.get(action="identity.create").details == {"external_ref": False, "contact_email": True}
 
     services.update_identity(identity=identity, contact_email="ada@new.example.org", actor=staff)
     assert Identity.objects.get(pk=identity.pk).contact_email == "ada@new.example.org"
