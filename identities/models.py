@@ -139,8 +139,9 @@ class AuditLog(models.Model):
     """Append-only, hash-chained record of every sensitive action.
 
     Each entry's `entry_hash` covers its content and the previous entry's hash, so
-    changing or removing a row breaks the chain (`manage.py verify_audit_log`). The
-    ORM refuses updates and deletes, and a database trigger refuses them too.
+    changing or removing a row breaks the chain (`manage.py verify_audit_log`); a signed
+    checkpoint outside the database catches a cut-off tail or a recomputed chain. The
+    ORM refuses updates and deletes, and database triggers refuse them and TRUNCATE too.
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

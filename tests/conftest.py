@@ -208,6 +208,25 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
         proc.wait()
 
 
+# Read before pytest-django points the connection at the test database.
+_CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_flushable(django_db_setup, django_db_blocker):
+    """The flush after each transactional test TRUNCATEs every table, which the audit log's
+    trigger refuses (identities 0005): the throwaway test database, and only it, turns it off.
+    Tests of the trigger turn it on inside their own transaction."""
+    from django.db import connection
+
+    if connection.settings_dict["NAME"] == _CONFIGURED_DATABASE:
+        return  # no test database in this session: the real one keeps its trigger
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_trigger WHERE tgname = 'identities_auditlog_no_truncate'")
+        if cursor.fetchone():
+            cursor.execute("ALTER TABLE identities_auditlog DISABLE TRIGGER identities_auditlog_no_truncate")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _release_test_database(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end sessions other processes or threads left on it
