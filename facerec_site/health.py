@@ -90,5 +90,11 @@ def platform_health() -> dict[str, Any]:
     }
 
 
+def summary(health: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see: up or down, per check. Versions, host names, weight paths and
+    error text stay with admins and local callers (they map the site for an attacker)."""
+    return {"ok": health["ok"], "checks": {name: {"ok": check["ok"]} for name, check in health["checks"].items()}}
+
+
 def _short(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:300]

@@ -115,7 +115,11 @@ def main() -> int:
         for name, cmd in commands.items():
             procs[name] = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, start_new_session=True)
         if _wait_for_http(f"http://{host}:{port}/", procs, 180, lambda: stopping):
-            print(f"\nfacerec is running at http://{host}:{port}/  (health: /healthz, admin: /admin/)."
+            # ensure_admin's line about it has scrolled away under the workers' logs by now.
+            password_file = var_dir / "initial_admin_password"
+            first_login = (f" The first administrator's password is in {password_file}."
+                           if password_file.exists() else "")
+            print(f"\nfacerec is running at http://{host}:{port}/  (health: /healthz, admin: /admin/).{first_login}"
                   " Press Ctrl-C to stop.\n", flush=True)
         while not stopping:
             dead = [name for name, proc in procs.items() if proc.poll() is not None]

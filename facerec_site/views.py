@@ -1,11 +1,19 @@
 """Site-wide pages: home and the health endpoint."""
 
+import ipaddress
+
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from facerec_site.health import platform_health
+from accounts.roles import can
+from facerec_site.db_errors import DATABASE_ERRORS
+from facerec_site.health import platform_health, summary
+
+# Set by a reverse proxy: a request carrying one came from elsewhere, even when the proxy
+# itself connects from loopback.
+_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
 @require_GET
@@ -17,4 +25,29 @@ def home(request):
 @require_GET
 def healthz(request):
     health = platform_health()
-    return JsonResponse(health, status=200 if health["ok"] else 503)
+    status = 200 if health["ok"] else 503
+    if not _sees_health_detail(request):
+        health = summary(health)
+    return JsonResponse(health, status=status)
+
+
+def _sees_health_detail(request) -> bool:
+    """Callers on this machine (`make run`'s operator, a container's own probe, the test suite)
+    and signed-in admins; the audit log's capability stands for the admin role because the
+    role table in accounts.roles decides access, not is_staff."""
+    if _from_loopback(request):
+        return True
+    try:
+        return can(request.user, "view_audit_log")
+    except DATABASE_ERRORS:  # sessions live in the database: with it down nobody is signed in
+        return False
+
+
+def _from_loopback(request) -> bool:
+    if any(request.META.get(header) for header in _FORWARDING_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
+    except ValueError:
+        return False
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback

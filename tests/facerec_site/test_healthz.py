@@ -1,4 +1,11 @@
+"""/healthz: 200 or 503 per check; the detail (versions, hosts, errors) only for local callers and admins."""
+
+import socket
+
 import pytest
+from django.conf import settings
+
+from tests.users import make_user
 
 
 @pytest.mark.worker
@@ -37,3 +44,48 @@ def test_home_page_is_served(client):
     response = client.get("/")
     assert response.status_code == 200
     assert b"Face recognition platform" in response.content
+
+
+REMOTE = "203.0.113.5"
+
+
+def assert_only_up_or_down(response) -> None:
+    body = response.json()
+    assert set(body) == {"ok", "checks"}
+    assert set(body["checks"]) == {"database", "broker", "worker", "models"}
+    assert all(check == {"ok": check["ok"]} and isinstance(check["ok"], bool) for check in body["checks"].values())
+    assert response.status_code == (200 if body["ok"] else 503)
+    text = response.content.decode()
+    assert "PostgreSQL" not in text and "pgvector" not in text and "sha256" not in text
+    assert str(settings.FACEREC_MODELS_DIR) not in text and socket.gethostname() not in text
+
+
+@pytest.mark.django_db
+def test_a_remote_caller_learns_only_whether_each_check_is_up(client):
+    assert_only_up_or_down(client.get("/healthz", REMOTE_ADDR=REMOTE))
+
+
+@pytest.mark.django_db
+def test_a_caller_through_a_proxy_on_this_machine_is_remote(client):
+    assert_only_up_or_down(client.get("/healthz", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=REMOTE))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["operator", "reviewer", None])
+def test_a_signed_in_user_without_the_admin_role_learns_only_whether_each_check_is_up(client, role):
+    client.force_login(make_user("someone", role))
+    assert_only_up_or_down(client.get("/healthz", REMOTE_ADDR=REMOTE))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("remote_addr", ["127.0.0.1", "::1"])
+def test_a_local_caller_sees_the_detail(client, remote_addr):
+    database = client.get("/healthz", REMOTE_ADDR=remote_addr).json()["checks"]["database"]
+    assert database["pgvector"].startswith("0.8") and "PostgreSQL" in database["server"]
+
+
+@pytest.mark.django_db
+def test_a_signed_in_admin_sees_the_detail_from_anywhere(client):
+    client.force_login(make_user("boss", "admin"))
+    body = client.get("/healthz", REMOTE_ADDR=REMOTE).json()
+    assert body["checks"]["database"]["pgvector"].startswith("0.8") and "elapsed_ms" in body

@@ -21,17 +21,21 @@ import numpy as np
 import pytest
 from cryptography.fernet import Fernet
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
 
 from identities.models import EnrollmentImage, private_storage
 from recognition.models import FaceEmbedding
 from tests.api_helpers import api_client
 from tests.conftest import _worker_idle
 from tests.shared_data import LFW_IMAGES
+from tests.tokens import bearer_client, token_for
 from tests.users import make_user
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 RUN = 64  # bytes of photo (or characters of token) that must not appear together
+PASSWORD, WRONG_PASSWORD = "log-test-Pa55word-x7q!", "log-test-Wr0ng-Pa55word-z9!"
 APP_LOGGERS = ("", "django", "django.request", "django.db.backends", "celery", "kombu", "identities", "recognition",
                "facerec_site", "accounts", "evaluation", "reenrollment", "PIL")
 _FLOAT = re.compile(r"-?\d+\.\d{4,}(?:[eE][-+]?\d+)?")
@@ -132,14 +136,21 @@ def test_no_photo_bytes_embedding_or_token_is_logged_by_the_web_process_or_the_w
     settings.DEBUG = True  # SQL queries, with their parameters, are logged too
     for name in APP_LOGGERS:
         caplog.set_level(logging.DEBUG, logger=name or None)
-    client = api_client(make_user("log-admin", "admin"))
+    client = api_client(make_user("log-admin", "admin", password=PASSWORD))
+    # Secrets in use meanwhile: an API token (identify goes through it), a sign-in with the right
+    # password and one with a wrong one, the site's SECRET_KEY and the photo keys.
+    kiosk_token = token_for(make_user("log-kiosk", "api_client"))
+    signed_in = Client()
+    assert signed_in.post(reverse("login"), {"username": "log-admin", "password": PASSWORD}).status_code == 302
+    Client().post(reverse("login"), {"username": "log-admin", "password": WRONG_PASSWORD})
 
     george, george_photos = enroll(client, "George W Bush", "George_W_Bush", (1, 2))
     _colin, colin_photos = enroll(client, "Colin Powell", "Colin_Powell", (1, 2))
     approved = client.post("/api/v1/photos/approve/", {"ids": george_photos + colin_photos}, format="json")
     assert approved.status_code == 200, approved.content
 
-    identified = client.post("/api/v1/identify", {"image": upload("George_W_Bush", 1)}, format="multipart")
+    identified = bearer_client(kiosk_token).post("/api/v1/identify", {"image": upload("George_W_Bush", 1)},
+                                                  format="multipart")
     assert identified.status_code == 200, identified.content
     assert identified.json()["faces"][0]["label"] == "George W Bush"
     pair = client.post("/api/v1/verify", {"image_a": upload("George_W_Bush", 1), "image_b": upload("George_W_Bush", 2)},
@@ -171,6 +182,11 @@ def test_no_photo_bytes_embedding_or_token_is_logged_by_the_web_process_or_the_w
     leaking_lines = [line[:200] for line in worker_output.splitlines() if secrets.found_in(line)]
     assert leaking_lines == []
     assert secrets.found_in(worker_output) == []  # runs spread over lines too
+
+    plain = [kiosk_token, kiosk_token.split("_")[-1], PASSWORD, WRONG_PASSWORD, settings.SECRET_KEY,
+             *[str(key) for key in settings.FACEREC_PHOTO_KEYS]]
+    logged = "\n".join(record_text(record) for record in caplog.records) + worker_output
+    assert [secret[:6] + "..." for secret in plain if secret in logged] == []
 
 
 def test_the_leak_detector_finds_what_it_looks_for():

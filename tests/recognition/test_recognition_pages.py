@@ -117,9 +117,9 @@ class TestPages:
         wrong = signed_in.post(VERIFY, {"mode": "identity", "claim-image": upload(lfw_bytes("Donald_Rumsfeld", 12)),
                                         "claim-identity": blair.pk})
 
-        assert ">MATCH<" in right.content.decode() and "matches Donald Rumsfeld" in right.content.decode()
-        assert "3 approved photos of Donald Rumsfeld" in right.content.decode()
-        assert "NO MATCH" in wrong.content.decode() and "does not match Tony Blair" in wrong.content.decode()
+        assert ">MATCH<" in right.content.decode() and "matches <bdi>Donald Rumsfeld</bdi>" in right.content.decode()
+        assert "3 approved photos of <bdi>Donald Rumsfeld</bdi>" in right.content.decode()
+        assert "NO MATCH" in wrong.content.decode() and "does not match <bdi>Tony Blair</bdi>" in wrong.content.decode()
 
     def test_the_person_picker_lists_the_active_people_to_whoever_may_verify(self, client, gallery,
                                                                               stranger_user, staff):

@@ -1,6 +1,9 @@
 """Create the first administrator when there is none (used by `make run`)."""
 
+import os
 import secrets
+import tempfile
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,9 +13,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import ADMIN, assign_role
 
+PASSWORD_FILENAME = "initial_admin_password"
+
 
 class Command(BaseCommand):
-    help = "Create a superuser when none exists: FACEREC_ADMIN_USERNAME/PASSWORD/EMAIL, or a generated password printed once."
+    help = ("Create a superuser when none exists: FACEREC_ADMIN_USERNAME/PASSWORD/EMAIL, or a generated password "
+            f"written to VAR_DIR/{PASSWORD_FILENAME} (readable by this account only).")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -31,5 +37,22 @@ class Command(BaseCommand):
         if settings.FACEREC_ADMIN_PASSWORD:
             self.stdout.write(self.style.SUCCESS(f"Created administrator {username!r} (password from FACEREC_ADMIN_PASSWORD)."))
         else:
-            # Shown this once only: it is stored hashed.
-            self.stdout.write(self.style.SUCCESS(f"Created administrator {username!r} with password: {password}"))
+            # Not printed: stdout ends up in terminal scrollback and container logs. Stored hashed,
+            # so this file is the only copy.
+            path = _write_private(Path(settings.VAR_DIR) / PASSWORD_FILENAME, password + "\n")
+            self.stdout.write(self.style.SUCCESS(
+                f"Created administrator {username!r}; its generated password is in {path} (readable by this "
+                "account only). Sign in, change it, then delete the file."))
+
+
+def _write_private(path: Path, text: str) -> Path:
+    """Write `text` to `path`, 0600 from creation (mkstemp), replacing a leftover file whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
