@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import selectors, services
@@ -65,8 +66,9 @@ def token_revoke(request, pk: int):
     token = get_object_or_404(selectors.api_tokens(), pk=pk)
     was_revoked = token.revoked_at is not None
     services.revoke_token(token=token, actor=request.user)
+    # The name is isolated: a right-to-left override in it must not reverse the rest of the message.
     if was_revoked:
-        messages.info(request, f"The token {token} was already revoked.")
+        messages.info(request, format_html("The token <bdi>{}</bdi> was already revoked.", token))
     else:
-        messages.success(request, f"The token {token} is revoked: it no longer works.")
+        messages.success(request, format_html("The token <bdi>{}</bdi> is revoked: it no longer works.", token))
     return redirect("accounts:tokens")

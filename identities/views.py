@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -105,7 +106,8 @@ def identity_create(request):
             except IntegrityError:  # external_ref taken between the form's check and the insert
                 identity_form.add_error("external_ref", "Another person already has this external reference.")
             else:
-                messages.success(request, f"{identity.display_name} was added with their consent.")
+                messages.success(request, format_html("<bdi>{}</bdi> was added with their consent.",
+                                                      identity.display_name))
                 files = photos_form.cleaned_data["photos"]
                 if files:
                     try:

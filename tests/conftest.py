@@ -231,12 +231,18 @@ def _audit_log_flushable(django_db_setup, django_db_blocker):
 def _release_test_database(django_db_setup, django_db_blocker):
     """Before the test database is dropped, end sessions other processes or threads left on it
     (the live server's thread, worker pool children)."""
-    yield
     from django.db import connection
 
-    # pytest-django creates no test database for a session without database tests: the
-    # connection is then the real one, whose sessions (a `make run`) must be left alone.
-    test_database = connection.creation._get_test_db_name()
+    # After django_db_setup the connection names the test database (test_<name>, or
+    # TEST_DATABASE_NAME); anything else is a real database whose sessions (a `make run`)
+    # must be left alone. (Asking creation._get_test_db_name() now would prefix it twice.)
+    test_database = connection.settings_dict["NAME"]
+    named = (connection.settings_dict.get("TEST") or {}).get("NAME")
+    if not (test_database == named or test_database.startswith("test_")):
+        test_database = None
+    yield
+    if test_database is None:
+        return
     with django_db_blocker.unblock(), contextlib.suppress(Exception), connection.cursor() as cursor:
         cursor.execute("SELECT current_database()")
         if cursor.fetchone()[0] != test_database:

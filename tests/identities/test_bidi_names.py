@@ -163,3 +163,11 @@ class TestNamesAreIsolated:
     def test_the_page_title_isolates_the_name(self, admin_client, scene):
         html = admin_client.get(reverse("identities:detail", args=[scene.identity.pk])).content.decode()
         assert f"<title>{FSI}{NAME}{PDI} · facerec</title>" in unescape(html)
+
+    def test_in_the_message_after_revoking_a_token(self, admin_client):
+        from accounts.models import ApiToken
+
+        token = ApiToken.objects.get(name=TOKEN_NAME)
+        response = admin_client.post(reverse("accounts:token-revoke", args=[token.pk]), follow=True)
+        assert "was already revoked" in response.content.decode()
+        assert_names_isolated(response, TOKEN_NAME)

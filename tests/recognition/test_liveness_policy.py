@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from identities import services as identity_services
 from identities.models import AuditLog, EnrollmentImage
 from recognition.pipeline.liveness import default_source_dir
+from tests.api_helpers import api_client
 from tests.recognition.conftest import PASSWORD, display_name, lfw_bytes
 from tests.users import make_user
 
@@ -21,12 +22,6 @@ pytestmark = pytest.mark.django_db
 
 ATTACK = (default_source_dir() / "samples" / "image_F2.jpg").read_bytes()  # a face shown on a screen
 LIVE_SAMPLE = (default_source_dir() / "samples" / "image_T1.jpg").read_bytes()
-
-
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def upload(data: bytes, name: str = "probe.jpg") -> SimpleUploadedFile:
@@ -54,7 +49,7 @@ def admin(gallery):
 @pytest.mark.usefixtures("gallery")
 class TestIdentifyAndVerify:
     def test_identify_reports_the_liveness_of_every_face_by_default(self, operator, gallery):
-        body = identify(client_for(operator), lfw_bytes("George_W_Bush", 10))
+        body = identify(api_client(operator), lfw_bytes("George_W_Bush", 10))
 
         assert body["liveness_policy"] == "report"
         [face] = [f for f in body["faces"] if f["label"] == "George W Bush"]
@@ -65,13 +60,13 @@ class TestIdentifyAndVerify:
         assert face["liveness"] in entry.details["liveness"]
 
     def test_report_answers_an_attack_as_usual_but_says_it_failed(self, admin):
-        body = identify(client_for(admin), ATTACK)
+        body = identify(api_client(admin), ATTACK)
         [face] = body["faces"]
         assert face["liveness"]["is_live"] is False and face["liveness"]["score"] < 0.1
         assert face["reason"] in ("below_threshold", None) and face["candidates"]  # searched as usual
 
     def test_enforce_refuses_an_attack_without_searching_the_gallery(self, admin):
-        body = identify(client_for(admin), ATTACK, liveness="enforce")
+        body = identify(api_client(admin), ATTACK, liveness="enforce")
 
         [face] = body["faces"]
         assert body["liveness_policy"] == "enforce"
@@ -82,34 +77,34 @@ class TestIdentifyAndVerify:
         assert entry.details["liveness"][0]["is_live"] is False
 
     def test_enforce_still_identifies_a_live_face(self, admin):
-        body = identify(client_for(admin), lfw_bytes("Colin_Powell", 11), liveness="enforce")
+        body = identify(api_client(admin), lfw_bytes("Colin_Powell", 11), liveness="enforce")
         assert "Colin Powell" in [f["label"] for f in body["faces"]]
 
     def test_off_leaves_liveness_out(self, admin):
-        body = identify(client_for(admin), lfw_bytes("Colin_Powell", 11), liveness="off")
+        body = identify(api_client(admin), lfw_bytes("Colin_Powell", 11), liveness="off")
         assert body["liveness_policy"] == "off" and all(f["liveness"] is None for f in body["faces"])
 
     def test_the_platform_policy_comes_from_the_setting(self, operator, settings):
         settings.FACEREC_LIVENESS = "enforce"
-        body = identify(client_for(operator), ATTACK)
+        body = identify(api_client(operator), ATTACK)
         assert body["liveness_policy"] == "enforce" and body["faces"][0]["reason"] == "liveness_failed"
 
     def test_choosing_a_policy_needs_the_capability(self, operator):
-        response = client_for(operator).post("/api/v1/identify", {"image": upload(ATTACK), "liveness": "off"},
+        response = api_client(operator).post("/api/v1/identify", {"image": upload(ATTACK), "liveness": "off"},
                                              format="multipart")
         assert response.status_code == 403
         assert "choose_liveness" in response.json()["error"]["message"]
 
     def test_an_unknown_policy_is_refused_with_its_field(self, admin):
-        response = client_for(admin).post("/api/v1/identify", {"image": upload(ATTACK), "liveness": "strict"},
+        response = api_client(admin).post("/api/v1/identify", {"image": upload(ATTACK), "liveness": "strict"},
                                           format="multipart")
         assert response.status_code == 400
         assert "liveness" in str(response.json()["error"]["fields"])
 
     def test_verify_enforce_answers_no_match_for_an_attack(self, admin, gallery):
         bush = gallery.people["George_W_Bush"]
-        genuine = verify_claim(client_for(admin), lfw_bytes("George_W_Bush", 10), bush.pk, liveness="enforce")
-        attack = verify_claim(client_for(admin), ATTACK, bush.pk, liveness="enforce")
+        genuine = verify_claim(api_client(admin), lfw_bytes("George_W_Bush", 10), bush.pk, liveness="enforce")
+        attack = verify_claim(api_client(admin), ATTACK, bush.pk, liveness="enforce")
 
         assert genuine["match"] is True and genuine["reason"] is None and genuine["liveness"][0]["is_live"]
         assert attack["match"] is False and attack["reason"] == "liveness_failed"
@@ -118,7 +113,7 @@ class TestIdentifyAndVerify:
         assert entry.details["reason"] == "liveness_failed" and entry.details["liveness"][0]["is_live"] is False
 
     def test_two_photo_verify_reports_both_faces(self, operator):
-        response = client_for(operator).post("/api/v1/verify", {
+        response = api_client(operator).post("/api/v1/verify", {
             "image_a": upload(lfw_bytes("Colin_Powell", 11)), "image_b": upload(LIVE_SAMPLE)}, format="multipart")
         body = response.json()
         assert response.status_code == 200 and len(body["liveness"]) == 2
