@@ -5,6 +5,7 @@ Each check returns a small dict with `ok` and what it saw; none raises.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -43,6 +44,50 @@ def check_workers(timeout_s: float = 1.0) -> dict[str, Any]:
     return {"ok": bool(names), "count": len(names), "workers": names}
 
 
+# A worker ping waits its whole time-out for replies (a broadcast cannot know how many will
+# come), so /healthz reuses the last answer: fresh for WORKER_FRESH_S, then served while one
+# refresh runs in the background; past WORKER_STALE_S (no refresh got through) it asks and
+# waits. A worker that died is reported within WORKER_STALE_S.
+WORKER_FRESH_S = 10.0
+WORKER_STALE_S = 30.0
+_workers_seen: dict[str, Any] = {"at": None, "result": None}
+_workers_lock = threading.Lock()
+_refreshing = threading.Event()
+
+
+def _refresh_workers() -> dict[str, Any]:
+    result = check_workers()
+    with _workers_lock:
+        _workers_seen.update(at=time.monotonic(), result=result)
+    return result
+
+
+def _refresh_in_background() -> None:
+    try:
+        _refresh_workers()
+    finally:
+        _refreshing.clear()
+
+
+def cached_worker_check() -> dict[str, Any]:
+    """check_workers, answered from the last ping while it is recent (see WORKER_FRESH_S)."""
+    with _workers_lock:
+        at, result = _workers_seen["at"], _workers_seen["result"]
+    age = None if at is None else time.monotonic() - at
+    if age is None or age > WORKER_STALE_S:
+        result, age = _refresh_workers(), 0.0
+    elif age > WORKER_FRESH_S and not _refreshing.is_set():
+        _refreshing.set()
+        threading.Thread(target=_refresh_in_background, name="healthz-worker-ping", daemon=True).start()
+    return {**result, "checked_s_ago": round(age, 1)}
+
+
+def forget_workers() -> None:
+    """Drop the remembered ping (tests; a process that knows the workers changed)."""
+    with _workers_lock:
+        _workers_seen.update(at=None, result=None)
+
+
 def check_models() -> dict[str, Any]:
     """Are the configured weights on disk, and which device/backend embeds with them?
 
@@ -77,7 +122,7 @@ def platform_health() -> dict[str, Any]:
     started = time.monotonic()
     checks = {"database": check_database(), "broker": check_broker()}
     # Without a broker, asking for workers would only wait for the time-out.
-    checks["worker"] = check_workers() if checks["broker"]["ok"] else {"ok": False, "count": 0,
+    checks["worker"] = cached_worker_check() if checks["broker"]["ok"] else {"ok": False, "count": 0,
                                                                         "error": "broker down"}
     try:
         checks["models"] = check_models()

@@ -5,12 +5,14 @@ import socket
 import pytest
 from django.conf import settings
 
+from facerec_site import health
 from tests.users import make_user
 
 
 @pytest.mark.worker
 @pytest.mark.django_db
 def test_healthz_reports_database_broker_worker_and_models_up(client, celery_worker):
+    health.forget_workers()  # a ping remembered from before the worker started
     response = client.get("/healthz")
 
     body = response.json()
@@ -89,3 +91,38 @@ def test_a_signed_in_admin_sees_the_detail_from_anywhere(client):
     client.force_login(make_user("boss", "admin"))
     body = client.get("/healthz", REMOTE_ADDR=REMOTE).json()
     assert body["checks"]["database"]["pgvector"].startswith("0.8") and "elapsed_ms" in body
+
+
+def test_the_worker_ping_is_remembered_so_healthz_answers_at_once_yet_sees_a_dead_worker_soon(monkeypatch):
+    """A ping waits its whole time-out; /healthz reuses the last one, refreshed in the background."""
+    import time
+
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+    alive = [True]
+    pings = []
+
+    def ping():
+        pings.append(clock[0])
+        return {"ok": alive[0], "count": int(alive[0]), "workers": ["celery@w1"] if alive[0] else []}
+
+    monkeypatch.setattr(health, "check_workers", ping)
+    health.forget_workers()
+
+    assert health.cached_worker_check()["ok"] and len(pings) == 1  # nothing remembered: asked
+    clock[0] += 5
+    assert health.cached_worker_check()["checked_s_ago"] == 5.0 and len(pings) == 1  # fresh: not asked
+    alive[0] = False  # the worker dies
+    clock[0] += 6  # past WORKER_FRESH_S: the old answer now, a refresh in the background
+    assert health.cached_worker_check()["ok"] is True
+    deadline = time.time() + 5
+    while len(pings) < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    while health._refreshing.is_set() and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(pings) == 2 and not health._refreshing.is_set()
+    assert health.cached_worker_check()["ok"] is False  # reported within seconds of the refresh
+    clock[0] += health.WORKER_STALE_S + 1  # and with no refresh getting through, asked again at once
+    health.cached_worker_check()
+    assert len(pings) == 3
+    health.forget_workers()
