@@ -462,8 +462,8 @@ def open_set_identification(data: LabelledEmbeddings, *, roles: np.ndarray, scor
 
     # Verify in identity mode: the best of the claimed identity's templates, scored for their number.
     column = {label: i for i, label in enumerate(ids.tolist())}
-    genuine = scorer.score(per_id[np.arange(n_mated), [column[label] for label in mated.labels]],
-                           templates_per_id[[column[label] for label in mated.labels]])
+    claimed = np.array([column[label] for label in mated.labels])
+    genuine = scorer.score(per_id[np.arange(n_mated), claimed], templates_per_id[claimed])
     impostor = scorer.score(per_id[n_mated:], templates_per_id[None, :]).ravel()
     claims = np.concatenate([genuine, impostor])
     same = np.r_[np.ones(genuine.size, bool), np.zeros(impostor.size, bool)]

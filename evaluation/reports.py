@@ -395,7 +395,8 @@ def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutp
             used = [(file, role) for file, role in zip(listing.files, listed) if role]
             role_of = {str(Path(path).relative_to(folder)): role for (_, path), role in used}
             data, skipped, liveness = folder_dataset(folder, FolderListing([file for file, _ in used]),
-                                           tta=parameters.get("tta", False), progress=_stage(progress, 0.0, 0.7))
+                                                     tta=parameters.get("tta", False),
+                                                     progress=_stage(progress, 0.0, 0.7))
             roles = np.array([role_of[item] for item in data.items])
     except (ValueError, DatasetError) as exc:
         field = "holdout" if parameters["holdout"] else ("strangers" if "stranger" in str(exc) else "enrolled")
@@ -412,10 +413,11 @@ def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutp
             target_fpir=parameters["target_fpir"], target_far=parameters["target_far"], seed=parameters["seed"])
     except ValueError as exc:
         raise ParameterError(str(exc), "holdout") from None
-    for kind, key in ((RecognitionThreshold.Kind.IDENTIFY, None), (RecognitionThreshold.Kind.VERIFY, "verify")):
-        for method in (result.metrics["methods"].values() if key is None else [result.metrics["verify_identity"]]):
-            if "at_threshold" in method:
-                method["at_threshold"]["source"] = in_force[kind].source
+    sections = [(RecognitionThreshold.Kind.IDENTIFY, method) for method in result.metrics["methods"].values()]
+    sections.append((RecognitionThreshold.Kind.VERIFY, result.metrics["verify_identity"]))
+    for kind, section in sections:  # each figure at the threshold in force says where it came from
+        if "at_threshold" in section:
+            section["at_threshold"]["source"] = in_force[kind].source
     progress(0.8, "drawing plots")
     a = result.arrays
     serving = str(a["serving_method"][0])

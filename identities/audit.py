@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from facerec_site import request_context
 from identities.models import AuditLog
+from identities.storage import write_file_atomically
 
 GENESIS_HASH = "0" * 64
 _APPEND_LOCK_KEY = 0x61756469  # "audi": any constant shared by all writers
@@ -96,12 +94,12 @@ class Checkpoint:
 
     def signature(self) -> str:
         # FACEREC_AUDIT_KEY when set, else SECRET_KEY; the salt keeps the derived key for this use only.
-        secret = getattr(settings, "FACEREC_AUDIT_KEY", "") or settings.SECRET_KEY
+        secret = settings.FACEREC_AUDIT_KEY or settings.SECRET_KEY
         return salted_hmac(_CHECKPOINT_SALT, self._payload(), secret=secret, algorithm="sha256").hexdigest()
 
 
 def checkpoint_path() -> Path:
-    return Path(getattr(settings, "FACEREC_AUDIT_CHECKPOINT", settings.VAR_DIR / "audit_checkpoint.json"))
+    return Path(settings.FACEREC_AUDIT_CHECKPOINT)
 
 
 def read_checkpoint(path: Path) -> Checkpoint | None:
@@ -124,18 +122,7 @@ def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     """Replace the file atomically (a crash leaves the old checkpoint or the new one), mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body = {"last_id": checkpoint.last_id, "last_hash": checkpoint.last_hash, "hmac": checkpoint.signature()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(body, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_file_atomically(path, (json.dumps(body, indent=2) + "\n").encode())
 
 
 @dataclass

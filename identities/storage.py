@@ -234,15 +234,15 @@ class PrivateMediaStorage(FileSystemStorage):
                 raise PhotoUndecryptable(name) from None
         else:
             token, outcome = current.encrypt(raw), ENCRYPTED
-        _replace_atomically(path, token)
+        write_file_atomically(path, token)
         return outcome
 
 
-def _replace_atomically(path: str, data: bytes) -> None:
-    """A temporary file in the same folder, flushed to disk, then renamed over `path`:
-    readers see the old token or the new one, never half of one."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rotate-", suffix=".tmp")  # 0600
+def write_file_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """A temporary file in the same folder (0600 from creation), flushed to disk, then renamed
+    over `path`: readers see the old content or the new one, never half of it."""
+    directory, name = os.path.split(os.fspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")  # 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -109,33 +109,32 @@ def forget_template_counts() -> None:
     _template_counts.clear()
 
 
-def _scored_rows(queryset, vector: np.ndarray, model_version: str):
-    """(identity_id, raw cosine, calibrated-space cosine) per template of `queryset`, nearest first."""
-    mean = scorer(model_version).mean
-    vector = vector.astype(np.float32)
-    rows = queryset.annotate(distance=CosineDistance("vector", vector.tolist()))
-    if mean is not None:
-        rows = rows.annotate(neg_dot_mean=MaxInnerProduct("vector", mean.tolist()))
-    return rows.order_by("distance"), mean, vector
+def _template_similarities(templates, vector: np.ndarray, model_version: str, limit: int | None = None
+                           ) -> list[tuple[int, float, float]]:
+    """(identity_id, raw cosine, calibrated-space cosine) per template of `templates`, nearest first.
 
-
-def _with_score_similarity(rows, mean, vector, model_version):
-    """Rows of (identity_id, distance[, -t.m]) -> (identity_id, raw, calibrated-space similarity)."""
+    The calibrated cosine comes from x.t and t.m (Scorer.similarity_from_raw), so no
+    template vector leaves the database.
+    """
+    vector = np.asarray(vector, dtype=np.float32)
+    calibration = scorer(model_version)
+    rows = templates.annotate(distance=CosineDistance("vector", vector.tolist())).order_by("distance")
+    fields = ["identity_id", "distance"]
+    if calibration.mean is not None:
+        rows = rows.annotate(neg_dot_mean=MaxInnerProduct("vector", calibration.mean.tolist()))
+        fields.append("neg_dot_mean")
+    rows = rows.values_list(*fields)
+    rows = list(rows if limit is None else rows[:limit])
     if not rows:
         return []
-    ids = np.array([r[0] for r in rows])
     raw = 1.0 - np.array([float(r[1]) for r in rows])
-    if mean is None:
-        return list(zip(ids.tolist(), raw.tolist(), raw.tolist()))
-    template_dot_mean = -np.array([float(r[2]) for r in rows])
-    projected = scorer(model_version).similarity_from_raw(raw, float(vector @ mean), template_dot_mean)
-    return list(zip(ids.tolist(), raw.tolist(), projected.tolist()))
+    projected = raw if calibration.mean is None else calibration.similarity_from_raw(
+        raw, float(vector @ calibration.mean), -np.array([float(r[2]) for r in rows]))
+    return list(zip([r[0] for r in rows], raw.tolist(), np.asarray(projected).tolist()))
 
 
 def nearest_identities(vector: np.ndarray, *, model_version: str, limit: int) -> list[Neighbour]:
     """Identities whose templates are closest to `vector` (HNSW search), best first, one row each."""
-    queryset, mean, vector = _scored_rows(active_templates(model_version), vector, model_version)
-    fields = ["identity_id", "distance"] + (["neg_dot_mean"] if mean is not None else [])
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Per query: wider search than pgvector's default 40 for better recall on large galleries.
@@ -143,9 +142,10 @@ def nearest_identities(vector: np.ndarray, *, model_version: str, limit: int) ->
             # pgvector 0.8: keep scanning the graph when the filters (active, model version)
             # drop rows, instead of returning fewer than asked for.
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        rows = list(queryset.values_list(*fields)[: max(limit * 10, 50)])
+        rows = _template_similarities(active_templates(model_version), vector, model_version,
+                                      limit=max(limit * 10, 50))
     best: dict[int, tuple[float, float]] = {}
-    for identity_id, raw, projected in _with_score_similarity(rows, mean, vector, model_version):
+    for identity_id, raw, projected in rows:
         seen_raw, seen_projected = best.get(identity_id, (-2.0, -2.0))
         best[identity_id] = (max(raw, seen_raw), max(projected, seen_projected))
     ranked = sorted(best.items(), key=lambda kv: -kv[1][1])[:limit]
@@ -155,10 +155,8 @@ def nearest_identities(vector: np.ndarray, *, model_version: str, limit: int) ->
 def identity_similarity(vector: np.ndarray, *, identity_id: int, model_version: str
                         ) -> tuple[float, float, int] | None:
     """Best raw and calibrated-space cosine similarity to the identity's active templates, and how many."""
-    queryset, mean, vector = _scored_rows(active_templates(model_version).filter(identity_id=identity_id),
-                                          vector, model_version)
-    fields = ["identity_id", "distance"] + (["neg_dot_mean"] if mean is not None else [])
-    rows = _with_score_similarity(list(queryset.values_list(*fields)), mean, vector, model_version)
+    rows = _template_similarities(active_templates(model_version).filter(identity_id=identity_id), vector,
+                                  model_version)
     if not rows:
         return None
     return max(r[1] for r in rows), max(r[2] for r in rows), len(rows)

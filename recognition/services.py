@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from identities import audit
-from recognition.models import ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
+from recognition.models import EMBEDDING_DIM, ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def _template_rows(model_version: str) -> tuple[np.ndarray, np.ndarray, np.ndarr
         ids.append(pk)
         labels.append(str(identity_id))
         vectors.append(np.asarray(vector, dtype=np.float32))
-    X = np.stack(vectors) if vectors else np.zeros((0, 512), np.float32)
+    X = np.stack(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
     return np.array(ids, dtype=np.int64), np.array(labels), X
 
 
@@ -253,20 +253,19 @@ def _finish(version: ClassifierVersion, status: str, model_version: str, **field
     version.status, version.model_version, version.finished_at = status, model_version, timezone.now()
     for name, value in fields.items():
         setattr(version, name, value)
-    finished = (ClassifierVersion.Status.READY, ClassifierVersion.Status.SKIPPED)
+    finished = status in (ClassifierVersion.Status.READY, ClassifierVersion.Status.SKIPPED)
     # A training that started before a newer one (say, the urgent retrain after an erasure)
     # but ends after it read older templates: it must not replace the newer version.
-    stale = ClassifierVersion.objects.filter(model_version=model_version, pk__gt=version.pk,
-                                             status__in=finished).exists()
-    if status in finished and stale:
-        transaction.on_commit(lambda: delete_superseded_artifacts(model_version))
-    elif status in finished:
+    stale = ClassifierVersion.objects.filter(
+        model_version=model_version, pk__gt=version.pk,
+        status__in=[ClassifierVersion.Status.READY, ClassifierVersion.Status.SKIPPED]).exists()
+    if finished and not stale:
         # Current per model version; a SKIPPED version is current too: it tells
         # identification to use nearest neighbours alone.
         ClassifierVersion.objects.filter(current=True, model_version=model_version).update(current=False)
         version.current = True
     version.save()
-    if version.current:
+    if finished:  # the files of whichever versions are not current go (a stale one's own too)
         transaction.on_commit(lambda: delete_superseded_artifacts(model_version))
     audit.record(action="classifier.retrain", target=version,
                  details={"status": status, "identities": version.n_identities, "samples": version.n_samples,
@@ -283,7 +282,7 @@ def delete_superseded_artifacts(model_version: str) -> int:
     for row in superseded:
         shutil.rmtree(row.artifact_dir, ignore_errors=True)
         deleted += ClassifierVersion.objects.filter(pk=row.pk).update(artifact_dir="")
-    _load_classifier.cache_clear()
+    _forget_loaded_classifiers()
     return deleted
 
 
@@ -304,7 +303,7 @@ def scrub_identity_from_classifiers(identity_id: int) -> int:
         if model.without_labels([str(identity_id)]):
             model.save_atomic(Path(row.artifact_dir))
             scrubbed += 1
-    _load_classifier.cache_clear()
+    _forget_loaded_classifiers()
     return scrubbed
 
 
@@ -382,7 +381,8 @@ def _load_classifier_files(artifact_dir: str, stamp: int):
     return FaceClassifier.load(Path(artifact_dir))
 
 
-_load_classifier.cache_clear = _load_classifier_files.cache_clear
+def _forget_loaded_classifiers() -> None:
+    _load_classifier_files.cache_clear()
 
 
 # --- liveness (presentation-attack detection) -------------------------------------

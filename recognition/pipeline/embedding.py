@@ -104,11 +104,13 @@ def _cached_onnx(path: Path, weights: ModelInfo) -> OnnxFile | None:
     return OnnxFile(path=path, sha256=meta["sha256"], weights=weights)
 
 
-def export_onnx_bytes(model: torch.nn.Module) -> bytes:
-    """Export an InceptionResnetV1 (eval, CPU, float32) to ONNX with a dynamic batch axis."""
+def export_onnx_bytes(model: torch.nn.Module, *, input_size: int = CROP_SIZE, output_name: str = "embeddings"
+                      ) -> bytes:
+    """Export a network of square image batches (eval, CPU, float32; InceptionResnetV1 by default)
+    to ONNX with a dynamic batch axis: `input` (batch, 3, size, size) -> `output_name`."""
     import torch
 
-    dummy = torch.zeros(2, 3, CROP_SIZE, CROP_SIZE)
+    dummy = torch.zeros(2, 3, input_size, input_size)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated but needs no onnxscript and handles
@@ -119,8 +121,8 @@ def export_onnx_bytes(model: torch.nn.Module) -> bytes:
             (dummy,),
             buf,
             input_names=["input"],
-            output_names=["embeddings"],
-            dynamic_axes={"input": {0: "batch"}, "embeddings": {0: "batch"}},
+            output_names=[output_name],
+            dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}},
             opset_version=ONNX_OPSET,
             dynamo=False,
         )

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import os
 import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from recognition.pipeline.detection import Box, Detection
+from recognition.pipeline.embedding import ONNX_OPSET, export_onnx_bytes
 from recognition.pipeline.weights import (
     WeightsUnavailable,
     atomic_write_bytes,
@@ -45,7 +44,6 @@ INPUT_SIZE = 80
 REAL_CLASS = 1
 WEIGHTS_SUBDIR = "antispoof"
 PROVENANCE_FILES = ("LICENSE", "SOURCE.txt")
-ONNX_OPSET = 17
 
 Backend = Literal["onnx", "torch"]
 
@@ -290,22 +288,6 @@ def _cached_onnx(path: Path, spec: MiniFASNetSpec) -> LivenessOnnx | None:
     return LivenessOnnx(path=path, sha256=meta["sha256"], weights_sha256=spec.sha256)
 
 
-def _export_onnx_bytes(model: torch.nn.Module) -> bytes:
-    import torch
-
-    dummy = torch.zeros(2, 3, INPUT_SIZE, INPUT_SIZE)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, as in embedding.py
-        torch.onnx.export(
-            model, (dummy,), buf,
-            input_names=["input"], output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=ONNX_OPSET, dynamo=False,
-        )
-    return buf.getvalue()
-
-
 def ensure_liveness_onnx(models_dir: Path | str | None = None) -> tuple[LivenessOnnx, ...]:
     """The ONNX exports of both networks (V2, V1SE), exported when missing or stale.
 
@@ -328,7 +310,7 @@ def _export_onnx(path: Path, spec: MiniFASNetSpec) -> LivenessOnnx:
     import torch
 
     model = load_minifasnet(spec, path.parent.parent)
-    data = _export_onnx_bytes(model)
+    data = export_onnx_bytes(model, input_size=INPUT_SIZE, output_name="logits")
     sha = hashlib.sha256(data).hexdigest()
     atomic_write_bytes(path, data)
     meta = {

@@ -171,7 +171,7 @@ def test_rotation_moves_every_file_to_the_new_key_after_which_the_old_key_can_go
         assert oct(os.stat(private_storage.path(name)).st_mode & 0o777) == "0o600"
     settings.FACEREC_PHOTO_KEYS = [new]
     assert "6 under the current key" in rotate("--check")
-    assert not list(Path(private_storage.path(images[0].file.name)).parent.glob(".rotate-*"))  # no temp files left
+    assert not list(Path(private_storage.path(images[0].file.name)).parent.glob(".*.tmp"))  # no temp files left
 
 
 def test_an_interrupted_rotation_resumes_and_reports_the_files_already_done(settings, monkeypatch):

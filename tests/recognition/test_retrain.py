@@ -303,7 +303,7 @@ def test_a_classifier_of_an_older_format_is_replaced(monkeypatch, settings, tmp_
     _gallery(3)
     version = _retrain()
     (Path(version.artifact_dir) / "classifier.json").write_text('{"metadata": {"kernel": "rbf"}}')  # 2026 SVC
-    services._load_classifier.cache_clear()
+    services._forget_loaded_classifiers()
     sent = SentTasks(monkeypatch)
 
     gallery = services.Gallery.current(services.current_model_version())

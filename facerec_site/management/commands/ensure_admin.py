@@ -1,8 +1,6 @@
 """Create the first administrator when there is none (used by `make run`)."""
 
-import os
 import secrets
-import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -12,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import ADMIN, assign_role
+from identities.storage import write_file_atomically
 
 PASSWORD_FILENAME = "initial_admin_password"
 
@@ -39,20 +38,9 @@ class Command(BaseCommand):
         else:
             # Not printed: stdout ends up in terminal scrollback and container logs. Stored hashed,
             # so this file is the only copy.
-            path = _write_private(Path(settings.VAR_DIR) / PASSWORD_FILENAME, password + "\n")
+            path = Path(settings.VAR_DIR) / PASSWORD_FILENAME
+            write_file_atomically(path, (password + "\n").encode())  # 0600 from creation
             self.stdout.write(self.style.SUCCESS(
                 f"Created administrator {username!r}; its generated password is in {path} (readable by this "
                 "account only). Sign in, change it, then delete the file."))
 
-
-def _write_private(path: Path, text: str) -> Path:
-    """Write `text` to `path`, 0600 from creation (mkstemp), replacing a leftover file whole."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
