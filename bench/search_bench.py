@@ -203,6 +203,9 @@ class SizeReport:
     table_size: str = ""
     index_size: str = ""
     index_bytes: int = 0
+    halfvec_index_s: float = 0.0
+    halfvec_index_size: str = ""
+    halfvec_index_bytes: int = 0
     searches: list[SearchResult] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
 
@@ -213,9 +216,25 @@ def create_table(conn, schema: Schema) -> None:
                  f"vector {schema.column_type} NOT NULL)")
 
 
-def index_sql(schema: Schema) -> str:
+def index_sql(schema: Schema, halfvec: bool = False) -> str:
+    """The platform's index definition; with halfvec, the same graph over half-precision
+    copies of the vectors (pgvector's expression index), the table keeping full precision."""
     with_clause = f" WITH ({', '.join(schema.with_params)})" if schema.with_params else ""
+    if halfvec:
+        opclass = schema.opclass.replace("vector_", "halfvec_", 1)
+        return (f"CREATE INDEX {INDEX} ON {TABLE} USING {schema.index_method} "
+                f"(({halfvec_expr(schema)}) {opclass}){with_clause}")
     return f"CREATE INDEX {INDEX} ON {TABLE} USING {schema.index_method} (vector {schema.opclass}){with_clause}"
+
+
+def halfvec_expr(schema: Schema) -> str:
+    return f"(vector::halfvec({schema.dim}))"
+
+
+def order_by(schema: Schema, halfvec: bool) -> str:
+    if halfvec:
+        return f"{halfvec_expr(schema)} <=> %s::halfvec({schema.dim})"
+    return "vector <=> %s"
 
 
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8  # signature, flags, header extension length
@@ -263,10 +282,10 @@ def load(conn, data: Dataset) -> tuple[float, float]:
     return time.perf_counter() - start, generating
 
 
-def plan_of(conn, setup: str, query: np.ndarray) -> str:
+def plan_of(conn, setup: str, query: np.ndarray, order: str = "vector <=> %s") -> str:
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(setup)
-        cur.execute(f"EXPLAIN SELECT id, identity_id FROM {TABLE} ORDER BY vector <=> %s LIMIT {K}", (query,))
+        cur.execute(f"EXPLAIN SELECT id, identity_id FROM {TABLE} ORDER BY {order} LIMIT {K}", (query,))
         lines = [r[0] for r in cur.fetchall()]
     return "\n".join(lines)
 
@@ -280,8 +299,9 @@ def summarise_plan(plan: str) -> str:
     return plan.splitlines()[0] if plan else "?"
 
 
-def search(conn, label: str, setup: str, queries: np.ndarray, warmup: int) -> SearchResult:
-    sql = f"SELECT id, identity_id FROM {TABLE} ORDER BY vector <=> %s LIMIT {K}"
+def search(conn, label: str, setup: str, queries: np.ndarray, warmup: int,
+           order: str = "vector <=> %s") -> SearchResult:
+    sql = f"SELECT id, identity_id FROM {TABLE} ORDER BY {order} LIMIT {K}"
     result = SearchResult(label, [], [], [])
     with conn.cursor() as cur:
         for i in range(-warmup, len(queries)):
@@ -316,6 +336,51 @@ def score(result: SearchResult, truth: SearchResult, source_identity: np.ndarray
     result.same_identity = same_found / same_total if same_total else float("nan")
 
 
+def build_index(conn, schema: Schema, report: "SizeReport", args, halfvec: bool) -> tuple[float, float, list[str]]:
+    """Build the HNSW index (timed) and ANALYZE; returns (build s, analyze s, server notices)."""
+    notices: list[str] = []
+    handler = lambda diag: notices.append(f"{diag.severity}: {diag.message_primary}")  # noqa: E731
+    conn.add_notice_handler(handler)
+    try:
+        report.maintenance_work_mem = maintenance_work_mem(args.maintenance_work_mem, report.n)
+        conn.execute(f"SET maintenance_work_mem = '{report.maintenance_work_mem}'")
+        conn.execute(f"SET max_parallel_maintenance_workers = {args.parallel_workers}")
+        t0 = time.perf_counter()
+        conn.execute(index_sql(schema, halfvec))
+        build_s = time.perf_counter() - t0
+        conn.execute("RESET maintenance_work_mem")
+        conn.execute("RESET max_parallel_maintenance_workers")
+        t0 = time.perf_counter()
+        conn.execute(f"ANALYZE {TABLE}")
+        analyze_s = time.perf_counter() - t0
+    finally:
+        conn.remove_notice_handler(handler)
+    return build_s, analyze_s, notices
+
+
+def sizes(conn) -> tuple[str, str, str, int]:
+    return conn.execute(
+        f"SELECT pg_size_pretty(pg_total_relation_size('{TABLE}')), pg_size_pretty(pg_table_size('{TABLE}')), "
+        f"pg_size_pretty(pg_relation_size('{INDEX}')), pg_relation_size('{INDEX}')").fetchone()
+
+
+def measure_hnsw(conn, schema: Schema, report: "SizeReport", queries: np.ndarray, truth: SearchResult,
+                 source_identity: np.ndarray, ef_values: list[int], warmup: int, halfvec: bool) -> None:
+    order = order_by(schema, halfvec)
+    kind = "HNSW halfvec" if halfvec else "HNSW"
+    for ef in ef_values:
+        setup = f"SET LOCAL hnsw.ef_search = {int(ef)}"
+        res = search(conn, f"{kind} ef_search={ef}", setup, queries, warmup, order)
+        res.plan = plan_of(conn, setup, queries[0], order)
+        if INDEX not in res.plan:
+            raise RuntimeError(f"HNSW search did not use {INDEX}:\n{res.plan}")
+        score(res, truth, source_identity)
+        report.searches.append(res)
+        log(f"N={report.n:,}: {kind} ef_search={ef} p50 {np.percentile(res.latencies_ms, 50):.2f} ms, "
+            f"p99 {np.percentile(res.latencies_ms, 99):.2f} ms, recall@1 {res.recall1:.3f}, "
+            f"recall@10 {res.recall10:.3f}")
+
+
 def bench_size(conn, schema: Schema, n: int, args, ef_values: list[int]) -> SizeReport:
     data = Dataset(n, schema.dim, args.seed + n, args.queries)
     report = SizeReport(n, data.n_identities)
@@ -328,30 +393,9 @@ def bench_size(conn, schema: Schema, n: int, args, ef_values: list[int]) -> Size
         raise RuntimeError("the loaded vectors differ from the generated ones")
     log(f"N={n:,}: loaded in {report.load_s:.1f}s; building the HNSW index")
 
-    notices: list[str] = []
-    handler = lambda diag: notices.append(f"{diag.severity}: {diag.message_primary}")  # noqa: E731
-    conn.add_notice_handler(handler)
-    try:
-        report.maintenance_work_mem = maintenance_work_mem(args.maintenance_work_mem, n)
-        conn.execute(f"SET maintenance_work_mem = '{report.maintenance_work_mem}'")
-        conn.execute(f"SET max_parallel_maintenance_workers = {args.parallel_workers}")
-        t0 = time.perf_counter()
-        conn.execute(index_sql(schema))
-        report.index_s = time.perf_counter() - t0
-        conn.execute("RESET maintenance_work_mem")
-        conn.execute("RESET max_parallel_maintenance_workers")
-        t0 = time.perf_counter()
-        conn.execute(f"ANALYZE {TABLE}")
-        report.analyze_s = time.perf_counter() - t0
-    finally:
-        conn.remove_notice_handler(handler)
-    report.notices = notices
+    report.index_s, report.analyze_s, report.notices = build_index(conn, schema, report, args, halfvec=False)
     log(f"N={n:,}: index built in {report.index_s:.1f}s; running {args.queries} queries per mode")
-
-    row = conn.execute(
-        f"SELECT pg_size_pretty(pg_total_relation_size('{TABLE}')), pg_size_pretty(pg_table_size('{TABLE}')), "
-        f"pg_size_pretty(pg_relation_size('{INDEX}')), pg_relation_size('{INDEX}')").fetchone()
-    report.total_size, report.table_size, report.index_size, report.index_bytes = row
+    report.total_size, report.table_size, report.index_size, report.index_bytes = sizes(conn)
 
     queries = data.queries()
     warmup = min(args.warmup, len(queries))
@@ -363,16 +407,15 @@ def bench_size(conn, schema: Schema, n: int, args, ef_values: list[int]) -> Size
     truth.recall1 = truth.recall10 = truth.identity1 = truth.same_identity = 1.0
     report.searches.append(truth)
     log(f"N={n:,}: exact p50 {np.percentile(truth.latencies_ms, 50):.2f} ms")
-    for ef in ef_values:
-        setup = f"SET LOCAL hnsw.ef_search = {int(ef)}"
-        res = search(conn, f"HNSW ef_search={ef}", setup, queries, warmup)
-        res.plan = plan_of(conn, setup, queries[0])
-        if INDEX not in res.plan:
-            raise RuntimeError(f"HNSW search did not use {INDEX}:\n{res.plan}")
-        score(res, truth, data.identity[data.query_rows])
-        report.searches.append(res)
-        log(f"N={n:,}: ef_search={ef} p50 {np.percentile(res.latencies_ms, 50):.2f} ms, "
-            f"recall@10 {res.recall10:.3f}")
+    source_identity = data.identity[data.query_rows]
+    measure_hnsw(conn, schema, report, queries, truth, source_identity, ef_values, warmup, halfvec=False)
+    if args.halfvec:
+        conn.execute(f"DROP INDEX {INDEX}")
+        log(f"N={n:,}: building the halfvec HNSW index")
+        report.halfvec_index_s, _, notices = build_index(conn, schema, report, args, halfvec=True)
+        report.notices += notices
+        _, _, report.halfvec_index_size, report.halfvec_index_bytes = sizes(conn)
+        measure_hnsw(conn, schema, report, queries, truth, source_identity, ef_values, warmup, halfvec=True)
     if not args.keep:
         conn.execute(f"DROP TABLE {TABLE}")
     return report
@@ -432,6 +475,10 @@ def print_report(r: SizeReport) -> None:
     print(f"- sizes: pg_total_relation_size {r.total_size} (table incl. TOAST {r.table_size}, "
           f"HNSW index {r.index_size} = pg_relation_size, the rest is the primary key) "
           f"({r.index_bytes / r.n:,.0f} B/vector)")
+    if r.halfvec_index_s:
+        print(f"- halfvec HNSW index (`vector::halfvec` expression, table unchanged): built in "
+              f"{r.halfvec_index_s:.1f} s, {r.halfvec_index_size} ({r.halfvec_index_bytes / r.n:,.0f} B/vector); "
+              f"its rows below are scored against the full-precision exact search")
     for notice in r.notices:
         print(f"- server said during the build: {notice}")
     print()
@@ -472,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="for the index build; auto = max(1GB, graph size): 1GB up to ~300k, 4GB for 1M")
     parser.add_argument("--parallel-workers", type=int, default=1, help="max_parallel_maintenance_workers")
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--halfvec", action="store_true",
+                        help="after the vector index, also build and measure a half-precision (halfvec) HNSW index")
     parser.add_argument("--keep", action="store_true", help="keep the scratch table of the last size")
     args = parser.parse_args(argv)
     sizes = sorted(set(args.sizes + ([1_000_000] if args.full else [])))
