@@ -8,7 +8,6 @@ secret's hash.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -16,7 +15,8 @@ from rest_framework.views import APIView
 
 from accounts import roles, selectors, services
 from accounts.models import ApiToken
-from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
+from accounts.roles import requires
+from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
 
 _STATE_HELP = "active; expired (past expires_at); revoked."
 
@@ -50,10 +50,7 @@ class ApiTokenCreatedSerializer(ApiTokenOutputSerializer):
 
 
 def _token(pk: int) -> ApiToken:
-    try:
-        return selectors.api_tokens().get(pk=pk)
-    except ApiToken.DoesNotExist:
-        raise Http404(f"API token #{pk} not found") from None
+    return get_visible_or_404(selectors.api_tokens(), pk, "API token")
 
 
 class ApiTokenListApi(APIView):

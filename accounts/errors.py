@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from identities.errors import DomainError
+from core.errors import DomainError
 
 
 class ExpiryInPast(DomainError):

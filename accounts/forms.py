@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from accounts.models import ApiToken
+from core.forms import add_domain_error
 
 ANY = ""
 
@@ -69,4 +70,4 @@ class TokenForm(forms.Form):
         return timezone.make_aware(datetime.combine(day, time.min)) if day else None
 
     def add_service_error(self, exc) -> None:
-        self.add_error(self.SERVICE_FIELDS.get(exc.field), exc.message)
+        add_domain_error(self, exc, aliases=self.SERVICE_FIELDS)

@@ -1,7 +1,7 @@
 """Who may do what: the capabilities of the platform and the four roles that bundle them.
 
 One table for the whole site. Pages (`capability_required`), API views
-(`facerec_site.api.requires`) and templates (`caps`) ask `can(user, capability)`;
+(`requires`) and templates (`caps`) ask `can(user, capability)`;
 nothing else decides access. Capabilities are Django permissions of `accounts.Capability`
 (a table-less model); each role is a Django group holding exactly its capabilities,
 kept in step with this file after every `migrate`. A user may hold several roles, or
@@ -14,6 +14,8 @@ people they enrolled, and without `view_faces` only those people's photos and cr
 from __future__ import annotations
 
 from functools import wraps
+
+from rest_framework.permissions import BasePermission
 
 CAPABILITIES: dict[str, str] = {
     "view_identities": "Read every identity, its consents and photo records",
@@ -144,3 +146,34 @@ def capability_required(*capabilities: str):
         return wrapper
 
     return decorator
+
+
+# --- API views ----------------------------------------------------------------------
+
+
+class _CapabilityPermission(BasePermission):
+    """Signed in, allowed on the API this way, and holding one of `capabilities`."""
+
+    capabilities: tuple[str, ...] = ()
+    message = "you do not have permission to do this"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        # A session of an api_client account; a token's request skips the group query.
+        if request.auth is None and is_token_only(user):
+            self.message = "this account uses API tokens only"
+            return False
+        if not any(can(user, name) for name in self.capabilities):
+            self.message = f"you need the capability {' or '.join(self.capabilities)}"
+            return False
+        return True
+
+
+def requires(*capabilities: str) -> type[BasePermission]:
+    """A permission class for views needing one of these capabilities, e.g. `requires("review")`."""
+    for name in capabilities:
+        if name not in CAPABILITIES:
+            raise ValueError(f"unknown capability {name!r}")
+    return type(f"Requires_{'_or_'.join(capabilities)}", (_CapabilityPermission,), {"capabilities": capabilities})

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from accounts import roles
-from facerec_site import request_context
+from core import request_context
 from identities import audit
 
 

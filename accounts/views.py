@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import selectors, services
 from accounts.forms import TokenFilterForm, TokenForm
 from accounts.roles import capability_required
-from identities.errors import DomainError
+from core.errors import DomainError
 
 PAGE_SIZE = 25
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from core.admin import ViewOnlyAdmin
 from evaluation.models import EvaluationReport
-from identities.admin import ViewOnlyAdmin
 
 
 @admin.register(EvaluationReport)

@@ -2,7 +2,7 @@
 
 Thin views: parse with a nested input serializer, call one service or selector, shape
 the answer. Reports describe the enrolled population, so only admins (run_reports) read them. Errors
-become the one JSON error shape in facerec_site.api.exception_handler.
+become the one JSON error shape in core.api.exception_handler.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.roles import requires
+from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
 from evaluation import reports, selectors, services
 from evaluation.models import EvaluationReport
-from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
 
 _PARAMETERS_HELP = (
     "Optional; absent ones take their defaults. Common: seed, target_far, folds, min_photos, max_impostor_pairs. "
@@ -34,10 +35,7 @@ def _absolute(request, url: str) -> str:
 
 
 def _report(pk: int) -> EvaluationReport:
-    try:
-        return selectors.reports().get(pk=pk)
-    except EvaluationReport.DoesNotExist:
-        raise Http404(f"report #{pk} not found") from None
+    return get_visible_or_404(selectors.reports(), pk, "report")
 
 
 class ReportOutputSerializer(serializers.Serializer):

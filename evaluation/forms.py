@@ -6,12 +6,6 @@ from django import forms
 
 from evaluation.datasets import available_folders
 from evaluation.models import EvaluationReport
-from identities.errors import DomainError
-
-
-def add_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Show a service's error beside the field it names, or above the form."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def _number(field_class, label: str, help_text: str = "", **kwargs) -> forms.Field:

@@ -14,11 +14,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import DomainError, InvalidTransition, NotFound
+from core.tasks import enqueue_on_commit
 from evaluation import reports
 from evaluation.datasets import DatasetError
 from evaluation.models import EvaluationReport
 from identities import audit
-from identities.errors import DomainError, InvalidTransition, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,15 @@ def create_report(*, kind: str, parameters: dict | None = None, actor=None, sche
     audit.record(action="evaluation.report_requested", actor=actor, target=report,
                  details={"kind": kind, "parameters": cleaned, "scheduled": scheduled})
 
-    def _enqueue():
-        from evaluation.tasks import run_report as task
+    from evaluation.tasks import run_report as task
 
-        try:
-            task.apply_async(args=[report.pk], task_id=report.task_id)
-        except Exception:  # broker unreachable: say so on the report instead of leaving it pending
-            log.warning("report %s not queued", report.pk, exc_info=True)
-            EvaluationReport.objects.filter(pk=report.pk, status=EvaluationReport.Status.PENDING).update(
-                status=EvaluationReport.Status.FAILED, error="the job queue was unreachable; create the report again",
-                finished_at=timezone.now(), progress_message="failed")
+    def _unreachable(exc: Exception) -> None:
+        # Say so on the report instead of leaving it pending.
+        EvaluationReport.objects.filter(pk=report.pk, status=EvaluationReport.Status.PENDING).update(
+            status=EvaluationReport.Status.FAILED, error="the job queue was unreachable; create the report again",
+            finished_at=timezone.now(), progress_message="failed")
 
-    transaction.on_commit(_enqueue)
+    enqueue_on_commit(task, [report.pk], task_id=report.task_id, on_failure=_unreachable)
     return report
 
 

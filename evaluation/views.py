@@ -16,10 +16,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import capability_required
+from core.errors import DomainError
+from core.forms import add_domain_error
 from evaluation import reports, selectors, services
-from evaluation.forms import ApplyThresholdForm, ReportForm, add_domain_error
+from evaluation.forms import ApplyThresholdForm, ReportForm
 from evaluation.models import EvaluationReport
-from identities.errors import DomainError
 
 PAGE_SIZE = 25
 SKIPPED_SHOWN = 50

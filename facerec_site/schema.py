@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 
-from facerec_site import db_errors
+from core import db_errors
 
-ERROR_COMPONENT = "Error"  # facerec_site.api.ErrorSerializer's ref_name
+ERROR_COMPONENT = "Error"  # core.api.ErrorSerializer's ref_name
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 RETRY_AFTER_HEADER = {

@@ -21,9 +21,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from redis.exceptions import RedisError
-from rest_framework.throttling import BaseThrottle
 
 from accounts import roles
+from core.request_context import client_ip
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,6 @@ class SecurityHeadersMiddleware:
         if settings.FACEREC_PERMISSIONS_POLICY:
             response.setdefault("Permissions-Policy", settings.FACEREC_PERMISSIONS_POLICY)
         return response
-
-
-def client_ip(request) -> str:
-    """The caller's address as the API throttles see it (REMOTE_ADDR, or X-Forwarded-For
-    past REST_FRAMEWORK["NUM_PROXIES"] trusted proxies)."""
-    return BaseThrottle().get_ident(request) or ""
 
 
 # --- login lockout ------------------------------------------------------------------

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: no CDN, strict CSP
     "facerec_site",
+    "core",
     "accounts",
     "identities",
     "recognition",
@@ -116,8 +117,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "facerec_site.request_context.RequestContextMiddleware",
-    "facerec_site.db_errors.DatabaseUnavailableMiddleware",  # database down: 503 + Retry-After, not 500
+    "core.request_context.RequestContextMiddleware",
+    "core.db_errors.DatabaseUnavailableMiddleware",  # database down: 503 + Retry-After, not 500
 ]
 
 ROOT_URLCONF = "facerec_site.urls"
@@ -279,7 +280,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     # JSON with a nesting limit and no non-finite numbers; uploads name MultiPartParser themselves.
     "DEFAULT_PARSER_CLASSES": ["facerec_site.parsers.LimitedJSONParser"],
-    "EXCEPTION_HANDLER": "facerec_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Rates are read per request from the FACEREC_API_*_RATE settings below.
     "DEFAULT_THROTTLE_CLASSES": [

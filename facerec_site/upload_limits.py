@@ -19,6 +19,8 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 
+from core.errors import PhotoRejected
+
 MIB = 1024 * 1024
 
 _PAGE = """<!doctype html>
@@ -42,7 +44,7 @@ def content_length(request) -> int | None:
 
 def too_large_response(request, *, length: int, limit: int) -> HttpResponse:
     if request.path_info.startswith("/api/"):
-        from facerec_site.api import error_body
+        from core.api import error_body
 
         return JsonResponse(error_body("too_large", f"the request body ({length} bytes) is larger than the "
                                                     f"limit of {limit} bytes"), status=413)
@@ -100,8 +102,6 @@ class MaxUploadSizeHandler(_FileSizeLimit):
 
     def receive_data_chunk(self, raw_data, start):
         if self.past_limit(raw_data, start):
-            from identities.errors import PhotoRejected  # the site knows the apps' errors, not the reverse
-
             raise PhotoRejected(f"{self.file_name}: more than the limit of {self.max_bytes} bytes",
                                 code="too_large", field=self.field_name, detail={"file": self.file_name},
                                 status=413)

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from facerec_site import api, security, views
+from facerec_site import jobs, security, views
 
 # The admin's login page counts failures and locks out like the site's own.
 admin.site.login_form = security.LockoutAdminAuthenticationForm
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/v1/", include("evaluation.api_urls")),
     path("api/v1/", include("reenrollment.api_urls")),
     path("api/v1/", include("accounts.api_urls")),
-    path("api/v1/jobs/<str:task_id>/", api.JobStatusApi.as_view(), name="api-job-status"),
+    path("api/v1/jobs/<str:task_id>/", jobs.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from its own URL (?script): no inline script for the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
@@ -31,6 +31,6 @@ urlpatterns = [
 ]
 
 # API URLs that match no route answer the JSON error shape, not the HTML page.
-handler400 = "facerec_site.api.bad_request"
-handler404 = "facerec_site.api.not_found"
-handler500 = "facerec_site.api.server_error"
+handler400 = "core.api.bad_request"
+handler404 = "core.api.not_found"
+handler500 = "core.api.server_error"

@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.roles import can
-from facerec_site.db_errors import DATABASE_ERRORS
+from core.db_errors import DATABASE_ERRORS
 from facerec_site.health import platform_health, summary
 
 # Set by a reverse proxy: a request carrying one came from elsewhere, even when the proxy

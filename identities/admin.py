@@ -10,23 +10,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from core.admin import ViewOnlyAdmin
+from core.errors import DomainError
 from identities import services
-from identities.errors import DomainError
 from identities.forms import AttributesField
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 
 ADMIN_REJECTION_REASON = "rejected in admin"
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class ConsentInline(admin.TabularInline):

@@ -2,14 +2,13 @@
 
 Thin views: parse with a nested input serializer, call one service or selector, shape
 the answer with a nested output serializer. Errors become the one JSON error shape in
-facerec_site.api.exception_handler. Photo bytes and file URLs are never in a payload.
+core.api.exception_handler. Photo bytes and file URLs are never in a payload.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -20,10 +19,11 @@ from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
 from accounts import roles
-from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
+from accounts.roles import requires
+from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
+from core.errors import DomainError
 from facerec_site.upload_limits import MaxUploadSizeHandler
 from identities import selectors, services
-from identities.errors import DomainError
 from identities.models import AuditLog, Consent, EnrollmentImage, Identity
 from reenrollment.api import ReenrollmentPolicySerializer
 
@@ -81,15 +81,8 @@ class IdentityListPermission(CanReadIdentities):
                 or roles.can(request.user, "manage_identities"))
 
 
-def _get_or_404(queryset: QuerySet, pk: int, what: str):
-    try:
-        return queryset.get(pk=pk)
-    except queryset.model.DoesNotExist:
-        raise Http404(f"{what} #{pk} not found") from None
-
-
 def _visible_identity(request, view, identity_id: int) -> Identity:
-    identity = _get_or_404(visible_identities(request.user), identity_id, "identity")
+    identity = get_visible_or_404(visible_identities(request.user), identity_id, "identity")
     view.check_object_permissions(request, identity)
     return identity
 
@@ -347,7 +340,7 @@ class ConsentWithdrawApi(APIView):
                                "per FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS when no other consent is valid.",
                    responses={200: ConsentOutputSerializer, **error_responses(401, 403, 404, 409)})
     def post(self, request, consent_id: int):
-        consent = _get_or_404(Consent.objects.all(), consent_id, "consent")
+        consent = get_visible_or_404(Consent.objects.all(), consent_id, "consent")
         consent = services.withdraw_consent(consent=consent, actor=request.user)
         return Response(ConsentOutputSerializer(consent).data)
 
@@ -489,7 +482,7 @@ class PhotoDetailApi(APIView):
 
     @extend_schema(responses={200: PhotoOutputSerializer, **error_responses(401, 403, 404)})
     def get(self, request, photo_id: int):
-        photo = _get_or_404(visible_photos(request.user).select_related("identity"), photo_id, "photo")
+        photo = get_visible_or_404(visible_photos(request.user).select_related("identity"), photo_id, "photo")
         self.check_object_permissions(request, photo)
         return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
 
@@ -558,7 +551,7 @@ class PhotoApproveApi(APIView):
     @extend_schema(operation_id="photos_approve", summary="Approve one photo", request=None,
                    responses={200: PhotoOutputSerializer, **_REVIEW_ERRORS})
     def post(self, request, photo_id: int):
-        photo = _get_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
+        photo = get_visible_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
         [photo] = services.approve_photos(image_ids=[photo.pk], actor=request.user)
         return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
 
@@ -575,7 +568,7 @@ class PhotoRejectApi(APIView):
     @extend_schema(operation_id="photos_reject", summary="Reject one photo", request=InputSerializer,
                    responses={200: PhotoOutputSerializer, **_REVIEW_ERRORS})
     def post(self, request, photo_id: int):
-        photo = _get_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
+        photo = get_visible_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         [photo] = services.reject_photos(image_ids=[photo.pk], reason=data.validated_data["reason"],

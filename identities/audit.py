@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from facerec_site import request_context
+from core import request_context
 from identities.models import AuditLog
 from identities.storage import write_file_atomically
 

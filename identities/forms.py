@@ -7,14 +7,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.errors import DomainError
 from identities import services
-from identities.errors import DomainError
 from identities.models import Consent, Identity
-
-
-def add_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Show a service's error beside the field it names, or above the form."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 class MultipleFileInput(forms.ClearableFileInput):

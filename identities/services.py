@@ -18,8 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from identities import audit
-from identities.errors import (
+from core.errors import (
     ConsentRequired,
     DomainError,
     DuplicatePhoto,
@@ -28,6 +27,8 @@ from identities.errors import (
     NotFound,
     PhotoRejected,
 )
+from core.tasks import enqueue_on_commit, send_task
+from identities import audit
 from identities.models import Consent, EnrollmentImage, Identity
 from recognition.pipeline.errors import ImageRejected
 from recognition.runtime import decode_image, read_image_file
@@ -235,13 +236,8 @@ def withdraw_consent(*, consent: Consent, actor=None) -> Consent:
     if identity.erasure_due_at is not None and erase_after.total_seconds() == 0:
         from identities.tasks import erase_due_identities
 
-        def _erase_now():
-            try:
-                erase_due_identities.delay()
-            except Exception:  # broker unreachable: the hourly beat job erases instead
-                log.warning("immediate erasure not queued; the scheduled sweep will do it", exc_info=True)
-
-        transaction.on_commit(_erase_now)
+        # Broker unreachable: the hourly beat job erases instead.
+        enqueue_on_commit(erase_due_identities)
     return consent
 
 
@@ -346,15 +342,10 @@ def _queue_processing(image_ids: Iterable[int]) -> None:
 
     ids = list(image_ids)
     for sent, image_id in enumerate(ids):
-        try:
-            # A known task id lets pages and the API show the job's status.
-            process_enrollment_image.apply_async(args=[image_id], task_id=processing_task_id(image_id))
-        except Exception as exc:
-            # Any failure: the rows are committed, so raising would turn a stored upload into an
-            # error page (kombu's OperationalError for the broker, RuntimeError from the result
-            # store's subscription). The rest would fail the same way: leave them all to the sweeper.
-            log.warning("could not queue photos %s for processing (%s: %s); they stay pending for the sweeper",
-                        ids[sent:], type(exc).__name__, str(exc).strip()[:200])
+        # A known task id lets pages and the API show the job's status.
+        if not send_task(process_enrollment_image, [image_id], task_id=processing_task_id(image_id)):
+            # The rest would fail the same way: leave them all to the sweeper.
+            log.warning("photos %s stay pending for the sweeper", ids[sent:])
             return
 
 

@@ -24,7 +24,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 
-from identities.errors import DomainError
+from core.errors import DomainError
 
 # A Fernet token is url-safe base64 of 0x80 (the version) and a 64-bit timestamp whose
 # high bits are zero for the next two thousand years; no image format starts like this.

@@ -14,14 +14,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.html import format_html
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import can, capability_required
+from core.errors import DomainError
+from core.forms import add_domain_error
 from identities import selectors, services
-from identities.errors import DomainError
-from identities.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm, add_domain_error
+from identities.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm
 from identities.media import photo_file_response
 from identities.models import Consent, EnrollmentImage, Identity
 

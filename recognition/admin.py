@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from identities.admin import ViewOnlyAdmin
+from core.admin import ViewOnlyAdmin
 from recognition.models import RecognitionThreshold
 
 

@@ -2,7 +2,7 @@
 
 Thin views: parse the multipart input, decode the probe, call one service, shape the
 answer. Probes are decoded in memory and never stored; errors become the one JSON error
-shape in facerec_site.api.exception_handler.
+shape in core.api.exception_handler.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.roles import can
-from facerec_site.api import StrictInputSerializer, error_responses, requires
+from accounts.roles import can, requires
+from core.api import StrictInputSerializer, error_responses
 from facerec_site.upload_limits import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services

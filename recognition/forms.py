@@ -6,17 +6,10 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from identities.errors import DomainError
 from identities.models import Identity
 
 MAX_TOP_K = 20
 ACCEPT = "image/jpeg,image/png,image/webp,image/*"
-
-
-def add_domain_error(form: forms.Form, exc: DomainError, aliases: dict[str, str] | None = None) -> None:
-    """Show a service's error beside the field it names (`aliases`: service name -> form name), or above."""
-    name = (aliases or {}).get(exc.field, exc.field)
-    form.add_error(name if name in form.fields else None, exc.message)
 
 
 class ProbeField(forms.FileField):

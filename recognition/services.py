@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.tasks import send_task
 from identities import audit
 from recognition.models import EMBEDDING_DIM, ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
 
@@ -137,12 +138,9 @@ def _enqueue_retrain(*, model_version: str, urgent: bool) -> ClassifierVersion |
         lost = version.requested_at < now - timedelta(seconds=2 * settings.FACEREC_RETRAIN_MAX_WAIT_S + 60)
         if not (urgent or lost):
             return version
-    try:
-        retrain_classifier.apply_async(args=[version.pk], countdown=0 if urgent else settings.FACEREC_RETRAIN_DELAY_S)
-    except Exception:
+    if not send_task(retrain_classifier, [version.pk], countdown=0 if urgent else settings.FACEREC_RETRAIN_DELAY_S):
         # Broker unreachable: drop the waiting row, or every later request would
         # coalesce into a retrain that never runs; the next approval asks again.
-        log.warning("retrain not queued (broker unreachable?)", exc_info=True)
         if created:
             ClassifierVersion.objects.filter(pk=version.pk, status=ClassifierVersion.Status.PENDING).delete()
         return None
@@ -311,7 +309,7 @@ def scrub_identity_from_classifiers(identity_id: int) -> int:
 
 
 def _domain_error(message: str, *, code: str, status: int = 400, field: str | None = None):
-    from identities.errors import DomainError
+    from core.errors import DomainError
 
     return DomainError(message, code=code, field=field, status=status)
 

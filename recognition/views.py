@@ -16,11 +16,12 @@ from django.views.decorators.http import require_http_methods
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.roles import can, capability_required
-from identities.errors import DomainError
+from core.errors import DomainError
+from core.forms import add_domain_error
 from identities.models import Identity
 from recognition import services
 from recognition.api import decode_upload, verifiable_identities
-from recognition.forms import IdentifyForm, VerifyIdentityForm, VerifyImagesForm, add_domain_error
+from recognition.forms import IdentifyForm, VerifyIdentityForm, VerifyImagesForm
 
 # Pictures are shown with their longer side in this range: small probes are enlarged so
 # the labels stay readable on a phone, large ones shrunk so the page stays light.

@@ -2,18 +2,18 @@
 
 Thin views: parse with a nested input serializer, call one service or selector, shape
 the answer. Requests name people and say why their photos need renewing, so only
-manage_reenrollment reads them. Errors become the one JSON error shape in facerec_site.api.exception_handler.
+manage_reenrollment reads them. Errors become the one JSON error shape in core.api.exception_handler.
 """
 
 from __future__ import annotations
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from facerec_site.api import Pagination, StrictInputSerializer, error_responses, paginated_response, requires
+from accounts.roles import requires
+from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
 from identities.models import Identity
 from reenrollment import selectors, services
 from reenrollment.models import ReenrollmentRequest
@@ -64,10 +64,7 @@ class ReenrollmentRequestOutputSerializer(serializers.Serializer):
 
 
 def _request(pk: int) -> ReenrollmentRequest:
-    try:
-        return selectors.reenrollment_requests().get(pk=pk)
-    except ReenrollmentRequest.DoesNotExist:
-        raise Http404(f"re-enrollment request #{pk} not found") from None
+    return get_visible_or_404(selectors.reenrollment_requests(), pk, "re-enrollment request")
 
 
 class ReenrollmentRequestListApi(APIView):

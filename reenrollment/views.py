@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.roles import capability_required
-from identities.errors import DomainError
+from core.errors import DomainError
 from reenrollment import selectors, services
 from reenrollment.forms import DismissForm, RequestFilterForm
 from reenrollment.models import ReenrollmentRequest

@@ -6,7 +6,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from facerec_site import request_context
+from core import request_context
 
 
 def seen_by_a_view(settings, num_proxies: int, **meta) -> request_context.RequestMeta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facerec_site import db_errors
+from core import db_errors
 from tests.api_helpers import api_client, assert_error
 from tests.users import make_user
 

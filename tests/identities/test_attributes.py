@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.errors import DomainError
 from identities import services
-from identities.errors import DomainError
 from identities.models import AuditLog, Identity
 from tests.users import make_user
 

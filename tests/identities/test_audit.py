@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from facerec_site import request_context
+from core import request_context
 from identities import audit, services
 from identities.models import AuditLog
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from identities.errors import DomainError
+from core.errors import DomainError
 from identities.models import AuditLog
 from recognition import selectors, services
 from recognition.models import RecognitionThreshold

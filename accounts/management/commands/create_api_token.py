@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import services
-from identities.errors import DomainError
+from core.errors import DomainError
 
 
 class Command(BaseCommand):

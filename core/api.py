@@ -1,4 +1,4 @@
-"""What every API view shares: the one error shape, pagination, capability permissions, job status.
+"""What every API view shares: the one error shape, strict input, pagination, get-visible-or-404.
 
 Every error leaves the API as {"error": {"code", "message", "fields"}}; unexpected
 ones are logged with the request id and answered with a generic 500, never a traceback.
@@ -7,22 +7,20 @@ ones are logged with the request id and answered with a generic 500, never a tra
 from __future__ import annotations
 
 import logging
-import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from django.views import defaults
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, permissions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
-from rest_framework.views import APIView, set_rollback
+from rest_framework.views import set_rollback
 
-from accounts import roles
-from facerec_site import db_errors, request_context
+from core import db_errors, request_context
+from core.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +46,6 @@ def error_body(code: str, message: str, fields: dict | None = None, **extra) -> 
 
 def exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every exception a view raises becomes one JSON shape."""
-    from identities.errors import DomainError  # the site knows the apps' error base, not the reverse
-
     request = context.get("request")
     headers = {}
     if isinstance(exc, DomainError):
@@ -169,34 +165,6 @@ class Pagination(PageNumberPagination):
     max_page_size = 200
 
 
-class _CapabilityPermission(permissions.BasePermission):
-    """Signed in, allowed on the API this way, and holding one of `capabilities` (accounts.roles)."""
-
-    capabilities: tuple[str, ...] = ()
-    message = "you do not have permission to do this"
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        # A session of an api_client account; a token's request skips the group query.
-        if request.auth is None and roles.is_token_only(user):
-            self.message = "this account uses API tokens only"
-            return False
-        if not any(roles.can(user, name) for name in self.capabilities):
-            self.message = f"you need the capability {' or '.join(self.capabilities)}"
-            return False
-        return True
-
-
-def requires(*capabilities: str) -> type[permissions.BasePermission]:
-    """A permission class for views needing one of these capabilities, e.g. `requires("review")`."""
-    for name in capabilities:
-        if name not in roles.CAPABILITIES:
-            raise ValueError(f"unknown capability {name!r}")
-    return type(f"Requires_{'_or_'.join(capabilities)}", (_CapabilityPermission,), {"capabilities": capabilities})
-
-
 def paginated_response(*, request, view, queryset, serializer_class, context: dict | None = None) -> Response:
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
@@ -204,65 +172,11 @@ def paginated_response(*, request, view, queryset, serializer_class, context: di
     return paginator.get_paginated_response(data)
 
 
-# --- job status ---------------------------------------------------------------------
 
-_TASK_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,255}$")
-
-
-_PHOTO_JOB = re.compile(r"^enroll-photo-(\d+)$")
-_REPORT_JOB = re.compile(r"^evaluation-report-(\d+)$")
-
-
-def may_see_job(user, task_id: str) -> bool:
-    """A job's state tells about the object behind it: a photo's processing is shown to whoever may read
-    that photo's person, a report's to whoever runs reports; any other id is nobody's business (404)."""
-    from identities import selectors
-    from identities.models import EnrollmentImage
-
-    photo = _PHOTO_JOB.match(task_id)
-    if photo:
-        return selectors.scoped_to(EnrollmentImage.objects.filter(pk=int(photo.group(1))), user,
-                                   owner_field="identity__created_by").exists()
-    return bool(_REPORT_JOB.match(task_id)) and roles.can(user, "run_reports")
-
-
-class JobStatusApi(APIView):
-    """The state of one Celery job, for pages and clients polling long work."""
-
-    # Jobs are started by enrolling (photo processing) and by reports.
-    permission_classes = [requires("enroll", "manage_identities", "run_reports")]
-
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.CharField()
-        status = serializers.CharField(help_text="Celery state: PENDING (or unknown), STARTED, RETRY, SUCCESS, "
-                                                 "FAILURE.")
-        result = serializers.JSONField(allow_null=True, help_text="The task's result once SUCCESS; on FAILURE "
-                                                                  "{\"error\": exception class name}.")
-
-        class Meta:
-            ref_name = "JobStatus"
-
-    @extend_schema(responses={200: OutputSerializer, **error_responses(401, 403, 404, 503)})
-    def get(self, request, task_id: str):
-        if not _TASK_ID_OK.match(task_id) or not may_see_job(request.user, task_id):
-            raise Http404("no such job")
-        from facerec_site.celery import app
-
-        result = app.AsyncResult(task_id)
-        try:
-            state, value = result.state, result.result
-        except Exception as exc:  # the result backend is a separate service; say so rather than 500
-            log.warning("job status of %s unavailable: %s", task_id, exc)
-            raise JobBackendUnavailable() from exc
-        if state == "FAILURE" or isinstance(value, BaseException):
-            value = {"error": type(value).__name__}
-        elif not isinstance(value, (dict, list, str, int, float, bool, type(None))):
-            value = None
-        return Response(self.OutputSerializer({"id": task_id, "status": state, "result": value}).data)
-
-
-class JobBackendUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "job status is unavailable right now; try again shortly"
-    default_code = "job_backend_unavailable"
-    wait = 5  # answered as Retry-After, as the other 503s are
+def get_visible_or_404(queryset, pk: int, what: str):
+    """Row `pk` of `queryset`, which the caller narrowed to what the user may see; any other id is a 404
+    ("<what> #<pk> not found"), so a row the user may not see answers exactly like a missing one."""
+    try:
+        return queryset.get(pk=pk)
+    except queryset.model.DoesNotExist:
+        raise Http404(f"{what} #{pk} not found") from None

@@ -1,7 +1,7 @@
 """The database being unreachable is an outage, not a bug: 503 with Retry-After, never a 500.
 
 Pages get a short HTML page, /api/ the JSON error shape. DRF views reach `api_error`
-through facerec_site.api.exception_handler, everything else through the middleware.
+through core.api.exception_handler, everything else through the middleware.
 Nothing here touches the database, and the page is not rendered from the site's
 templates (their layout reads the signed-in user, which needs the database).
 """
@@ -48,7 +48,7 @@ def log_unavailable(request, exc: BaseException) -> str:
 
 def api_error(request, exc: BaseException) -> tuple[dict, int, dict[str, str]]:
     """(body, status, headers) for the API's error shape."""
-    from facerec_site.api import error_body
+    from core.api import error_body
 
     log_unavailable(request, exc)
     return error_body(CODE, MESSAGE), 503, {"Retry-After": str(RETRY_AFTER_S)}

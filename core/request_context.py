@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rest_framework.throttling import BaseThrottle
+
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -54,11 +56,15 @@ class RequestContextMiddleware:
 def _client_ip(request) -> str | None:
     """The address the throttles and the lockout see (past FACEREC_NUM_PROXIES trusted proxies), when it
     is an IP address; else REMOTE_ADDR."""
-    from facerec_site.security import client_ip
-
     for candidate in (client_ip(request), request.META.get("REMOTE_ADDR")):
         try:
             return str(ipaddress.ip_address((candidate or "").strip()))
         except ValueError:
             continue
     return None
+
+
+def client_ip(request) -> str:
+    """The caller's address as the API throttles see it (REMOTE_ADDR, or X-Forwarded-For
+    past REST_FRAMEWORK["NUM_PROXIES"] trusted proxies)."""
+    return BaseThrottle().get_ident(request) or ""
