@@ -24,8 +24,8 @@ from django.utils import timezone
 from accounts import roles
 from accounts.errors import ExpiryInPast, InactiveAccount, UsernameTaken
 from accounts.models import ApiToken
+from audit import services as audit
 from core.errors import DomainError
-from identities import audit
 
 TOKEN_PREFIX = "frk"
 PREFIX_BYTES = 6  # 12 hex characters: the public id

@@ -10,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
 from accounts import roles
+from audit import services as audit
 from core import request_context
-from identities import audit
 
 
 def _users_and_items(instance, reverse: bool, pk_set, item_model):

@@ -14,12 +14,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit import services as audit
 from core.errors import DomainError, InvalidTransition, NotFound
 from core.tasks import enqueue_on_commit
 from evaluation import reports
 from evaluation.datasets import DatasetError
 from evaluation.models import EvaluationReport
-from identities import audit
 
 log = logging.getLogger(__name__)
 

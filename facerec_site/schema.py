@@ -1,7 +1,7 @@
 """OpenAPI schema additions that hold for every operation, applied after drf-spectacular built the schema.
 
 Any call can be throttled (429, facerec_site.throttling) or meet a database outage (503,
-facerec_site.db_errors); both answer the one error shape with Retry-After. Documenting
+core.db_errors); both answer the one error shape with Retry-After. Documenting
 them here keeps each view's `error_responses(...)` about what is particular to it.
 """
 

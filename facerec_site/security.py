@@ -97,7 +97,7 @@ def locked_out_for_s(*, username: str, ip: str | None) -> int:
 @_cache_outage_allows(0)
 def record_login_failure(*, username: str, ip: str | None) -> int:
     """Count one failed login; returns the seconds locked out if this failure started a lockout."""
-    from identities import audit  # the site uses the apps' audit log, not the reverse
+    from audit import services as audit  # the site uses the apps' audit log, not the reverse
 
     window_s = settings.FACEREC_LOGIN_LOCKOUT_S
     locked_s = 0

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: no CDN, strict CSP
     "facerec_site",
     "core",
+    "audit",
     "accounts",
     "identities",
     "recognition",

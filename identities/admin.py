@@ -2,7 +2,7 @@
 
 Nothing here writes around identities.services: photos and consents are view-only
 with actions, deleting is off (erasure is a service with its audit entry and file
-removal, on the identity page), and the audit log is view-only.
+removal, on the identity page).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from core.admin import ViewOnlyAdmin
 from core.errors import DomainError
 from identities import services
 from identities.forms import AttributesField
-from identities.models import AuditLog, Consent, EnrollmentImage, Identity
+from identities.models import Consent, EnrollmentImage, Identity
 
 ADMIN_REJECTION_REASON = "rejected in admin"
 
@@ -127,12 +127,3 @@ class EnrollmentImageAdmin(ViewOnlyAdmin):
             self.message_user(request, f"Nothing rejected: {exc.message}", messages.ERROR)
         else:
             self.message_user(request, f"{len(images)} photo(s) rejected.", messages.SUCCESS)
-
-
-@admin.register(AuditLog)
-class AuditLogAdmin(ViewOnlyAdmin):
-    list_display = ["id", "created_at", "actor_name", "action", "target_type", "target_id", "request_id"]
-    list_filter = ["action", "target_type"]
-    search_fields = ["action", "target_id", "actor_name", "request_id"]
-    date_hierarchy = "created_at"
-    actions = None  # append-only: no bulk delete, nothing to act on

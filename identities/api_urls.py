@@ -18,5 +18,4 @@ urlpatterns = [
     path("photos/<int:photo_id>/", api.PhotoDetailApi.as_view(), name="photo-detail"),
     path("photos/<int:photo_id>/approve/", api.PhotoApproveApi.as_view(), name="photo-approve"),
     path("photos/<int:photo_id>/reject/", api.PhotoRejectApi.as_view(), name="photo-reject"),
-    path("audit-log/", api.AuditLogListApi.as_view(), name="audit-log"),
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from accounts import roles
-from identities.models import AuditLog, EnrollmentImage, Identity
-
+from audit.models import AuditLog
+from identities.models import EnrollmentImage, Identity
 
 # Who reaches people's records, for the pages and the API: any of these reads them (scoped_to says
 # which), any of those changes them (may_change_identity says whose).

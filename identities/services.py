@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from audit import services as audit
 from core.errors import (
     ConsentRequired,
     DomainError,
@@ -28,7 +29,6 @@ from core.errors import (
     PhotoRejected,
 )
 from core.tasks import enqueue_on_commit, send_task
-from identities import audit
 from identities.models import Consent, EnrollmentImage, Identity
 from recognition.pipeline.errors import ImageRejected
 from recognition.runtime import decode_image, read_image_file

@@ -25,6 +25,7 @@ from django.core.files.storage import FileSystemStorage
 from django.utils.deconstruct import deconstructible
 
 from core.errors import DomainError
+from core.files import write_file_atomically
 
 # A Fernet token is url-safe base64 of 0x80 (the version) and a 64-bit timestamp whose
 # high bits are zero for the next two thousand years; no image format starts like this.
@@ -236,25 +237,3 @@ class PrivateMediaStorage(FileSystemStorage):
             token, outcome = current.encrypt(raw), ENCRYPTED
         write_file_atomically(path, token)
         return outcome
-
-
-def write_file_atomically(path: str | os.PathLike, data: bytes) -> None:
-    """A temporary file in the same folder (0600 from creation), flushed to disk, then renamed
-    over `path`: readers see the old content or the new one, never half of it."""
-    directory, name = os.path.split(os.fspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a crash
-    finally:
-        os.close(dir_fd)

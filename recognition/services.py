@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from audit import services as audit
 from core.tasks import send_task
-from identities import audit
 from recognition.models import EMBEDDING_DIM, ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
 
 log = logging.getLogger(__name__)

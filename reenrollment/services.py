@@ -19,8 +19,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from audit import services as audit
 from core.errors import InvalidTransition, NotFound
-from identities import audit
 from identities.models import Consent, EnrollmentImage, Identity
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
 

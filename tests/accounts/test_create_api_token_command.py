@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import roles
 from accounts.models import ApiToken
-from identities.models import AuditLog
+from audit.models import AuditLog
 from tests.tokens import bearer_client
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from accounts.roles import assign_role
-from identities.models import AuditLog
+from audit.models import AuditLog
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db

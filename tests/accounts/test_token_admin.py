@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import ApiToken
-from identities.models import AuditLog
+from audit.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import roles, services
 from accounts.models import ApiToken
-from identities.models import AuditLog
+from audit.models import AuditLog
 from tests.accounts.conftest import PASSWORD
 from tests.tokens import bearer_client
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts import roles, services
 from accounts.models import ApiToken
-from identities.models import AuditLog
+from audit.models import AuditLog
 from tests.api_helpers import api_client, assert_error
 from tests.tokens import bearer_client, token_for
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from audit.models import AuditLog
 from bench import load_bench
-from identities.models import AuditLog, Identity
+from identities.models import Identity
 from tests.users import make_user
 
 PASSWORD = "load-smoke-Pa55word!"

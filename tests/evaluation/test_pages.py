@@ -15,9 +15,9 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from audit.models import AuditLog
 from evaluation import plots, services
 from evaluation.models import EvaluationReport
-from identities.models import AuditLog
 from recognition.models import RecognitionThreshold
 from recognition.selectors import default_threshold
 

@@ -10,10 +10,11 @@ import pytest
 from django.core.files.base import ContentFile
 from sklearn.model_selection import StratifiedKFold
 
+from audit.models import AuditLog
 from evaluation import metrics, protocols, services
 from evaluation.datasets import enrolled_dataset, list_folder
 from evaluation.models import EvaluationReport
-from identities.models import AuditLog, Consent, EnrollmentImage, Identity
+from identities.models import Consent, EnrollmentImage, Identity
 from recognition.models import FaceEmbedding
 from recognition.pipeline.faces import embed_files
 from recognition.pipeline.lfw import read_pairs, unique_images

@@ -11,7 +11,7 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from identities.models import AuditLog
+from audit.models import AuditLog
 from tests.tokens import token_for
 from tests.users import make_user
 

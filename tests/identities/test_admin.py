@@ -7,8 +7,9 @@ from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
 
+from audit.models import AuditLog
 from identities import services
-from identities.models import AuditLog, EnrollmentImage, Identity
+from identities.models import EnrollmentImage, Identity
 from tests.shared_data import LFW_IMAGES
 
 pytestmark = pytest.mark.django_db
@@ -90,10 +91,10 @@ def test_the_audit_log_admin_is_view_only(admin_client, admin_user):
     assert model_admin.has_view_permission(request, entry)
     assert model_admin.get_actions(request) == {}
 
-    changelist = admin_client.get(reverse("admin:identities_auditlog_changelist"))
+    changelist = admin_client.get(reverse("admin:audit_auditlog_changelist"))
     assert changelist.status_code == 200 and b"identity.create" in changelist.content
     assert b"delete_selected" not in changelist.content
-    assert admin_client.get(reverse("admin:identities_auditlog_add")).status_code == 403
-    assert admin_client.get(reverse("admin:identities_auditlog_delete", args=[entry.pk])).status_code == 403
-    admin_client.post(reverse("admin:identities_auditlog_change", args=[entry.pk]), {"action": "tampered"})
+    assert admin_client.get(reverse("admin:audit_auditlog_add")).status_code == 403
+    assert admin_client.get(reverse("admin:audit_auditlog_delete", args=[entry.pk])).status_code == 403
+    admin_client.post(reverse("admin:audit_auditlog_change", args=[entry.pk]), {"action": "tampered"})
     assert AuditLog.objects.get(pk=entry.pk).action == "identity.create"

@@ -13,8 +13,9 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from identities import services
-from identities.models import AuditLog, Consent, EnrollmentImage, Identity, private_storage
+from identities.models import Consent, EnrollmentImage, Identity, private_storage
 from tests.api_helpers import api_client
 from tests.shared_data import LFW_IMAGES
 from tests.tokens import token_for

@@ -11,9 +11,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from core.errors import DomainError
 from identities import services
-from identities.models import AuditLog, Identity
+from identities.models import Identity
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db

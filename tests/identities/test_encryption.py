@@ -21,9 +21,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from PIL import Image, UnidentifiedImageError
 
+from audit.models import AuditLog
 from identities import services
 from identities.management.commands import rotate_photo_keys
-from identities.models import AuditLog, EnrollmentImage, Identity, private_storage
+from identities.models import EnrollmentImage, Identity, private_storage
 from identities.storage import PhotoUndecryptable, load_photo_keys
 from recognition.runtime import decode_image, read_image_file
 from tests.conftest import REPO_ROOT, database_url

@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditLog
 from identities import services
-from identities.models import AuditLog, EnrollmentImage
+from identities.models import EnrollmentImage
 from tests.shared_data import LFW_IMAGES
 
 pytestmark = pytest.mark.django_db

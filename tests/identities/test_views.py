@@ -14,8 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from audit.models import AuditLog
 from identities import services
-from identities.models import AuditLog, Consent, EnrollmentImage, Identity, private_storage
+from identities.models import Consent, EnrollmentImage, Identity, private_storage
 from tests.shared_data import LFW_IMAGES
 from tests.users import make_user
 

@@ -11,9 +11,10 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
+from audit.models import AuditLog
 from core.errors import ConsentRequired, DuplicatePhoto, InvalidTransition, PhotoRejected
 from identities import services
-from identities.models import AuditLog, Consent, EnrollmentImage, Identity, private_storage
+from identities.models import Consent, EnrollmentImage, Identity, private_storage
 from recognition.models import ClassifierVersion, FaceEmbedding
 from tests.shared_data import LFW_IMAGES
 

@@ -13,7 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from identities.models import AuditLog, EnrollmentImage
+from audit.models import AuditLog
+from identities.models import EnrollmentImage
 from recognition.models import ClassifierVersion
 from tests.recognition.conftest import (
     PEOPLE,

@@ -11,8 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from identities import services as identity_services
-from identities.models import AuditLog, EnrollmentImage
+from identities.models import EnrollmentImage
 from recognition.pipeline.liveness import default_source_dir
 from tests.api_helpers import api_client
 from tests.recognition.conftest import PASSWORD, display_name, lfw_bytes

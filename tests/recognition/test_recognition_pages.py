@@ -11,8 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
+from audit.models import AuditLog
 from identities import services as identity_services
-from identities.models import AuditLog, EnrollmentImage
+from identities.models import EnrollmentImage
 from recognition.selectors import default_threshold
 from recognition.services import current_model_version as serving_version
 from tests.recognition.conftest import grey_jpeg, lfw_bytes, side_by_side

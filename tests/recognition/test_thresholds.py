@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from core.errors import DomainError
-from identities.models import AuditLog
 from recognition import selectors, services
 from recognition.models import RecognitionThreshold
 from recognition.runtime import decode_image

@@ -8,8 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from identities import services as identity_services
-from identities.models import AuditLog
 from tests.recognition.conftest import grey_jpeg, lfw_bytes
 from tests.users import make_user
 

@@ -11,12 +11,12 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from identities import services as identity_services
-from identities.models import AuditLog
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
+from tests.api_helpers import api_client, assert_error
 from tests.reenrollment.test_pages import DRIFT, person, reenrollment_request
 from tests.tokens import token_for
-from tests.api_helpers import api_client, assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditLog
 from identities import services as identity_services
-from identities.models import AuditLog, EnrollmentImage, Identity
+from identities.models import EnrollmentImage, Identity
 from reenrollment import services
 from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import LFW_IMAGES

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.roles import ADMIN, assign_role
-from identities.storage import write_file_atomically
+from core.files import write_file_atomically
 
 PASSWORD_FILENAME = "initial_admin_password"
 

@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from identities import audit, storage
+from audit import services as audit
+from identities import storage
 from identities.models import EnrollmentImage, private_storage
 
 PROGRESS_EVERY = 100

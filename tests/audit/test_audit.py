@@ -12,9 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from audit import services as audit
+from audit.models import AuditLog
 from core import request_context
-from identities import audit, services
-from identities.models import AuditLog
+from identities import services
 
 pytestmark = pytest.mark.django_db
 

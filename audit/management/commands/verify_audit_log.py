@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from identities import audit
+from audit import services as audit
 
 
 class Command(BaseCommand):

@@ -22,9 +22,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from audit.models import AuditLog
 from core import request_context
-from identities.models import AuditLog
-from identities.storage import write_file_atomically
+from core.files import write_file_atomically
 
 GENESIS_HASH = "0" * 64
 _APPEND_LOCK_KEY = 0x61756469  # "audi": any constant shared by all writers

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class AuditConfig(AppConfig):
+    """The append-only, hash-chained audit log: writing it (`services.record`), verifying it
+    (`services.verify_chain`, `manage.py verify_audit_log`), reading it (admin, API)."""
+
+    name = "audit"
