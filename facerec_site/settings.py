@@ -8,7 +8,6 @@ attached to). Production sets them, SECRET_KEY and ALLOWED_HOSTS explicitly.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,6 +16,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from facerec_site import embedded
+from facerec_site.local_keys import load_photo_keys, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,36 +40,6 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _local_secret_key(path: Path) -> str:
-    """A random key generated once per installation, for a site only reachable locally.
-
-    Written to a temporary file that mkstemp creates 0600, then hard-linked into place (as
-    identities.storage does for var/photo_keys): the key is never readable by others, never
-    half-written, and of two processes starting at once (web and worker) the first one's key
-    is the one both use.
-    """
-    import os
-    import tempfile
-
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(64) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            try:
-                os.link(tmp, path)
-            except FileExistsError:  # another process was first: use its key
-                pass
-        finally:
-            os.unlink(tmp)
-    key = path.read_text().strip()
-    if not key:
-        raise ImproperlyConfigured(f"{path} is empty: delete it to generate a new key (sessions then end).")
-    return key
-
-
 _INSECURE_KEY_HINTS = ("django-insecure", "changeme", "change-me", "secret")
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not DEBUG:
@@ -78,11 +48,11 @@ if not DEBUG:
     if not SECRET_KEY:
         if not all(_is_loopback(h) for h in ALLOWED_HOSTS):
             raise ImproperlyConfigured("With DEBUG off and a public ALLOWED_HOSTS, set SECRET_KEY (50+ random chars).")
-        SECRET_KEY = _local_secret_key(VAR_DIR / "secret_key")
+        SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
     elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.lower().startswith(_INSECURE_KEY_HINTS):
         raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG off: use 50+ random characters.")
 elif not SECRET_KEY:
-    SECRET_KEY = _local_secret_key(VAR_DIR / "secret_key")
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -110,7 +80,7 @@ MIDDLEWARE = [
     "facerec_site.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy (static files too)
     # A body over FACEREC_MAX_REQUEST_BYTES is refused from its Content-Length, unread (413);
     # page uploads get the per-file limit while they are received.
-    "facerec_site.upload_limits.UploadLimitsMiddleware",
+    "core.upload_limits.UploadLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files under gunicorn
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -142,7 +112,7 @@ TEMPLATES = [
 ]
 
 # --- Database: external when DATABASE_URL is set, embedded otherwise -------------
-DATABASE_URL = env.str("DATABASE_URL", default="") or embedded.ensure_postgres(VAR_DIR / "pgdata")
+DATABASE_URL = env.str("DATABASE_URL", default="") or embedded.postgres_url(VAR_DIR / "pgdata")
 _db = environ.Env.db_url_config(DATABASE_URL)
 if "host" in _db.get("OPTIONS", {}):  # Unix-socket URL: postgresql://user@/name?host=/dir
     _db["HOST"] = _db["OPTIONS"].pop("host")
@@ -156,7 +126,7 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery: app in facerec_site/celery.py reads the CELERY_* names ---------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or embedded.ensure_valkey(VAR_DIR / "valkey")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or embedded.valkey_url(VAR_DIR / "valkey")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = 7 * 24 * 3600  # job status stays visible for a week
@@ -258,8 +228,6 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # FACEREC_PHOTO_ENCRYPTION=false (a deployment encrypting the disk itself) writes new photos
 # as plain images, which FACEREC_MEDIA_ACCEL_REDIRECT lets the web server send; the keys
 # are then optional and only decrypt files encrypted before.
-from identities.storage import load_photo_keys  # noqa: E402 (plain Python, no settings needed)
-
 FACEREC_PHOTO_ENCRYPTION = env.bool("FACEREC_PHOTO_ENCRYPTION", default=True)
 FACEREC_PHOTO_KEYS = load_photo_keys(env.list("FACEREC_PHOTO_KEYS", default=[]), key_file=VAR_DIR / "photo_keys",
                                      local_only=all(_is_loopback(h) for h in ALLOWED_HOSTS),
@@ -433,7 +401,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024
 # Photos in one upload, on the pages and through the API.
 FACEREC_MAX_PHOTOS_PER_UPLOAD = env.int("FACEREC_MAX_PHOTOS_PER_UPLOAD", default=20)
 # The largest request body, refused from its Content-Length before any of it is read
-# (facerec_site.upload_limits): a full photo upload (FACEREC_MAX_PHOTOS_PER_UPLOAD files of
+# (core.upload_limits): a full photo upload (FACEREC_MAX_PHOTOS_PER_UPLOAD files of
 # FACEREC_MAX_UPLOAD_BYTES) and 1 MiB for the other fields and the framing.
 FACEREC_MAX_REQUEST_BYTES = env.int("FACEREC_MAX_REQUEST_BYTES",
                                     default=FACEREC_MAX_PHOTOS_PER_UPLOAD * FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024)

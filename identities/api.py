@@ -22,7 +22,7 @@ from accounts import roles
 from accounts.roles import requires
 from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
 from core.errors import DomainError
-from facerec_site.upload_limits import MaxUploadSizeHandler
+from core.upload_limits import MaxUploadSizeHandler
 from identities import selectors, services
 from identities.models import Consent, EnrollmentImage, Identity
 from reenrollment.api import ReenrollmentPolicySerializer
@@ -33,16 +33,15 @@ MAX_PHOTOS_PER_UPLOAD = settings.FACEREC_MAX_PHOTOS_PER_UPLOAD  # read once: the
 # --- who sees what --------------------------------------------------------------------
 
 
-def visible_identities(user) -> QuerySet[Identity]:
-    """Everyone for `view_identities`; only the people they enrolled for the others."""
+def listed_identities(user) -> QuerySet[Identity]:
+    """The people this user may read, with their photo counts, in a stable order for pages."""
     # Aggregated querysets drop Meta.ordering: order explicitly for stable pages.
-    identities = selectors.identities_overview().select_related("created_by").order_by("display_name", "id")
-    return selectors.scoped_to(identities, user, owner_field="created_by")
+    overview = selectors.identities_overview().select_related("created_by").order_by("display_name", "id")
+    return selectors.visible_identities(user, overview)
 
 
 def visible_photos(user) -> QuerySet[EnrollmentImage]:
-    photos = EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by")
-    return selectors.scoped_to(photos, user, owner_field="identity__created_by")
+    return selectors.visible_photos(user, EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by"))
 
 
 # Reading people: everyone's (view_identities) or one's own enrollments (enroll).
@@ -82,7 +81,7 @@ class IdentityListPermission(CanReadIdentities):
 
 
 def _visible_identity(request, view, identity_id: int) -> Identity:
-    identity = get_visible_or_404(visible_identities(request.user), identity_id, "identity")
+    identity = get_visible_or_404(listed_identities(request.user), identity_id, "identity")
     view.check_object_permissions(request, identity)
     return identity
 
@@ -208,7 +207,7 @@ class IdentityListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        identities = visible_identities(request.user)
+        identities = listed_identities(request.user)
         if search := filters.validated_data.get("search"):
             identities = identities.filter(Q(display_name__icontains=search) | Q(external_ref__icontains=search))
         if identity_status := filters.validated_data.get("status"):
@@ -384,7 +383,7 @@ class PhotoOutputSerializer(serializers.Serializer):
         request = self.context.get("request")
         names = self.context.setdefault("_names", {})
         if identity_id not in names:
-            identities = visible_identities(request.user) if request else Identity.objects.none()
+            identities = listed_identities(request.user) if request else Identity.objects.none()
             names[identity_id] = (identities.filter(pk=identity_id, status=Identity.Status.ACTIVE)
                                   .values_list("display_name", flat=True).first())
         return names[identity_id]

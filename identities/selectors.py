@@ -24,6 +24,17 @@ def scoped_to(queryset: QuerySet, user, *, owner_field: str) -> QuerySet:
     return queryset.none()
 
 
+def visible_identities(user, identities: QuerySet[Identity] | None = None) -> QuerySet[Identity]:
+    """Of `identities` (default: everyone) the people this user may read, for pages and API alike."""
+    return scoped_to(Identity.objects.all() if identities is None else identities, user, owner_field="created_by")
+
+
+def visible_photos(user, photos: QuerySet[EnrollmentImage] | None = None) -> QuerySet[EnrollmentImage]:
+    """Of `photos` (default: all) the photo records of people this user may read."""
+    return scoped_to(EnrollmentImage.objects.all() if photos is None else photos, user,
+                     owner_field="identity__created_by")
+
+
 def _own_enrollment(user, identity: Identity) -> bool:
     return identity.created_by_id is not None and identity.created_by_id == user.pk and roles.can(user, "enroll")
 

@@ -217,13 +217,15 @@ def valid_consent(identity: Identity, at: datetime | None = None) -> Consent | N
 @transaction.atomic
 def withdraw_consent(*, consent: Consent, actor=None) -> Consent:
     """Withdraw at once: the identity's templates stop matching now; erasure follows per policy."""
+    from recognition.services import deactivate_templates
+
     consent = Consent.objects.select_for_update().get(pk=consent.pk)
     if consent.withdrawn_at is not None:
         raise InvalidTransition(f"consent #{consent.pk} was already withdrawn")
     consent.withdrawn_at = timezone.now()
     consent.save(update_fields=["withdrawn_at"])
     identity = consent.identity
-    deactivated = _deactivate_templates(identity=identity)
+    deactivated = deactivate_templates(identity=identity)
     erase_after = timedelta(days=settings.FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS)
     if valid_consent(identity) is None:
         identity.erasure_due_at = consent.withdrawn_at + erase_after
@@ -239,12 +241,6 @@ def withdraw_consent(*, consent: Consent, actor=None) -> Consent:
         # Broker unreachable: the hourly beat job erases instead.
         enqueue_on_commit(erase_due_identities)
     return consent
-
-
-def _deactivate_templates(*, identity: Identity) -> int:
-    from recognition.models import FaceEmbedding
-
-    return FaceEmbedding.objects.filter(identity=identity, active=True).update(active=False)
 
 
 def _scrub_classifiers(identity_id: int) -> None:
@@ -387,14 +383,14 @@ def _transition(image_ids: Sequence[int], *, to: str, allowed_from: set[str], ac
 @transaction.atomic
 def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentImage]:
     """awaiting_review -> approved: the photo's embedding becomes an active template."""
-    from recognition.models import FaceEmbedding
+    from recognition.services import activate_templates
 
     images = _transition(image_ids, to=Status.APPROVED, allowed_from={Status.AWAITING_REVIEW}, actor=actor)
     total = 0
     for image in images:
         if valid_consent(image.identity) is None:
             raise ConsentRequired(f"photo #{image.pk}: the person's consent is no longer valid")
-        activated = FaceEmbedding.objects.filter(image=image).update(active=True)
+        activated = activate_templates(photo_ids=[image.pk])
         total += activated
         audit.record(action="photo.approve", actor=actor, target=image,
                      details={"identity_id": image.identity_id, "templates_activated": activated})
@@ -414,7 +410,7 @@ def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentIm
 @transaction.atomic
 def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[EnrollmentImage]:
     """awaiting_review (or approved) -> rejected, with the reviewer's reason; templates off."""
-    from recognition.models import FaceEmbedding
+    from recognition.services import deactivate_templates
 
     if not reason.strip():
         raise DomainError("a rejection needs a reason", code="reason_required", field="reason")
@@ -422,7 +418,7 @@ def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[
                          actor=actor, reason="reviewer", detail=reason.strip())
     was_active = 0
     for image in images:
-        was_active += FaceEmbedding.objects.filter(image=image, active=True).update(active=False)
+        was_active += deactivate_templates(photo_ids=[image.pk])
         audit.record(action="photo.reject", actor=actor, target=image,
                      details={"identity_id": image.identity_id, "reason": reason.strip()})
     if was_active:
@@ -440,7 +436,7 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
     Idempotent: erasing an erased identity removes whatever is left (nothing) and
     records nothing new.
     """
-    from recognition.models import FaceEmbedding, MatchScore
+    from recognition.services import delete_recognition_data
     from reenrollment.models import IdentityPolicy
 
     files: list[str] = []
@@ -448,11 +444,7 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         identity = Identity.objects.select_for_update().get(pk=identity.pk)
         images = list(identity.images.all())
         files = [f.name for image in images for f in (image.file, image.crop) if f]
-        counts = {
-            "photos": len(images),
-            "embeddings": FaceEmbedding.objects.filter(identity=identity).delete()[0],
-            "match_scores": MatchScore.objects.filter(identity=identity).delete()[0],
-        }
+        counts = {"photos": len(images), **delete_recognition_data(identity=identity)}
         EnrollmentImage.objects.filter(identity=identity).delete()
         # Re-enrollment requests and overrides describe the person too (drift figures).
         identity.reenrollment_requests.all().delete()

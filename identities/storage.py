@@ -1,7 +1,7 @@
 """Encryption at rest for face photos and crops: the private storage writes Fernet tokens and reads them back.
 
 Keys come from settings.FACEREC_PHOTO_KEYS (first = current, the others only decrypt),
-loaded and checked once at start-up by `load_photo_keys`. Files written before
+loaded and checked once at start-up by `facerec_site.local_keys.load_photo_keys`. Files written before
 encryption existed (plain images) are still read as they are, and `manage.py
 rotate_photo_keys` encrypts them. A deployment that encrypts the disk instead sets
 FACEREC_PHOTO_ENCRYPTION=false: new files are then written as plain images, and files
@@ -11,11 +11,8 @@ encrypted before are still decrypted with the keys it keeps.
 from __future__ import annotations
 
 import os
-import tempfile
 from contextlib import suppress
 from functools import lru_cache
-from pathlib import Path
-from typing import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -30,7 +27,6 @@ from core.files import write_file_atomically
 # A Fernet token is url-safe base64 of 0x80 (the version) and a 64-bit timestamp whose
 # high bits are zero for the next two thousand years; no image format starts like this.
 FERNET_TOKEN_PREFIX = b"gAAAAA"
-_MAKE_A_KEY = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 # What `rotate` did to a file, and what `key_state` finds.
 ROTATED = "rotated"  # was under an older key, now under the current one
@@ -56,60 +52,6 @@ class PhotoUndecryptable(DomainError):
 
 
 # --- keys ----------------------------------------------------------------------
-
-
-def load_photo_keys(configured: Sequence[str], *, key_file: Path, local_only: bool,
-                    required: bool = True) -> list[str]:
-    """The photo keys for settings: the configured ones, or for a loopback-only site those in
-    `key_file` (one is generated there, 0600, on first use). Refuses a public site without keys
-    and any key that is not a Fernet key, naming its position, never the key.
-
-    With `required` off (FACEREC_PHOTO_ENCRYPTION=false: nothing new is encrypted) no key is
-    needed or generated; configured keys, or an existing key file, still decrypt older files."""
-    keys = [key.strip() for key in configured if key.strip()]
-    source = "FACEREC_PHOTO_KEYS"
-    if not keys and not required:
-        if not (local_only and key_file.exists()):
-            return []
-        keys, source = _local_photo_keys(key_file), str(key_file)
-    if not keys:
-        if not local_only:
-            raise ImproperlyConfigured(
-                "Face photos are encrypted at rest: with a public ALLOWED_HOSTS, set FACEREC_PHOTO_KEYS "
-                f"(comma-separated Fernet keys, current first; make one with {_MAKE_A_KEY}).")
-        keys = _local_photo_keys(key_file)
-        source = str(key_file)
-    for position, key in enumerate(keys, start=1):
-        try:
-            Fernet(key)
-        except (TypeError, ValueError):
-            raise ImproperlyConfigured(
-                f"{source}: key {position} of {len(keys)} is not a Fernet key (32 url-safe base64-encoded "
-                f"bytes; make one with {_MAKE_A_KEY}).") from None
-    return keys
-
-
-def _local_photo_keys(path: Path) -> list[str]:
-    """Keys of a site only reachable locally, one a line (current first), generated once.
-
-    Created by hard-linking a finished temporary file, so two processes starting at once
-    (web and worker) end up with the same key, never an empty or half-written file.
-    """
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".photo_keys-")  # 0600
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(Fernet.generate_key().decode() + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            with suppress(FileExistsError):  # another process was first: use its key
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    keys = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if not keys:
-        raise ImproperlyConfigured(f"{path} holds no photo key: restore it from a backup (or set FACEREC_PHOTO_KEYS).")
-    return keys
 
 
 @lru_cache(maxsize=8)

@@ -33,14 +33,9 @@ REENROLLMENT_REQUESTS_SHOWN = 10
 _PHOTO_ERROR_KEY = "identities.photo_error"
 
 
-def visible_identities(user):
-    """Everyone for view_identities / manage_identities; the people they enrolled for operators."""
-    return selectors.scoped_to(Identity.objects.all(), user, owner_field="created_by")
-
-
 def _changeable_identity(request, pk: int) -> Identity:
     """An identity the user may change (manage_identities, or enroll and their own), else 404 / 403."""
-    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    identity = get_object_or_404(selectors.visible_identities(request.user), pk=pk)
     if not selectors.may_change_identity(request.user, identity):
         raise PermissionDenied("you may not change this person's enrollment")
     return identity
@@ -81,7 +76,7 @@ def _uploads(files) -> list[services.Upload]:
 @require_GET
 def identity_list(request):
     queryset = selectors.identities_overview().order_by("status", "display_name", "id")  # erased last
-    queryset = selectors.scoped_to(queryset, request.user, owner_field="created_by")
+    queryset = selectors.visible_identities(request.user, queryset)
     q = request.GET.get("q", "").strip()
     if q:
         queryset = queryset.filter(Q(display_name__icontains=q) | Q(external_ref__icontains=q))
@@ -165,8 +160,7 @@ def _open_reenrollment_requests(user, identity: Identity) -> list:
     """Who manages re-enrollment sees why this person is asked to re-enroll (the requests page has them all)."""
     if not can(user, "manage_reenrollment"):
         return []
-    from reenrollment.selectors import open_requests_of
-    from reenrollment.views import with_summaries
+    from reenrollment.selectors import open_requests_of, with_summaries
 
     return with_summaries(open_requests_of(identity)[:REENROLLMENT_REQUESTS_SHOWN])
 
@@ -174,7 +168,7 @@ def _open_reenrollment_requests(user, identity: Identity) -> list:
 @capability_required(*selectors.READ_IDENTITIES)
 @require_GET
 def identity_detail(request, pk: int):
-    identity = get_object_or_404(visible_identities(request.user), pk=pk)
+    identity = get_object_or_404(selectors.visible_identities(request.user), pk=pk)
     return _detail_page(request, identity)
 
 

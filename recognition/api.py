@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.roles import can, requires
 from core.api import StrictInputSerializer, error_responses
-from facerec_site.upload_limits import MaxUploadSizeHandler
+from core.upload_limits import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services
 

@@ -9,6 +9,7 @@ import numbers
 import shutil
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +24,26 @@ from core.tasks import send_task
 from recognition.models import EMBEDDING_DIM, ClassifierVersion, FaceEmbedding, MatchScore, RecognitionThreshold
 
 log = logging.getLogger(__name__)
+
+
+def activate_templates(*, photo_ids: Iterable[int]) -> int:
+    """The templates of these photos become active (searched, trained on); returns how many changed."""
+    return FaceEmbedding.objects.filter(image_id__in=list(photo_ids)).update(active=True)
+
+
+def deactivate_templates(*, photo_ids: Iterable[int] | None = None, identity=None) -> int:
+    """The active templates of these photos, or of this person, stop being used; returns how many."""
+    if (photo_ids is None) == (identity is None):
+        raise ValueError("give photo_ids or identity")
+    templates = (FaceEmbedding.objects.filter(identity=identity) if identity is not None
+                 else FaceEmbedding.objects.filter(image_id__in=list(photo_ids)))
+    return templates.filter(active=True).update(active=False)
+
+
+def delete_recognition_data(*, identity) -> dict[str, int]:
+    """Erasure: the person's templates and recorded match scores go; returns the counts."""
+    return {"embeddings": FaceEmbedding.objects.filter(identity=identity).delete()[0],
+            "match_scores": MatchScore.objects.filter(identity=identity).delete()[0]}
 
 
 def store_embedding(*, image, vector: np.ndarray, model_name: str, model_version: str) -> FaceEmbedding:
@@ -548,10 +569,10 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
 
 def _hide_unreadable_candidates(faces: list[IdentifiedFace], user) -> None:
     from identities.models import Identity
-    from identities.selectors import scoped_to
+    from identities.selectors import visible_identities
 
     listed = {c.identity_id for face in faces for c in face.candidates}
-    readable = set(scoped_to(Identity.objects.filter(pk__in=listed), user, owner_field="created_by")
+    readable = set(visible_identities(user, Identity.objects.filter(pk__in=listed))
                    .values_list("pk", flat=True))
     for face in faces:
         face.candidates = [c for c in face.candidates if c.identity_id in readable or c.identity_id == face.identity_id]

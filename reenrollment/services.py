@@ -237,7 +237,7 @@ def fulfil_requests(*, identity: Identity, approved: list[EnrollmentImage], acto
 
 def retire_old_templates(*, identity: Identity, keep: int, actor=None) -> list[int]:
     """Approved photos beyond the newest `keep` become `retired`: templates off, photo kept until erasure."""
-    from recognition.models import FaceEmbedding
+    from recognition.services import deactivate_templates
 
     old = list(EnrollmentImage.objects.filter(identity=identity, status=EnrollmentImage.Status.APPROVED)
                .order_by("-created_at", "-id").values_list("pk", flat=True)[keep:])
@@ -245,7 +245,7 @@ def retire_old_templates(*, identity: Identity, keep: int, actor=None) -> list[i
         return []
     EnrollmentImage.objects.filter(pk__in=old).update(status=EnrollmentImage.Status.RETIRED,
                                                       updated_at=timezone.now())
-    deactivated = FaceEmbedding.objects.filter(image_id__in=old, active=True).update(active=False)
+    deactivated = deactivate_templates(photo_ids=old)
     audit.record(action="photo.retire", actor=actor, target=identity,
                  details={"photos": old, "templates_deactivated": deactivated, "kept": keep})
     return old
@@ -280,8 +280,8 @@ def expire_consents(*, now: datetime | None = None) -> list[int]:
     which checks the consent again, so consent renewed in the grace period keeps the
     person (their photos then need a new review to become templates again).
     """
-    from identities.services import _deactivate_templates, valid_consent
-    from recognition.services import request_retrain
+    from identities.services import valid_consent
+    from recognition.services import deactivate_templates, request_retrain
 
     now = now or timezone.now()
     expired_ids = (Consent.objects.filter(expires_at__lte=now, withdrawn_at__isnull=True,
@@ -300,7 +300,7 @@ def expire_consents(*, now: datetime | None = None) -> list[int]:
                           .values_list("expires_at", flat=True).first())
             # The grace period runs from the expiry; a job that ran late does not extend it.
             erase_at = max((expired_at or now) + timedelta(days=settings.FACEREC_CONSENT_EXPIRY_GRACE_DAYS), now)
-            deactivated = _deactivate_templates(identity=identity)
+            deactivated = deactivate_templates(identity=identity)
             identity.erasure_due_at = erase_at
             identity.save(update_fields=["erasure_due_at", "updated_at"])
             audit.record(action="consent.expired", target=identity, details={

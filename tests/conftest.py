@@ -1,7 +1,7 @@
 """Session-wide fixtures: the real Celery worker against the test database and broker.
 
-The embedded PostgreSQL and Valkey are started (or attached to) by settings, as in
-production. pytest-django creates the `test_facerec` database; the worker is a
+The embedded PostgreSQL and Valkey are started (or attached to) when the session
+starts (`pytest_configure`: settings themselves start nothing). pytest-django creates the `test_facerec` database; the worker is a
 separate `celery worker` process pointed at that database and at a broker
 database number of its own, so a `make run` of the same checkout never picks up
 test tasks.
@@ -21,11 +21,18 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 from django.conf import settings
 
+from facerec_site import embedded
 from tests.shared_data import SHARED_DATA
+from tests.users import admin, admin_api, operator, operator_api  # noqa: F401 (fixtures for every test)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Override (with TEST_DATABASE_NAME) to run two suites at once against one server.
 TEST_BROKER_DB = int(os.environ.get("TEST_BROKER_DB", "15"))
+
+
+def pytest_configure(config) -> None:
+    # Before any fixture touches the database or the broker (unless they are external).
+    embedded.ensure_started()
 
 
 def database_url(db: dict) -> str:

@@ -78,7 +78,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "identities_api:photo-detail": {"GET": READ_PEOPLE},
     "identities_api:photo-approve": {"POST": REVIEW},
     "identities_api:photo-reject": {"POST": REVIEW},
-    "identities_api:audit-log": {"GET": ADMIN_ONLY},
+    "audit_api:audit-log": {"GET": ADMIN_ONLY},
     # recognition (API)
     "recognition_api:identify": {"POST": RECOGNISE},
     "recognition_api:verify": {"POST": RECOGNISE},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import stat
 
-from facerec_site.settings import _local_secret_key
+from facerec_site.local_keys import local_secret_key as _local_secret_key
 
 
 def test_the_key_file_is_private_and_the_key_is_made_once(tmp_path):

@@ -22,20 +22,19 @@ from django.urls import reverse
 from PIL import Image, UnidentifiedImageError
 
 from audit.models import AuditLog
+from facerec_site.local_keys import load_photo_keys
 from identities import services
 from identities.management.commands import rotate_photo_keys
 from identities.models import EnrollmentImage, Identity, private_storage
-from identities.storage import PhotoUndecryptable, load_photo_keys
+from identities.storage import PhotoUndecryptable
 from recognition.runtime import decode_image, read_image_file
 from tests.conftest import REPO_ROOT, database_url
 from tests.photo_fixtures import consenting_person as person
-from tests.photo_fixtures import lfw_bytes
-from tests.shared_data import ORL_DIR
-from tests.users import make_user
+from tests.shared_data import ORL_DIR, lfw_bytes
+from tests.users import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "encryption-test-Pa55word!"
 IMAGE_MAGIC = (b"\xff\xd8", b"\x89PNG", b"P5", b"P2", b"GIF8", b"BM", b"RIFF")
 
 
@@ -85,11 +84,6 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
-@pytest.fixture
-def staff(django_user_model):
-    return make_user("enc-reviewer", "admin", password=PASSWORD)
-
-
 # --- at rest -----------------------------------------------------------------------
 
 
@@ -124,10 +118,10 @@ def test_the_crop_that_processing_stores_is_encrypted_and_reads_back_as_the_png(
         assert im.size == (160, 160)
 
 
-def test_the_photo_views_serve_the_decrypted_original_and_crop(client, staff):
-    [image] = enroll(person(actor=staff), lfw_bytes())
+def test_the_photo_views_serve_the_decrypted_original_and_crop(client, admin):
+    [image] = enroll(person(actor=admin), lfw_bytes())
     image.crop.save("crop", ContentFile(png_bytes()), save=True)
-    client.login(username=staff.username, password=PASSWORD)
+    client.login(username=admin.username, password=PASSWORD)
     original = client.get(reverse("identities:photo_original", args=[image.pk]))
     assert original.status_code == 200 and original["Content-Type"] == "image/jpeg"
     assert b"".join(original.streaming_content) == lfw_bytes()
@@ -136,12 +130,12 @@ def test_the_photo_views_serve_the_decrypted_original_and_crop(client, staff):
     assert crop.status_code == 200 and b"".join(crop.streaming_content) == png_bytes()
 
 
-def test_a_photo_no_key_opens_is_answered_503_with_a_message_not_a_500(client, staff, settings):
-    [image] = enroll(person(actor=staff), lfw_bytes())
+def test_a_photo_no_key_opens_is_answered_503_with_a_message_not_a_500(client, admin, settings):
+    [image] = enroll(person(actor=admin), lfw_bytes())
     settings.FACEREC_PHOTO_KEYS = [new_key()]  # the key it was written with is gone
     with pytest.raises(PhotoUndecryptable):
         EnrollmentImage.objects.get(pk=image.pk).file.open("rb")
-    client.login(username=staff.username, password=PASSWORD)
+    client.login(username=admin.username, password=PASSWORD)
     response = client.get(reverse("identities:photo_original", args=[image.pk]))
     assert response.status_code == 503 and response["Cache-Control"] == "private, no-store"
     assert "cannot be decrypted" in response.content.decode() and image.file.name not in response.content.decode()
@@ -201,12 +195,12 @@ def test_an_interrupted_rotation_resumes_and_reports_the_files_already_done(sett
         assert readable_with([new], name, settings) == data
 
 
-def test_a_plain_photo_from_before_encryption_is_read_and_then_encrypted_by_the_rotation(client, staff):
-    [image] = enroll(person(actor=staff), lfw_bytes())
+def test_a_plain_photo_from_before_encryption_is_read_and_then_encrypted_by_the_rotation(client, admin):
+    [image] = enroll(person(actor=admin), lfw_bytes())
     Path(private_storage.path(image.file.name)).write_bytes(lfw_bytes())  # as stored before encryption existed
     with EnrollmentImage.objects.get(pk=image.pk).file.open("rb") as fh:
         assert fh.read() == lfw_bytes()
-    client.login(username=staff.username, password=PASSWORD)
+    client.login(username=admin.username, password=PASSWORD)
     served = client.get(reverse("identities:photo_original", args=[image.pk]))
     assert b"".join(served.streaming_content) == lfw_bytes()
 
