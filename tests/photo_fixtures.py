@@ -12,14 +12,10 @@ import pytest
 
 from identities import services
 from identities.models import Identity
-from tests.shared_data import LFW_IMAGES
+from tests.shared_data import lfw_bytes  # noqa: F401 (the upload tests import it from here)
 from tests.users import make_user
 
 PASSWORD = "photo-tests-Pa55word!"
-
-
-def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
-    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()
 
 
 def consenting_person(name: str = "George W Bush", actor=None) -> Identity:

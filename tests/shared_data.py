@@ -8,3 +8,8 @@ SHARED_DATA = Path(os.environ.get("FACEREC_SHARED_DATA", REPO_ROOT.parent / "sha
 LFW_DIR = SHARED_DATA / "lfw"
 LFW_IMAGES = LFW_DIR / "lfw-deepfunneled"
 ORL_DIR = SHARED_DATA / "att_faces"
+
+
+def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
+    """The bytes of LFW photo `n` of `person` (a folder name: "Colin_Powell")."""
+    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()

@@ -1,4 +1,6 @@
-"""Accounts for the token tests: an administrator (manage_tokens), an operator, an API client."""
+"""Accounts for the token tests: an administrator (manage_tokens) under the name their assertions
+expect ("ada-admin"; overrides the shared `admin` of tests/users.py), an API client. The operator is
+the shared `operator` (tests/users.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,6 @@ PASSWORD = "tokens-test-Pa55word!"
 @pytest.fixture
 def admin(db):
     return make_user("ada-admin", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def operator(db):
-    return make_user("otto-operator", "operator", password=PASSWORD)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from evaluation.services import report_dir, report_task_id
 from identities import services as identity_services
 from identities.models import EnrollmentImage
 from reenrollment.models import ReenrollmentRequest
-from tests.shared_data import LFW_IMAGES
+from tests.shared_data import lfw_bytes
 from tests.tokens import token_for
 from tests.users import make_user
 
@@ -50,13 +50,14 @@ def wsgi_app(settings, celery_app_for_tests):
         request_finished.connect(close_old_connections)
 
 
+# The shared `admin` and `operator` (tests/users.py) under names of their own, as the fuzz runs always had.
 @pytest.fixture
-def staff_user(django_user_model):
+def admin(django_user_model):
     return make_user("fuzz-staff", "admin", password="x" * 12)
 
 
 @pytest.fixture
-def operator_user(django_user_model):
+def operator(django_user_model):
     return make_user("fuzz-operator", "operator", password="x" * 12)
 
 
@@ -65,18 +66,17 @@ def token_header(user) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(staff_user, operator_user) -> Seeded:
+def seeded(admin, operator) -> Seeded:
     """One of each row the API addresses by id, so that generated requests reach past the 404."""
     staff_person = identity_services.create_identity(display_name="Ada Lovelace", external_ref="FUZZ-1",
-                                                     actor=staff_user)
+                                                     actor=admin)
     consent = identity_services.record_consent(identity=staff_person, given_by_name="Ada Lovelace",
-                                               purpose="building access", wording_version="v1", actor=staff_user)
-    own_person = identity_services.create_identity(display_name="Grace Hopper", actor=operator_user)
+                                               purpose="building access", wording_version="v1", actor=admin)
+    own_person = identity_services.create_identity(display_name="Grace Hopper", actor=operator)
     identity_services.record_consent(identity=own_person, given_by_name="Grace Hopper", purpose="door",
-                                     wording_version="v1", actor=operator_user)
-    photos = identity_services.enroll_photos(identity=staff_person, actor=staff_user, uploads=[
-        identity_services.Upload(name=f"{n}.jpg", data=(LFW_IMAGES / "George_W_Bush" / f"George_W_Bush_000{n}.jpg")
-                                 .read_bytes()) for n in (1, 2)])
+                                     wording_version="v1", actor=operator)
+    photos = identity_services.enroll_photos(identity=staff_person, actor=admin, uploads=[
+        identity_services.Upload(name=f"{n}.jpg", data=lfw_bytes("George_W_Bush", n)) for n in (1, 2)])
     # One pending (approve/reject: 409), one awaiting review (approve/reject: 200).
     EnrollmentImage.objects.filter(pk=photos[1].pk).update(status=EnrollmentImage.Status.AWAITING_REVIEW)
     report = EvaluationReport.objects.create(kind="enrolled", status=EvaluationReport.Status.DONE, parameters={},
@@ -88,7 +88,7 @@ def seeded(staff_user, operator_user) -> Seeded:
     (folder / "roc.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     request = ReenrollmentRequest.objects.create(identity=staff_person, reason="too_few_photos",
                                                  due_at=report.created_at, details={"active_photos": 1})
-    kiosk_token, _ = create_token(user=operator_user, name="fuzz-kiosk", actor=staff_user)  # not a caller's token
+    kiosk_token, _ = create_token(user=operator, name="fuzz-kiosk", actor=admin)  # not a caller's token
     return Seeded(path_values={
         "identity_id": [staff_person.pk, own_person.pk], "consent_id": [consent.pk],
         "photo_id": [photo.pk for photo in photos], "report_id": [report.pk], "name": ["roc"],

@@ -1,4 +1,5 @@
-"""Users of the report tests, shared by the pages and the API tests."""
+"""The report tests' admin, shared by the pages and the API tests: the shared `admin` (tests/users.py)
+under the name their assertions expect ("analyst"); `admin_api` and `operator` come from tests/users.py."""
 
 from __future__ import annotations
 
@@ -6,14 +7,7 @@ import pytest
 
 from tests.users import make_user
 
-PASSWORD = "reports-test-Pa55word!"
-
 
 @pytest.fixture
-def staff():
-    return make_user("analyst", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def operator():
-    return make_user("operator", "operator", password=PASSWORD)
+def admin():
+    return make_user("analyst", "admin")

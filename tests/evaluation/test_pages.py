@@ -99,8 +99,9 @@ def finished_report(*, model_version: str | None = None, with_plot: bool = True,
 
 
 @pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
+def admin_browser(client, admin):
+    """The pages' test client, signed in as the admin."""
+    client.force_login(admin)
     return client
 
 
@@ -142,32 +143,32 @@ def test_report_pages_are_for_staff_only(client, operator):
     assert not RecognitionThreshold.objects.exists()
 
 
-def test_the_reports_link_is_in_the_menu_of_staff_only(client, staff, operator):
+def test_the_reports_link_is_in_the_menu_of_staff_only(client, admin, operator):
     client.force_login(operator)
     assert reverse("evaluation:list") not in client.get(reverse("identities:list")).content.decode()
-    client.force_login(staff)
+    client.force_login(admin)
     assert f'href="{reverse("evaluation:list")}"' in client.get(reverse("identities:list")).content.decode()
 
 
 # --- list and new report -------------------------------------------------------------------
 
 
-def test_the_list_shows_status_kind_progress_and_who_asked_and_pages(staff_client, staff):
-    running = EvaluationReport.objects.create(kind="open-set", status="running", progress=0.42, created_by=staff)
+def test_the_list_shows_status_kind_progress_and_who_asked_and_pages(admin_browser, admin):
+    running = EvaluationReport.objects.create(kind="open-set", status="running", progress=0.42, created_by=admin)
     weekly = EvaluationReport.objects.create(kind="enrolled", scheduled=True)
-    html = staff_client.get(reverse("evaluation:list")).content.decode()
+    html = admin_browser.get(reverse("evaluation:list")).content.decode()
     assert f'href="{reverse("evaluation:detail", args=[running.pk])}"' in html
     assert "Running" in html and "42%" in html and "open-set" in html and "analyst" in html
     assert f"#{weekly.pk}" in html and "weekly schedule" in html
 
     EvaluationReport.objects.bulk_create([EvaluationReport(kind="enrolled") for _ in range(25)])
-    first = staff_client.get(reverse("evaluation:list")).content.decode()
+    first = admin_browser.get(reverse("evaluation:list")).content.decode()
     assert "Page 1 of 2" in first and f"#{running.pk}<" not in first  # newest first: the oldest is on page 2
-    assert f"#{running.pk}<" in staff_client.get(reverse("evaluation:list") + "?page=2").content.decode()
+    assert f"#{running.pk}<" in admin_browser.get(reverse("evaluation:list") + "?page=2").content.decode()
 
 
-def test_the_new_report_form_offers_the_dataset_folders(staff_client):
-    html = staff_client.get(reverse("evaluation:create")).content.decode()
+def test_the_new_report_form_offers_the_dataset_folders(admin_browser):
+    html = admin_browser.get(reverse("evaluation:create")).content.decode()
     assert '<option value="lfw">lfw</option>' in html
     for name in ("kind", "folder", "pairs", "pairs_per_fold", "tta", "subtract_mean", "folds", "min_photos",
                  "holdout", "holdout_fraction", "target_far", "target_fpir", "max_identities",
@@ -175,24 +176,24 @@ def test_the_new_report_form_offers_the_dataset_folders(staff_client):
         assert f'name="{name}"' in html, name
 
 
-def test_a_new_report_is_stored_pending_with_the_filled_in_parameters_and_defaults(staff_client, staff):
-    response = staff_client.post(reverse("evaluation:create"), {
+def test_a_new_report_is_stored_pending_with_the_filled_in_parameters_and_defaults(admin_browser, admin):
+    response = admin_browser.post(reverse("evaluation:create"), {
         "kind": "benchmark", "folder": "lfw", "pairs": "pairs.txt", "pairs_per_fold": "2", "target_far": "",
         "seed": "", "holdout": ""})
     report = EvaluationReport.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("evaluation:detail", args=[report.pk])
-    assert report.status == EvaluationReport.Status.PENDING and report.created_by == staff
+    assert report.status == EvaluationReport.Status.PENDING and report.created_by == admin
     assert report.parameters["folder"] == "lfw" and report.parameters["pairs"] == "pairs.txt"
     assert report.parameters["pairs_per_fold"] == 2
     assert report.parameters["seed"] == 0 and report.parameters["target_far"] == settings.FACEREC_TARGET_FAR
     assert report.parameters["tta"] is False and report.parameters["subtract_mean"] is False
     assert report.task_id == services.report_task_id(report.pk)
     assert AuditLog.objects.filter(action="evaluation.report_requested", target_id=str(report.pk)).exists()
-    assert "is queued" in staff_client.get(response["Location"]).content.decode()
+    assert "is queued" in admin_browser.get(response["Location"]).content.decode()
 
 
-def test_an_open_set_report_takes_a_comma_list_of_held_out_identities(staff_client):
-    staff_client.post(reverse("evaluation:create"), {
+def test_an_open_set_report_takes_a_comma_list_of_held_out_identities(admin_browser):
+    admin_browser.post(reverse("evaluation:create"), {
         "kind": "open-set", "source": "folder", "folder": "lfw", "holdout": "Colin_Powell, Tony_Blair,,",
         "holdout_fraction": "0.5", "target_fpir": "0.05", "tta": "on"})
     parameters = EvaluationReport.objects.get().parameters
@@ -210,8 +211,8 @@ def test_an_open_set_report_takes_a_comma_list_of_held_out_identities(staff_clie
     ({"kind": "enrolled", "folds": "1"}, "folds", "folds must be between 2 and 10"),
     ({"kind": "enrolled", "seed": "x"}, "seed", "Enter a whole number"),
 ])
-def test_an_invalid_report_is_refused_with_the_error_beside_its_field(staff_client, data, field, message):
-    response = staff_client.post(reverse("evaluation:create"), data)
+def test_an_invalid_report_is_refused_with_the_error_beside_its_field(admin_browser, data, field, message):
+    response = admin_browser.post(reverse("evaluation:create"), data)
     assert response.status_code == 200
     block = field_errors(response.content.decode(), field)
     assert "field-error" in block and message in block
@@ -221,27 +222,27 @@ def test_an_invalid_report_is_refused_with_the_error_beside_its_field(staff_clie
 # --- detail -------------------------------------------------------------------------------
 
 
-def test_a_pending_or_running_report_page_shows_progress_and_refreshes_itself(staff_client):
+def test_a_pending_or_running_report_page_shows_progress_and_refreshes_itself(admin_browser):
     report = EvaluationReport.objects.create(kind="benchmark", status="running", progress=0.4,
                                              progress_message="embedding 16/40 images")
-    html = staff_client.get(reverse("evaluation:detail", args=[report.pk])).content.decode()
+    html = admin_browser.get(reverse("evaluation:detail", args=[report.pk])).content.decode()
     assert '<meta http-equiv="refresh" content="3">' in html
     assert re.search(r'<progress[^>]*max="100"[^>]*value="40"', html)
     assert "40%" in html and "embedding 16/40 images" in html
     assert "Apply as" not in html and "export.json" not in html
 
 
-def test_a_failed_report_shows_its_error_and_stops_refreshing(staff_client):
+def test_a_failed_report_shows_its_error_and_stops_refreshing(admin_browser):
     report = EvaluationReport.objects.create(kind="enrolled", status="failed", progress=0.1,
                                              error="need at least two identities with approved photos to evaluate")
-    html = staff_client.get(reverse("evaluation:detail", args=[report.pk])).content.decode()
+    html = admin_browser.get(reverse("evaluation:detail", args=[report.pk])).content.decode()
     assert 'http-equiv="refresh"' not in html
     assert "The report failed" in html and "need at least two identities" in html
 
 
-def test_a_finished_report_shows_its_metrics_plots_exports_and_recommendations(staff_client):
+def test_a_finished_report_shows_its_metrics_plots_exports_and_recommendations(admin_browser):
     report = finished_report()
-    html = staff_client.get(reverse("evaluation:detail", args=[report.pk])).content.decode()
+    html = admin_browser.get(reverse("evaluation:detail", args=[report.pk])).content.decode()
     assert 'http-equiv="refresh"' not in html and "100%" in html
     # verification headline: AUC with its CI, EER with threshold, k-fold accuracy ± std
     assert "0.9875" in html and "95% CI 0.9610 – 0.9990" in html
@@ -278,36 +279,36 @@ def test_a_finished_report_shows_its_metrics_plots_exports_and_recommendations(s
     assert "Cannot be applied: measured with flip TTA" in identify
 
 
-def test_an_unknown_report_is_404(staff_client):
-    assert staff_client.get(reverse("evaluation:detail", args=[999_999])).status_code == 404
+def test_an_unknown_report_is_404(admin_browser):
+    assert admin_browser.get(reverse("evaluation:detail", args=[999_999])).status_code == 404
 
 
 # --- plots and exports --------------------------------------------------------------------
 
 
-def test_a_plot_is_served_as_a_private_png(staff_client):
+def test_a_plot_is_served_as_a_private_png(admin_browser):
     report = finished_report()
-    response = staff_client.get(reverse("evaluation:plot", args=[report.pk, "roc"]))
+    response = admin_browser.get(reverse("evaluation:plot", args=[report.pk, "roc"]))
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png" and "private" in response["Cache-Control"]
     assert b"".join(response.streaming_content).startswith(PNG_MAGIC)
 
 
-def test_only_plots_the_report_lists_are_served(staff_client):
+def test_only_plots_the_report_lists_are_served(admin_browser):
     report = finished_report()
     (services.report_dir(report.pk) / "det.png").write_bytes(PNG_MAGIC)  # on disk, but not in report.plots
     base = reverse("evaluation:detail", args=[report.pk])
     for url in (reverse("evaluation:plot", args=[report.pk, "det"]), reverse("evaluation:plot", args=[report.pk, "x"]),
                 f"{base}plots/../x.png", f"{base}plots/..%2Froc.png", f"{base}plots/%2E%2E%2Fx.png"):
-        assert staff_client.get(url).status_code == 404, url
+        assert admin_browser.get(url).status_code == 404, url
     report.plots = {"roc": "roc.png", "cmc": "cmc.png"}  # listed, but its file is gone
     report.save(update_fields=["plots"])
-    assert staff_client.get(reverse("evaluation:plot", args=[report.pk, "cmc"])).status_code == 404
+    assert admin_browser.get(reverse("evaluation:plot", args=[report.pk, "cmc"])).status_code == 404
 
 
-def test_the_exports_are_downloads_of_the_report_document_and_its_metrics(staff_client):
+def test_the_exports_are_downloads_of_the_report_document_and_its_metrics(admin_browser):
     report = finished_report()
-    response = staff_client.get(reverse("evaluation:export_json", args=[report.pk]))
+    response = admin_browser.get(reverse("evaluation:export_json", args=[report.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "application/json"
     assert response["Content-Disposition"] == f'attachment; filename="report-{report.pk}.json"'
     document = json.loads(response.content)
@@ -315,29 +316,29 @@ def test_the_exports_are_downloads_of_the_report_document_and_its_metrics(staff_
     assert document["model_version"] == report.model_version and document["plots"] == {"roc": "roc.png"}
     assert document["metrics"]["verification"]["auc"] == 0.9875 and len(document["skipped"]) == 60
 
-    response = staff_client.get(reverse("evaluation:export_csv", args=[report.pk]))
+    response = admin_browser.get(reverse("evaluation:export_csv", args=[report.pk]))
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"] == f'attachment; filename="report-{report.pk}.csv"'
     text = response.content.decode()
     assert text.splitlines()[0] == "metric,value" and "verification.auc,0.9875" in text
 
 
-def test_a_report_without_results_has_nothing_to_export(staff_client):
+def test_a_report_without_results_has_nothing_to_export(admin_browser):
     report = EvaluationReport.objects.create(kind="enrolled")
-    assert staff_client.get(reverse("evaluation:export_json", args=[report.pk])).status_code == 404
-    assert staff_client.get(reverse("evaluation:export_csv", args=[report.pk])).status_code == 404
+    assert admin_browser.get(reverse("evaluation:export_json", args=[report.pk])).status_code == 404
+    assert admin_browser.get(reverse("evaluation:export_csv", args=[report.pk])).status_code == 404
 
 
 # --- apply a recommended threshold --------------------------------------------------------
 
 
-def test_staff_apply_the_recommended_verify_threshold(staff_client, staff):
+def test_staff_apply_the_recommended_verify_threshold(admin_browser, admin):
     report = finished_report(with_plot=False)
-    response = staff_client.post(reverse("evaluation:apply_threshold", args=[report.pk]), {"kind": "verify"},
-                                 follow=True)
+    response = admin_browser.post(reverse("evaluation:apply_threshold", args=[report.pk]), {"kind": "verify"},
+                                  follow=True)
     assert response.redirect_chain[-1][0] == reverse("evaluation:detail", args=[report.pk])
     row = RecognitionThreshold.objects.get()
-    assert row.kind == "verify" and row.value == 0.5 and row.report_id == report.pk and row.set_by == staff
+    assert row.kind == "verify" and row.value == 0.5 and row.report_id == report.pk and row.set_by == admin
     assert row.model_version == serving_version()
     html = response.content.decode()
     assert "The verify threshold is now 0.5000" in html
@@ -352,20 +353,20 @@ def test_staff_apply_the_recommended_verify_threshold(staff_client, staff):
                  "not_applicable_because": "no finite threshold reaches the target rate"}}, "verify",
      "no finite threshold reaches the target rate"),
 ])
-def test_a_threshold_that_cannot_be_applied_says_why_and_changes_nothing(staff_client, kwargs, kind, message):
+def test_a_threshold_that_cannot_be_applied_says_why_and_changes_nothing(admin_browser, kwargs, kind, message):
     report = finished_report(with_plot=False, **kwargs)
-    response = staff_client.post(reverse("evaluation:apply_threshold", args=[report.pk]), {"kind": kind},
-                                 follow=True)
+    response = admin_browser.post(reverse("evaluation:apply_threshold", args=[report.pk]), {"kind": kind},
+                                  follow=True)
     assert response.status_code == 200
     html = response.content.decode()
     assert f"The {kind} threshold was not applied" in html and message in html
     assert not RecognitionThreshold.objects.exists()
 
 
-def test_applying_from_a_report_that_is_not_finished_is_refused(staff_client):
+def test_applying_from_a_report_that_is_not_finished_is_refused(admin_browser):
     report = EvaluationReport.objects.create(kind="enrolled", status="running",
                                              metrics=sample_metrics())
-    response = staff_client.post(reverse("evaluation:apply_threshold", args=[report.pk]), {"kind": "verify"},
-                                 follow=True)
+    response = admin_browser.post(reverse("evaluation:apply_threshold", args=[report.pk]), {"kind": "verify"},
+                                  follow=True)
     assert "only a finished report can be applied" in response.content.decode()
     assert not RecognitionThreshold.objects.exists()

@@ -6,32 +6,15 @@ import json
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from audit.models import AuditLog
 from core.errors import DomainError
 from identities import services
 from identities.models import Identity
-from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-PASSWORD = "attributes-test-Pa55word!"
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return make_user("reviewer", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def staff_client(staff) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
-
-
 def refused(value) -> DomainError:
     with pytest.raises(DomainError) as caught:
         services.clean_attributes(value)
@@ -83,15 +66,15 @@ def test_something_other_than_an_object_is_refused():
 # --- services: create, update, erase, audit ---------------------------------------------------
 
 
-def test_the_audit_log_records_attribute_keys_never_values(staff):
+def test_the_audit_log_records_attribute_keys_never_values(admin):
     identity = services.create_identity(display_name="Ada", attributes={"cohort": "2024", "site": "north"},
-                                        actor=staff)
+                                        actor=admin)
     assert Identity.objects.get(pk=identity.pk).attributes == {"cohort": "2024", "site": "north"}
     created = AuditLog.objects.get(action="identity.create")
     assert created.details["attribute_keys"] == ["cohort", "site"]
 
     services.update_identity(identity=identity, attributes={"cohort": "2025", "site": "north", "shift": "night"},
-                             actor=staff)
+                             actor=admin)
     updated = AuditLog.objects.get(action="identity.update")
     assert updated.details == {"fields": ["attributes"], "attribute_keys": ["cohort", "shift"]}
     for entry in (created, updated):
@@ -99,7 +82,7 @@ def test_the_audit_log_records_attribute_keys_never_values(staff):
         assert not any(value in text for value in ("2024", "2025", "north", "night"))
 
 
-def test_update_replaces_the_attributes_and_refuses_bad_ones_without_saving(staff):
+def test_update_replaces_the_attributes_and_refuses_bad_ones_without_saving(admin):
     identity = services.create_identity(display_name="Ada", attributes={"cohort": "2024"})
     services.update_identity(identity=identity, attributes={"site": "north"})
     assert Identity.objects.get(pk=identity.pk).attributes == {"site": "north"}
@@ -109,9 +92,9 @@ def test_update_replaces_the_attributes_and_refuses_bad_ones_without_saving(staf
     assert stored.attributes == {"site": "north"} and stored.notes == ""
 
 
-def test_erasure_blanks_the_attributes(staff):
+def test_erasure_blanks_the_attributes(admin):
     identity = services.create_identity(display_name="Ada", attributes={"cohort": "2024"})
-    services.erase_identity(identity=identity, actor=staff)
+    services.erase_identity(identity=identity, actor=admin)
     assert Identity.objects.get(pk=identity.pk).attributes == {}
     assert "2024" not in json.dumps(AuditLog.objects.get(action="identity.erase").details)
 
@@ -119,44 +102,44 @@ def test_erasure_blanks_the_attributes(staff):
 # --- API ------------------------------------------------------------------------------------
 
 
-def test_the_api_creates_reads_and_updates_attributes(staff_client):
-    created = staff_client.post(f"{API}/identities/", {"display_name": "Ada",
-                                                       "attributes": {"cohort": 2024, "site": " north "}},
-                                format="json")
+def test_the_api_creates_reads_and_updates_attributes(admin_api):
+    created = admin_api.post(f"{API}/identities/", {"display_name": "Ada",
+                                                    "attributes": {"cohort": 2024, "site": " north "}},
+                             format="json")
     assert created.status_code == 201, created.content
     assert created.json()["attributes"] == {"cohort": "2024", "site": "north"}
     identity_id = created.json()["id"]
 
-    patched = staff_client.patch(f"{API}/identities/{identity_id}/", {"attributes": {"cohort": "2025"}},
-                                 format="json")
+    patched = admin_api.patch(f"{API}/identities/{identity_id}/", {"attributes": {"cohort": "2025"}},
+                              format="json")
     assert patched.status_code == 200 and patched.json()["attributes"] == {"cohort": "2025"}
-    assert staff_client.get(f"{API}/identities/{identity_id}/").json()["attributes"] == {"cohort": "2025"}
-    listed = staff_client.get(f"{API}/identities/").json()["results"]
+    assert admin_api.get(f"{API}/identities/{identity_id}/").json()["attributes"] == {"cohort": "2025"}
+    listed = admin_api.get(f"{API}/identities/").json()["results"]
     assert [i["attributes"] for i in listed] == [{"cohort": "2025"}]
 
-    untouched = staff_client.patch(f"{API}/identities/{identity_id}/", {"notes": "x"}, format="json")
+    untouched = admin_api.patch(f"{API}/identities/{identity_id}/", {"notes": "x"}, format="json")
     assert untouched.json()["attributes"] == {"cohort": "2025"}
-    no_attributes = staff_client.post(f"{API}/identities/", {"display_name": "Grace"}, format="json")
+    no_attributes = admin_api.post(f"{API}/identities/", {"display_name": "Grace"}, format="json")
     assert no_attributes.json()["attributes"] == {}
 
 
 @pytest.mark.parametrize("attributes", [{"bad key": "x"}, {"cohort": ["a"]}, ["cohort"], {"cohort": None}])
-def test_bad_attributes_are_a_400_naming_the_field(staff_client, attributes):
-    response = staff_client.post(f"{API}/identities/", {"display_name": "Ada", "attributes": attributes},
-                                 format="json")
+def test_bad_attributes_are_a_400_naming_the_field(admin_api, attributes):
+    response = admin_api.post(f"{API}/identities/", {"display_name": "Ada", "attributes": attributes},
+                              format="json")
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "invalid" and set(error["fields"]) == {"attributes"}
     assert not Identity.objects.exists()
 
     identity = services.create_identity(display_name="Grace", attributes={"cohort": "2024"})
-    response = staff_client.patch(f"{API}/identities/{identity.pk}/", {"attributes": attributes}, format="json")
+    response = admin_api.patch(f"{API}/identities/{identity.pk}/", {"attributes": attributes}, format="json")
     assert response.status_code == 400 and set(response.json()["error"]["fields"]) == {"attributes"}
     assert Identity.objects.get(pk=identity.pk).attributes == {"cohort": "2024"}
 
 
-def test_the_schema_describes_attributes_as_text_values(staff_client):
-    schema = staff_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+def test_the_schema_describes_attributes_as_text_values(admin_api):
+    schema = admin_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     for name in ("Identity", "IdentityCreateRequest", "PatchedIdentityUpdateRequest"):
         attributes = schema["components"]["schemas"][name]["properties"]["attributes"]
         assert attributes["type"] == "object" and attributes["additionalProperties"]["type"] == "string"
@@ -170,8 +153,8 @@ def consent_data() -> dict:
             "expires_at": "", "consent_given": "on"}
 
 
-def test_the_new_identity_page_takes_key_value_lines_and_the_detail_page_shows_them(client, staff):
-    client.force_login(staff)
+def test_the_new_identity_page_takes_key_value_lines_and_the_detail_page_shows_them(client, admin):
+    client.force_login(admin)
     assert b'name="attributes"' in client.get(reverse("identities:create")).content
     response = client.post(reverse("identities:create"), {
         "display_name": "Ada", "attributes": "cohort: 2024\r\nsite: north\r\n\r\n", **consent_data()})
@@ -184,8 +167,8 @@ def test_the_new_identity_page_takes_key_value_lines_and_the_detail_page_shows_t
     assert "used only to break evaluation reports down; record only with consent" in page.lower()
 
 
-def test_the_detail_page_has_no_attributes_table_without_attributes(client, staff):
-    client.force_login(staff)
+def test_the_detail_page_has_no_attributes_table_without_attributes(client, admin):
+    client.force_login(admin)
     identity = services.create_identity(display_name="Ada")
     assert b'id="attributes"' not in client.get(reverse("identities:detail", args=[identity.pk])).content
 
@@ -195,8 +178,8 @@ def test_the_detail_page_has_no_attributes_table_without_attributes(client, staf
     ("cohort: 2024\nbad key: x", "letters, digits"),
     ("cohort: 2024\ncohort: 2025", "given twice"),
 ])
-def test_an_invalid_attribute_line_is_shown_beside_the_field_and_nothing_is_created(client, staff, lines, message):
-    client.force_login(staff)
+def test_an_invalid_attribute_line_is_shown_beside_the_field_and_nothing_is_created(client, admin, lines, message):
+    client.force_login(admin)
     response = client.post(reverse("identities:create"), {"display_name": "Ada", "attributes": lines,
                                                            **consent_data()})
     assert response.status_code == 200
@@ -208,8 +191,8 @@ def test_an_invalid_attribute_line_is_shown_beside_the_field_and_nothing_is_crea
     assert "field-error" in page[start:page.index("</div>", start)]  # beside the field, not above the form
 
 
-def test_the_erase_page_says_attributes_are_blanked(client, staff):
-    client.force_login(staff)
+def test_the_erase_page_says_attributes_are_blanked(client, admin):
+    client.force_login(admin)
     identity = services.create_identity(display_name="Ada", attributes={"cohort": "2024"})
     assert b"notes and attributes" in client.get(reverse("identities:erase", args=[identity.pk])).content
     client.post(reverse("identities:erase", args=[identity.pk]))

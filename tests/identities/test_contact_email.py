@@ -9,30 +9,16 @@ import json
 
 import pytest
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from audit.models import AuditLog
 from core.errors import DomainError
 from identities import services
 from identities.models import Identity
-from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
 ADDRESS = "ada.lovelace@example.org"
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return make_user("reviewer", "admin", password="x" * 12)
-
-
-@pytest.fixture
-def staff_client(staff) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(staff)
-    return client
 
 
 def assert_no_address_in_the_audit_log(*addresses: str) -> None:
@@ -58,18 +44,18 @@ def test_a_value_that_is_not_one_email_address_is_refused_without_echoing_it(val
     assert str(value) not in caught.value.message
 
 
-def test_the_audit_log_says_a_contact_email_was_set_or_changed_but_never_which(staff):
-    identity = services.create_identity(display_name="Ada", contact_email=ADDRESS, actor=staff)
+def test_the_audit_log_says_a_contact_email_was_set_or_changed_but_never_which(admin):
+    identity = services.create_identity(display_name="Ada", contact_email=ADDRESS, actor=admin)
     assert Identity.objects.get(pk=identity.pk).contact_email == ADDRESS
     assert AuditLog.objects.get(action="identity.create").details == {"external_ref": False, "contact_email": True}
 
-    services.update_identity(identity=identity, contact_email="ada@new.example.org", actor=staff)
+    services.update_identity(identity=identity, contact_email="ada@new.example.org", actor=admin)
     assert Identity.objects.get(pk=identity.pk).contact_email == "ada@new.example.org"
     assert AuditLog.objects.get(action="identity.update").details == {"fields": ["contact_email"]}
     assert_no_address_in_the_audit_log(ADDRESS, "ada@new.example.org")
 
 
-def test_update_refuses_a_bad_address_without_saving_anything(staff):
+def test_update_refuses_a_bad_address_without_saving_anything(admin):
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS)
     with pytest.raises(DomainError):
         services.update_identity(identity=identity, notes="changed", contact_email="nope")
@@ -77,9 +63,9 @@ def test_update_refuses_a_bad_address_without_saving_anything(staff):
     assert stored.contact_email == ADDRESS and stored.notes == ""
 
 
-def test_erasure_blanks_the_contact_email(staff):
+def test_erasure_blanks_the_contact_email(admin):
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS)
-    services.erase_identity(identity=identity, actor=staff)
+    services.erase_identity(identity=identity, actor=admin)
     assert Identity.objects.get(pk=identity.pk).contact_email == ""
     assert_no_address_in_the_audit_log(ADDRESS)
 
@@ -87,47 +73,47 @@ def test_erasure_blanks_the_contact_email(staff):
 # --- API ------------------------------------------------------------------------------------
 
 
-def test_the_api_creates_reads_updates_and_clears_the_contact_email(staff_client):
-    created = staff_client.post(f"{API}/identities/", {"display_name": "Ada", "contact_email": f" {ADDRESS} "},
-                                format="json")
+def test_the_api_creates_reads_updates_and_clears_the_contact_email(admin_api):
+    created = admin_api.post(f"{API}/identities/", {"display_name": "Ada", "contact_email": f" {ADDRESS} "},
+                             format="json")
     assert created.status_code == 201, created.content
     assert created.json()["contact_email"] == ADDRESS
     url = f"{API}/identities/{created.json()['id']}/"
-    assert staff_client.get(url).json()["contact_email"] == ADDRESS
-    assert staff_client.get(f"{API}/identities/").json()["results"][0]["contact_email"] == ADDRESS
+    assert admin_api.get(url).json()["contact_email"] == ADDRESS
+    assert admin_api.get(f"{API}/identities/").json()["results"][0]["contact_email"] == ADDRESS
 
-    patched = staff_client.patch(url, {"contact_email": "ada@new.example.org"}, format="json")
+    patched = admin_api.patch(url, {"contact_email": "ada@new.example.org"}, format="json")
     assert patched.status_code == 200 and patched.json()["contact_email"] == "ada@new.example.org"
-    assert staff_client.patch(url, {"notes": "x"}, format="json").json()["contact_email"] == "ada@new.example.org"
-    assert staff_client.patch(url, {"contact_email": ""}, format="json").json()["contact_email"] == ""
-    assert staff_client.post(f"{API}/identities/", {"display_name": "Grace"}, format="json").json()[
+    assert admin_api.patch(url, {"notes": "x"}, format="json").json()["contact_email"] == "ada@new.example.org"
+    assert admin_api.patch(url, {"contact_email": ""}, format="json").json()["contact_email"] == ""
+    assert admin_api.post(f"{API}/identities/", {"display_name": "Grace"}, format="json").json()[
         "contact_email"] == ""
     assert_no_address_in_the_audit_log(ADDRESS, "ada@new.example.org")
 
 
 @pytest.mark.parametrize("value", ["not-an-email", "ada@", 42, None, ["a@b.org"]])
-def test_a_bad_contact_email_is_a_400_naming_the_field(staff_client, value):
-    response = staff_client.post(f"{API}/identities/", {"display_name": "Ada", "contact_email": value},
-                                 format="json")
+def test_a_bad_contact_email_is_a_400_naming_the_field(admin_api, value):
+    response = admin_api.post(f"{API}/identities/", {"display_name": "Ada", "contact_email": value},
+                              format="json")
     assert response.status_code == 400, response.content
     error = response.json()["error"]
     assert error["code"] == "invalid" and list(error["fields"]) == ["contact_email"]
     assert not Identity.objects.exists()
 
     identity = services.create_identity(display_name="Grace", contact_email=ADDRESS)
-    response = staff_client.patch(f"{API}/identities/{identity.pk}/", {"contact_email": value}, format="json")
+    response = admin_api.patch(f"{API}/identities/{identity.pk}/", {"contact_email": value}, format="json")
     assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["contact_email"]
     assert Identity.objects.get(pk=identity.pk).contact_email == ADDRESS
 
 
-def test_the_api_answers_a_blank_contact_email_after_erasure(staff_client):
+def test_the_api_answers_a_blank_contact_email_after_erasure(admin_api):
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS)
-    staff_client.delete(f"{API}/identities/{identity.pk}/")
-    assert staff_client.get(f"{API}/identities/{identity.pk}/").json()["contact_email"] == ""
+    admin_api.delete(f"{API}/identities/{identity.pk}/")
+    assert admin_api.get(f"{API}/identities/{identity.pk}/").json()["contact_email"] == ""
 
 
-def test_the_schema_describes_the_contact_email(staff_client):
-    schemas = staff_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()[
+def test_the_schema_describes_the_contact_email(admin_api):
+    schemas = admin_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()[
         "components"]["schemas"]
     for name in ("IdentityCreateRequest", "PatchedIdentityUpdateRequest"):
         # An address, or blank (no address).
@@ -144,8 +130,8 @@ def consent_data() -> dict:
             "expires_at": "", "consent_given": "on"}
 
 
-def test_the_new_identity_page_takes_an_optional_contact_email_shown_on_the_detail_page(client, staff):
-    client.force_login(staff)
+def test_the_new_identity_page_takes_an_optional_contact_email_shown_on_the_detail_page(client, admin):
+    client.force_login(admin)
     assert b'name="contact_email"' in client.get(reverse("identities:create")).content
     response = client.post(reverse("identities:create"), {"display_name": "Ada", "contact_email": ADDRESS,
                                                           **consent_data()})
@@ -159,8 +145,8 @@ def test_the_new_identity_page_takes_an_optional_contact_email_shown_on_the_deta
     assert_no_address_in_the_audit_log(ADDRESS)
 
 
-def test_an_invalid_contact_email_is_shown_beside_the_field_and_nothing_is_created(client, staff):
-    client.force_login(staff)
+def test_an_invalid_contact_email_is_shown_beside_the_field_and_nothing_is_created(client, admin):
+    client.force_login(admin)
     response = client.post(reverse("identities:create"), {"display_name": "Ada", "contact_email": "ada@",
                                                           **consent_data()})
     assert response.status_code == 200 and not Identity.objects.exists()
@@ -170,8 +156,7 @@ def test_an_invalid_contact_email_is_shown_beside_the_field_and_nothing_is_creat
     assert "field-error" in page[start:page.index("</div>", start)]
 
 
-def test_the_owner_sees_the_contact_email_on_the_detail_page(client, django_user_model):
-    operator = make_user("operator", "operator", password="x" * 12)
+def test_the_owner_sees_the_contact_email_on_the_detail_page(client, operator):
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS, actor=operator)
     client.force_login(operator)
     assert ADDRESS in client.get(reverse("identities:detail", args=[identity.pk])).content.decode()

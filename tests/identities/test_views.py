@@ -17,17 +17,10 @@ from PIL import Image
 from audit.models import AuditLog
 from identities import services
 from identities.models import Consent, EnrollmentImage, Identity, private_storage
-from tests.shared_data import LFW_IMAGES
+from tests.shared_data import lfw_bytes
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "views-test-Pa55word!"
-
-
-def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:
-    return (LFW_IMAGES / person / f"{person}_{n:04d}.jpg").read_bytes()
-
 
 def lfw_file(person: str = "George_W_Bush", n: int = 1) -> SimpleUploadedFile:
     return SimpleUploadedFile(f"{person}_{n:04d}.jpg", lfw_bytes(person, n), content_type="image/jpeg")
@@ -47,18 +40,8 @@ def consent_data(**overrides) -> dict:
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return make_user("reviewer", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return make_user("operator", "operator", password=PASSWORD)
-
-
-@pytest.fixture
 def other_operator(django_user_model):
-    return make_user("someone-else", "operator", password=PASSWORD)
+    return make_user("someone-else", "operator")
 
 
 def person(name: str = "George W Bush", actor=None, consent: bool = True) -> Identity:
@@ -226,12 +209,12 @@ def test_a_new_consent_is_recorded_on_the_detail_page(client, operator):
     assert identity.consents.count() == 1
 
 
-def test_staff_withdraw_a_consent_and_operators_cannot(client, staff, operator):
+def test_staff_withdraw_a_consent_and_operators_cannot(client, admin, operator):
     identity = person(actor=operator)
     consent = identity.consents.get()
     client.force_login(operator)
     assert client.post(reverse("identities:withdraw_consent", args=[consent.pk])).status_code == 403
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("identities:withdraw_consent", args=[consent.pk]))
     assert response.status_code == 302
     consent.refresh_from_db()
@@ -244,13 +227,13 @@ def test_staff_withdraw_a_consent_and_operators_cannot(client, staff, operator):
 # --- list and detail ---------------------------------------------------------------
 
 
-def test_the_list_shows_counts_searches_and_pages(client, staff, monkeypatch):
+def test_the_list_shows_counts_searches_and_pages(client, admin, monkeypatch):
     bush = person("George W Bush")
     photo_awaiting_review(bush, 1)
     approved = photo_awaiting_review(bush, 2)
     services.approve_photos(image_ids=[approved.pk])
     person("Ada Lovelace")
-    client.force_login(staff)
+    client.force_login(admin)
 
     response = client.get(reverse("identities:list"))
     rows = {i.display_name: i for i in response.context["page"]}
@@ -281,11 +264,11 @@ def test_operators_see_only_the_people_they_enrolled(client, operator, other_ope
                        {"photos": [lfw_file()]}).status_code == 404
 
 
-def test_the_detail_page_shows_photos_figures_duplicates_and_history(client, staff):
+def test_the_detail_page_shows_photos_figures_duplicates_and_history(client, admin):
     other = person("Someone Else")
     identity = person()
     photo_awaiting_review(identity, 1, duplicate={"identity_id": other.pk, "similarity": 0.81, "threshold": 0.45})
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.get(reverse("identities:detail", args=[identity.pk]))
     content = response.content.decode()
     assert response.status_code == 200
@@ -306,11 +289,11 @@ def test_the_review_queue_is_for_staff_only(client, operator):
     assert client.post(reverse("identities:review"), {"action": "approve", "ids": ["1"]}).status_code == 403
 
 
-def test_the_review_queue_lists_photos_awaiting_review_with_their_crop(client, staff):
+def test_the_review_queue_lists_photos_awaiting_review_with_their_crop(client, admin):
     identity = person()
     waiting = photo_awaiting_review(identity, 1)
     [pending] = services.enroll_photos(identity=identity, uploads=[services.Upload("2.jpg", lfw_bytes(n=2))])
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.get(reverse("identities:review"))
     content = response.content.decode()
     assert [p.pk for p in response.context["page"]] == [waiting.pk]
@@ -319,23 +302,23 @@ def test_the_review_queue_lists_photos_awaiting_review_with_their_crop(client, s
     assert "Approve selected" in content and "Reject selected" in content and 'name="reason"' in content
 
 
-def test_staff_approve_selected_photos_in_bulk(client, staff):
+def test_staff_approve_selected_photos_in_bulk(client, admin):
     identity = person()
     first, second, untouched = (photo_awaiting_review(identity, n) for n in (1, 2, 3))
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("identities:review"),
                            {"action": "approve", "ids": [str(first.pk), str(second.pk)]}, follow=True)
     assert b"2 photos approved." in response.content
     statuses = dict(EnrollmentImage.objects.values_list("pk", "status"))
     assert statuses == {first.pk: "approved", second.pk: "approved", untouched.pk: "awaiting_review"}
-    assert EnrollmentImage.objects.get(pk=first.pk).reviewed_by == staff
+    assert EnrollmentImage.objects.get(pk=first.pk).reviewed_by == admin
     assert AuditLog.objects.filter(action="photo.approve").count() == 2
 
 
-def test_staff_reject_selected_photos_with_a_reason(client, staff):
+def test_staff_reject_selected_photos_with_a_reason(client, admin):
     identity = person()
     photo = photo_awaiting_review(identity, 1)
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("identities:review"),
                            {"action": "reject", "ids": [str(photo.pk)], "reason": "sunglasses"})
     assert response.status_code == 302
@@ -344,10 +327,10 @@ def test_staff_reject_selected_photos_with_a_reason(client, staff):
     assert AuditLog.objects.get(action="photo.reject").details["reason"] == "sunglasses"
 
 
-def test_rejecting_without_a_reason_shows_the_error_beside_it_and_changes_nothing(client, staff):
+def test_rejecting_without_a_reason_shows_the_error_beside_it_and_changes_nothing(client, admin):
     identity = person()
     photo = photo_awaiting_review(identity, 1)
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("identities:review"), {"action": "reject", "ids": [str(photo.pk)],
                                                           "reason": "  "})
     assert response.status_code == 200
@@ -357,19 +340,19 @@ def test_rejecting_without_a_reason_shows_the_error_beside_it_and_changes_nothin
     assert photo.status == "awaiting_review"
 
 
-def test_reviewing_with_nothing_selected_says_so(client, staff):
+def test_reviewing_with_nothing_selected_says_so(client, admin):
     photo_awaiting_review(person(), 1)
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("identities:review"), {"action": "approve"})
     assert response.status_code == 200
     assert response.context["form"].errors["ids"] == ["Select at least one photo."]
 
 
-def test_approving_a_photo_that_was_already_reviewed_is_an_error_not_a_crash(client, staff):
+def test_approving_a_photo_that_was_already_reviewed_is_an_error_not_a_crash(client, admin):
     photo = photo_awaiting_review(person(), 1)
     services.reject_photos(image_ids=[photo.pk], reason="blurry")
     photo_awaiting_review(person("Other"), 2)
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("identities:review"), {"action": "approve", "ids": [str(photo.pk)]})
     assert response.status_code == 200
     assert "only awaiting_review photos" in response.context["form"].non_field_errors()[0]
@@ -378,12 +361,12 @@ def test_approving_a_photo_that_was_already_reviewed_is_an_error_not_a_crash(cli
 # --- erasure ---------------------------------------------------------------------------
 
 
-def test_staff_erase_a_person_after_confirming(client, staff, django_capture_on_commit_callbacks):
+def test_staff_erase_a_person_after_confirming(client, admin, django_capture_on_commit_callbacks):
     identity = person()
     photos = [photo_awaiting_review(identity, n) for n in (1, 2)]
     files = [f.name for p in photos for f in (p.file, p.crop)]
     assert all(private_storage.exists(name) for name in files)
-    client.force_login(staff)
+    client.force_login(admin)
 
     confirm = client.get(reverse("identities:erase", args=[identity.pk]))
     assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
@@ -413,12 +396,12 @@ def test_operators_cannot_erase(client, operator):
 
 
 def test_face_crops_and_originals_are_served_only_to_staff_and_the_enrolling_user(
-        client, staff, operator, other_operator):
+        client, admin, operator, other_operator):
     photo = photo_awaiting_review(person(actor=operator), 1)
     crop_url = reverse("identities:photo_crop", args=[photo.pk])
     original_url = reverse("identities:photo_original", args=[photo.pk])
 
-    for user in (staff, operator):
+    for user in (admin, operator):
         client.force_login(user)
         crop = client.get(crop_url)
         assert crop.status_code == 200 and crop["Content-Type"] == "image/png"
@@ -437,8 +420,8 @@ def test_face_crops_and_originals_are_served_only_to_staff_and_the_enrolling_use
     assert client.get(crop_url).status_code == 302
 
 
-def test_a_photo_without_a_crop_yet_has_no_crop_to_serve(client, staff):
+def test_a_photo_without_a_crop_yet_has_no_crop_to_serve(client, admin):
     [pending] = services.enroll_photos(identity=person(), uploads=[services.Upload("1.jpg", lfw_bytes())])
-    client.force_login(staff)
+    client.force_login(admin)
     assert client.get(reverse("identities:photo_crop", args=[pending.pk])).status_code == 404
     assert client.get(reverse("identities:photo_crop", args=[999999])).status_code == 404

@@ -25,7 +25,7 @@ from identities import services as identity_services
 from identities.models import EnrollmentImage, Identity
 from recognition import services
 from recognition.models import ClassifierVersion
-from tests.shared_data import LFW_IMAGES
+from tests.shared_data import LFW_IMAGES, lfw_bytes
 from tests.users import make_user
 
 PEOPLE = ("George_W_Bush", "Colin_Powell", "Tony_Blair", "Donald_Rumsfeld")
@@ -37,10 +37,6 @@ PASSWORD = "recognition-test-Pa55word!"
 
 def lfw_path(person: str, n: int) -> Path:
     return LFW_IMAGES / person / f"{person}_{n:04d}.jpg"
-
-
-def lfw_bytes(person: str, n: int) -> bytes:
-    return lfw_path(person, n).read_bytes()
 
 
 def display_name(person: str) -> str:
@@ -121,14 +117,9 @@ def gallery(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def operator(gallery):
-    """The gallery's owner: a signed-in user who is not staff."""
+def gallery_owner(gallery):
+    """The gallery's owner: a signed-in operator who enrolled everyone (not the shared `operator`)."""
     return gallery.owner
-
-
-@pytest.fixture
-def staff(django_user_model):
-    return make_user("reviewer", "admin", password=PASSWORD)
 
 
 @pytest.fixture

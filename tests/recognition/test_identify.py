@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditLog
 from identities.models import EnrollmentImage
 from recognition.models import ClassifierVersion
+from tests.api_helpers import api_client
 from tests.recognition.conftest import (
     PEOPLE,
     STRANGERS,
@@ -31,12 +32,6 @@ from tests.users import make_user
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/identify"
-
-
-def api_client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def identify(client: APIClient, data: bytes, *, url: str = URL, **fields):
@@ -170,28 +165,24 @@ class TestFourPeopleEnrolled:
         assert EnrollmentImage.objects.count() == photos
 
 
-def test_a_photo_without_a_face_answers_with_no_faces(django_user_model):
-    user = make_user("operator", "operator")
-
-    body = identified(api_client(user), grey_jpeg())
+def test_a_photo_without_a_face_answers_with_no_faces(operator_api):
+    body = identified(operator_api, grey_jpeg())
 
     assert body["faces"] == [] and body["image_size"] == [400, 300]
     assert AuditLog.objects.filter(action="recognition.identify").last().details["faces"] == 0
 
 
-def test_the_trailing_slash_is_accepted(django_user_model):
-    user = make_user("operator", "operator")
-    response = identify(api_client(user), grey_jpeg(), url=f"{URL}/")
+def test_the_trailing_slash_is_accepted(operator_api):
+    response = identify(operator_api, grey_jpeg(), url=f"{URL}/")
     assert response.status_code == 200 and response.json()["faces"] == []
 
 
-def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(django_user_model):
-    owner = make_user("operator", "operator")
-    bush = enroll("George_W_Bush", actor=owner)
+def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(operator):
+    bush = enroll("George_W_Bush", actor=operator)
     version = train_classifier()
     assert version.status == ClassifierVersion.Status.SKIPPED and version.current
 
-    client = api_client(owner)
+    client = api_client(operator)
     body = identified(client, lfw_bytes("George_W_Bush", 10))
 
     assert body["method"] == "nearest-neighbours" and body["classifier_version"] is None
@@ -206,11 +197,6 @@ def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(d
 
 
 # --- refused input ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def operator_api(django_user_model) -> APIClient:
-    return api_client(make_user("operator", "operator"))
 
 
 def test_a_file_that_is_not_an_image_is_refused(operator_api):

@@ -49,8 +49,8 @@ def admin(gallery):
 
 @pytest.mark.usefixtures("gallery")
 class TestIdentifyAndVerify:
-    def test_identify_reports_the_liveness_of_every_face_by_default(self, operator, gallery):
-        body = identify(api_client(operator), lfw_bytes("George_W_Bush", 10))
+    def test_identify_reports_the_liveness_of_every_face_by_default(self, gallery_owner, gallery):
+        body = identify(api_client(gallery_owner), lfw_bytes("George_W_Bush", 10))
 
         assert body["liveness_policy"] == "report"
         [face] = [f for f in body["faces"] if f["label"] == "George W Bush"]
@@ -85,14 +85,14 @@ class TestIdentifyAndVerify:
         body = identify(api_client(admin), lfw_bytes("Colin_Powell", 11), liveness="off")
         assert body["liveness_policy"] == "off" and all(f["liveness"] is None for f in body["faces"])
 
-    def test_the_platform_policy_comes_from_the_setting(self, operator, settings):
+    def test_the_platform_policy_comes_from_the_setting(self, gallery_owner, settings):
         settings.FACEREC_LIVENESS = "enforce"
-        body = identify(api_client(operator), ATTACK)
+        body = identify(api_client(gallery_owner), ATTACK)
         assert body["liveness_policy"] == "enforce" and body["faces"][0]["reason"] == "liveness_failed"
 
-    def test_choosing_a_policy_needs_the_capability(self, operator):
-        response = api_client(operator).post("/api/v1/identify", {"image": upload(ATTACK), "liveness": "off"},
-                                             format="multipart")
+    def test_choosing_a_policy_needs_the_capability(self, gallery_owner):
+        response = api_client(gallery_owner).post("/api/v1/identify", {"image": upload(ATTACK), "liveness": "off"},
+                                                  format="multipart")
         assert response.status_code == 403
         assert "choose_liveness" in response.json()["error"]["message"]
 
@@ -113,8 +113,8 @@ class TestIdentifyAndVerify:
         entry = AuditLog.objects.filter(action="recognition.verify").latest("id")
         assert entry.details["reason"] == "liveness_failed" and entry.details["liveness"][0]["is_live"] is False
 
-    def test_two_photo_verify_reports_both_faces(self, operator):
-        response = api_client(operator).post("/api/v1/verify", {
+    def test_two_photo_verify_reports_both_faces(self, gallery_owner):
+        response = api_client(gallery_owner).post("/api/v1/verify", {
             "image_a": upload(lfw_bytes("Colin_Powell", 11)), "image_b": upload(LIVE_SAMPLE)}, format="multipart")
         body = response.json()
         assert response.status_code == 200 and len(body["liveness"]) == 2

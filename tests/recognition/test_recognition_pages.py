@@ -123,12 +123,12 @@ class TestPages:
         assert "NO MATCH" in wrong.content.decode() and "does not match <bdi>Tony Blair</bdi>" in wrong.content.decode()
 
     def test_the_person_picker_lists_the_active_people_to_whoever_may_verify(self, client, gallery,
-                                                                              stranger_user, staff):
-        identity_services.erase_identity(identity=gallery.people["Tony_Blair"], actor=staff)
+                                                                              stranger_user, admin):
+        identity_services.erase_identity(identity=gallery.people["Tony_Blair"], actor=admin)
         names = ["Colin Powell", "Donald Rumsfeld", "George W Bush"]
 
         pages = []
-        for user in (gallery.owner, staff, stranger_user):
+        for user in (gallery.owner, admin, stranger_user):
             client.force_login(user)
             pages.append(client.get(VERIFY).content.decode())
         for page in pages:

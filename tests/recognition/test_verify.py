@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditLog
 from identities import services as identity_services
+from tests.api_helpers import api_client
 from tests.recognition.conftest import grey_jpeg, lfw_bytes
 from tests.users import make_user
 
@@ -22,12 +23,6 @@ SAME_PERSON = [(("George_W_Bush", 10), ("George_W_Bush", 11)), (("Colin_Powell",
                (("Gerhard_Schroeder", 10), ("Gerhard_Schroeder", 11)), (("Jacques_Chirac", 10), ("Jacques_Chirac", 12))]
 DIFFERENT_PEOPLE = [(("George_W_Bush", 10), ("Colin_Powell", 11)), (("Tony_Blair", 10), ("Gerhard_Schroeder", 10)),
                     (("Ariel_Sharon", 10), ("Jacques_Chirac", 10)), (("Donald_Rumsfeld", 10), ("Hugo_Chavez", 10))]
-
-
-def api_client(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def upload(data: bytes, name: str = "probe.jpg") -> SimpleUploadedFile:
@@ -164,11 +159,6 @@ class TestVerify:
 
 
 # --- refused input ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def operator_api(django_user_model) -> APIClient:
-    return api_client(make_user("operator", "operator"))
 
 
 def test_both_modes_at_once_are_refused(operator_api):

@@ -1,4 +1,6 @@
-"""Users of the re-enrollment tests, shared by the pages and the API tests."""
+"""The re-enrollment tests' admin, shared by the pages and the API tests: the shared `admin`
+(tests/users.py) under the name their assertions expect ("coordinator"); `admin_api` and `operator`
+come from tests/users.py."""
 
 from __future__ import annotations
 
@@ -6,14 +8,7 @@ import pytest
 
 from tests.users import make_user
 
-PASSWORD = "reenrollment-test-Pa55word!"
-
 
 @pytest.fixture
-def staff():
-    return make_user("coordinator", "admin", password=PASSWORD)
-
-
-@pytest.fixture
-def operator():
-    return make_user("operator", "operator", password=PASSWORD)
+def admin():
+    return make_user("coordinator", "admin")

@@ -25,11 +25,6 @@ FIELDS = {"id", "identity_id", "identity_name", "reason", "status", "details", "
           "closed_at", "closed_by", "close_note"}
 
 
-@pytest.fixture
-def staff_client(staff) -> APIClient:
-    return api_client(staff)
-
-
 def endpoints(request_id: int) -> list[tuple[str, str, dict | None]]:
     return [("get", f"{API}/reenrollment-requests/", None),
             ("get", f"{API}/reenrollment-requests/{request_id}/", None),
@@ -60,22 +55,22 @@ def test_non_staff_are_refused_with_403_even_for_people_they_enrolled(operator):
     assert ReenrollmentRequest.objects.get().status == "open"
 
 
-def test_staff_authenticate_with_a_token(staff):
+def test_staff_authenticate_with_a_token(admin):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(staff)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(admin)}")
     assert client.get(f"{API}/reenrollment-requests/").status_code == 200
 
 
 # --- list and detail -----------------------------------------------------------------------
 
 
-def test_the_list_answers_every_request_newest_first_with_its_fields(staff_client, staff):
+def test_the_list_answers_every_request_newest_first_with_its_fields(admin_api, admin):
     ada = person("Ada Lovelace")
     drift = reenrollment_request(ada, "drift", notified_at=timezone.now())
-    closed = reenrollment_request(ada, "too_few_photos", status="dismissed", age_days=1, closed_by=staff,
+    closed = reenrollment_request(ada, "too_few_photos", status="dismissed", age_days=1, closed_by=admin,
                                   closed_at=timezone.now(), close_note="not needed",
                                   details={"active_photos": 1, "minimum": 2})
-    body = staff_client.get(f"{API}/reenrollment-requests/").json()
+    body = admin_api.get(f"{API}/reenrollment-requests/").json()
     assert body["count"] == 2 and [r["id"] for r in body["results"]] == [drift.pk, closed.pk]
     first, second = body["results"]
     assert set(first) == FIELDS
@@ -86,84 +81,84 @@ def test_the_list_answers_every_request_newest_first_with_its_fields(staff_clien
     assert second["closed_by"] == "coordinator" and second["close_note"] == "not needed"
 
 
-def test_the_list_filters_by_status_reason_and_identity(staff_client):
+def test_the_list_filters_by_status_reason_and_identity(admin_api):
     ada, grace = person("Ada Lovelace"), person("Grace Hopper")
     ada_drift = reenrollment_request(ada, "drift")
     grace_few = reenrollment_request(grace, "too_few_photos", age_days=1)
     expired = reenrollment_request(grace, "drift", status="expired", age_days=2)
     url = f"{API}/reenrollment-requests/"
-    assert ids(staff_client.get(url, {"status": "open"})) == [ada_drift.pk, grace_few.pk]
-    assert ids(staff_client.get(url, {"status": "expired"})) == [expired.pk]
-    assert ids(staff_client.get(url, {"reason": "drift"})) == [ada_drift.pk, expired.pk]
-    assert ids(staff_client.get(url, {"identity": grace.pk})) == [grace_few.pk, expired.pk]
-    assert ids(staff_client.get(url, {"identity": grace.pk, "reason": "drift", "status": "open"})) == []
+    assert ids(admin_api.get(url, {"status": "open"})) == [ada_drift.pk, grace_few.pk]
+    assert ids(admin_api.get(url, {"status": "expired"})) == [expired.pk]
+    assert ids(admin_api.get(url, {"reason": "drift"})) == [ada_drift.pk, expired.pk]
+    assert ids(admin_api.get(url, {"identity": grace.pk})) == [grace_few.pk, expired.pk]
+    assert ids(admin_api.get(url, {"identity": grace.pk, "reason": "drift", "status": "open"})) == []
 
 
 @pytest.mark.parametrize(("params", "field"), [
     ({"status": "lost"}, "status"), ({"reason": "bored"}, "reason"), ({"identity": "ada"}, "identity"),
     ({"identity": 0}, "identity"),
 ])
-def test_an_invalid_filter_is_a_400_naming_it(staff_client, params, field):
-    error = assert_error(staff_client.get(f"{API}/reenrollment-requests/", params), 400, "invalid")
+def test_an_invalid_filter_is_a_400_naming_it(admin_api, params, field):
+    error = assert_error(admin_api.get(f"{API}/reenrollment-requests/", params), 400, "invalid")
     assert list(error["fields"]) == [field]
 
 
-def test_the_list_is_paginated(staff_client):
+def test_the_list_is_paginated(admin_api):
     for i in range(3):
         reenrollment_request(person(f"Person {i}"), age_days=i)
-    body = staff_client.get(f"{API}/reenrollment-requests/", {"page_size": 2}).json()
+    body = admin_api.get(f"{API}/reenrollment-requests/", {"page_size": 2}).json()
     assert body["count"] == 3 and len(body["results"]) == 2 and body["next"]
-    assert len(staff_client.get(body["next"]).json()["results"]) == 1
+    assert len(admin_api.get(body["next"]).json()["results"]) == 1
 
 
-def test_the_detail_answers_one_request_and_404_for_an_unknown_one(staff_client):
+def test_the_detail_answers_one_request_and_404_for_an_unknown_one(admin_api):
     request = reenrollment_request(person())
-    body = staff_client.get(f"{API}/reenrollment-requests/{request.pk}/").json()
+    body = admin_api.get(f"{API}/reenrollment-requests/{request.pk}/").json()
     assert body["id"] == request.pk and set(body) == FIELDS
-    assert_error(staff_client.get(f"{API}/reenrollment-requests/999999/"), 404, "not_found")
+    assert_error(admin_api.get(f"{API}/reenrollment-requests/999999/"), 404, "not_found")
 
 
-def test_an_erased_persons_requests_are_gone(staff_client, staff):
+def test_an_erased_persons_requests_are_gone(admin_api, admin):
     identity = person()
     request = reenrollment_request(identity)
-    identity_services.erase_identity(identity=identity, actor=staff)
-    assert staff_client.get(f"{API}/reenrollment-requests/{request.pk}/").status_code == 404
+    identity_services.erase_identity(identity=identity, actor=admin)
+    assert admin_api.get(f"{API}/reenrollment-requests/{request.pk}/").status_code == 404
 
 
 # --- dismiss -------------------------------------------------------------------------------
 
 
-def test_staff_dismiss_an_open_request_once(staff_client, staff):
+def test_staff_dismiss_an_open_request_once(admin_api, admin):
     identity = person()
     request = reenrollment_request(identity, "drift")
-    response = staff_client.post(f"{API}/reenrollment-requests/{request.pk}/dismiss", {"note": "moved away"},
-                                 format="json")
+    response = admin_api.post(f"{API}/reenrollment-requests/{request.pk}/dismiss", {"note": "moved away"},
+                              format="json")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["id"] == request.pk and body["status"] == "dismissed" and body["closed_at"]
     assert body["closed_by"] == "coordinator" and body["close_note"] == "moved away"
     entry = AuditLog.objects.get(action="reenrollment.dismiss")
-    assert entry.actor == staff and entry.target_id == str(request.pk)
+    assert entry.actor == admin and entry.target_id == str(request.pk)
     assert entry.details == {"identity_id": identity.pk, "reason": "drift"}
 
-    again = staff_client.post(f"{API}/reenrollment-requests/{request.pk}/dismiss/", {}, format="json")
+    again = admin_api.post(f"{API}/reenrollment-requests/{request.pk}/dismiss/", {}, format="json")
     assert_error(again, 409, "invalid_transition")
     assert ReenrollmentRequest.objects.get().close_note == "moved away"
     assert AuditLog.objects.filter(action="reenrollment.dismiss").count() == 1
 
 
-def test_dismiss_without_a_body_leaves_no_note(staff_client):
+def test_dismiss_without_a_body_leaves_no_note(admin_api):
     request = reenrollment_request(person())
-    response = staff_client.post(f"{API}/reenrollment-requests/{request.pk}/dismiss")
+    response = admin_api.post(f"{API}/reenrollment-requests/{request.pk}/dismiss")
     assert response.status_code == 200 and response.json()["close_note"] == ""
 
 
-def test_dismissing_an_unknown_request_is_404_and_a_long_note_400(staff_client):
-    assert_error(staff_client.post(f"{API}/reenrollment-requests/999999/dismiss", {}, format="json"), 404,
+def test_dismissing_an_unknown_request_is_404_and_a_long_note_400(admin_api):
+    assert_error(admin_api.post(f"{API}/reenrollment-requests/999999/dismiss", {}, format="json"), 404,
                  "not_found")
     request = reenrollment_request(person())
-    error = assert_error(staff_client.post(f"{API}/reenrollment-requests/{request.pk}/dismiss",
-                                           {"note": "x" * 1001}, format="json"), 400, "invalid")
+    error = assert_error(admin_api.post(f"{API}/reenrollment-requests/{request.pk}/dismiss",
+                                        {"note": "x" * 1001}, format="json"), 400, "invalid")
     assert list(error["fields"]) == ["note"]
     assert ReenrollmentRequest.objects.get().status == "open"
 
@@ -171,23 +166,23 @@ def test_dismissing_an_unknown_request_is_404_and_a_long_note_400(staff_client):
 # --- the effective policy in the identity API ----------------------------------------------
 
 
-def test_the_identity_detail_carries_the_effective_reenrollment_policy(staff_client):
+def test_the_identity_detail_carries_the_effective_reenrollment_policy(admin_api):
     identity = person()
     url = f"{API}/identities/{identity.pk}/"
-    assert staff_client.get(url).json()["reenrollment_policy"] == {
+    assert admin_api.get(url).json()["reenrollment_policy"] == {
         "max_template_age_days": settings.FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS,
         "min_active_photos": settings.FACEREC_REENROLL_MIN_ACTIVE_PHOTOS,
         "max_active_photos": settings.FACEREC_REENROLL_MAX_ACTIVE_PHOTOS,
         "drift_margin": settings.FACEREC_DRIFT_MARGIN, "drift_window": settings.FACEREC_DRIFT_WINDOW}
     IdentityPolicy.objects.create(identity=identity, min_active_photos=4, drift_margin=0.05)
-    policy = staff_client.patch(url, {"notes": "x"}, format="json").json()["reenrollment_policy"]
+    policy = admin_api.patch(url, {"notes": "x"}, format="json").json()["reenrollment_policy"]
     assert policy["min_active_photos"] == 4 and policy["drift_margin"] == 0.05
     assert policy["max_active_photos"] == settings.FACEREC_REENROLL_MAX_ACTIVE_PHOTOS
-    assert "reenrollment_policy" not in staff_client.get(f"{API}/identities/").json()["results"][0]
+    assert "reenrollment_policy" not in admin_api.get(f"{API}/identities/").json()["results"][0]
 
 
-def test_the_schema_documents_the_reenrollment_api(staff_client):
-    schema = staff_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+def test_the_schema_documents_the_reenrollment_api(admin_api):
+    schema = admin_api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     paths = schema["paths"]
     assert {"/api/v1/reenrollment-requests/", "/api/v1/reenrollment-requests/{request_id}/",
             "/api/v1/reenrollment-requests/{request_id}/dismiss"} <= set(paths)

@@ -47,7 +47,7 @@ def shown_ids(response) -> list[int]:
 # --- who may see it ------------------------------------------------------------------------
 
 
-def test_anonymous_visitors_are_sent_to_the_login_page(client, staff):
+def test_anonymous_visitors_are_sent_to_the_login_page(client, admin):
     request = reenrollment_request(person())
     for response in (client.get(LIST), client.post(reverse("reenrollment:dismiss", args=[request.pk]))):
         assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
@@ -64,8 +64,8 @@ def test_non_staff_users_are_refused(client, operator):
     assert b"Re-enrollment</a>" not in client.get(reverse("identities:list")).content
 
 
-def test_staff_see_the_list_and_a_link_to_it_in_the_navigation(client, staff):
-    client.force_login(staff)
+def test_staff_see_the_list_and_a_link_to_it_in_the_navigation(client, admin):
+    client.force_login(admin)
     response = client.get(LIST)
     assert response.status_code == 200
     assert f'href="{LIST}">Re-enrollment</a>'.encode() in response.content
@@ -74,7 +74,7 @@ def test_staff_see_the_list_and_a_link_to_it_in_the_navigation(client, staff):
 # --- the list ------------------------------------------------------------------------------
 
 
-def test_the_list_shows_open_requests_by_default_with_their_figures(client, staff):
+def test_the_list_shows_open_requests_by_default_with_their_figures(client, admin):
     ada = person("Ada Lovelace", contact_email="ada@example.org")
     grace = person("Grace Hopper")
     drift = reenrollment_request(ada, "drift")
@@ -83,7 +83,7 @@ def test_the_list_shows_open_requests_by_default_with_their_figures(client, staf
                                                               "age_days": 800, "max_age_days": 730}, age_days=2,
                                notified_at=timezone.now())
     reenrollment_request(ada, "too_few_photos", status="dismissed", closed_at=timezone.now())
-    client.force_login(staff)
+    client.force_login(admin)
 
     response = client.get(LIST)
     assert shown_ids(response) == [drift.pk, few.pk, old.pk]  # newest first
@@ -95,14 +95,14 @@ def test_the_list_shows_open_requests_by_default_with_their_figures(client, staf
     assert page.count(">Dismiss</button>") == 3
 
 
-def test_the_list_filters_by_status_reason_and_identity(client, staff):
+def test_the_list_filters_by_status_reason_and_identity(client, admin):
     ada, grace = person("Ada Lovelace"), person("Grace Hopper")
     ada_drift = reenrollment_request(ada, "drift")
     grace_drift = reenrollment_request(grace, "drift", age_days=1)
     grace_few = reenrollment_request(grace, "too_few_photos", age_days=2)
     dismissed = reenrollment_request(ada, "template_age", status="dismissed", age_days=3)
     expired = reenrollment_request(grace, "template_age", status="expired", age_days=4)
-    client.force_login(staff)
+    client.force_login(admin)
 
     assert shown_ids(client.get(LIST, {"status": "dismissed"})) == [dismissed.pk]
     assert shown_ids(client.get(LIST, {"status": ""})) == [ada_drift.pk, grace_drift.pk, grace_few.pk,
@@ -112,9 +112,9 @@ def test_the_list_filters_by_status_reason_and_identity(client, staff):
     assert shown_ids(client.get(LIST, {"status": "", "identity": grace.pk, "reason": "template_age"})) == [expired.pk]
 
 
-def test_an_invalid_filter_is_shown_beside_its_field_and_left_out(client, staff):
+def test_an_invalid_filter_is_shown_beside_its_field_and_left_out(client, admin):
     request = reenrollment_request(person())
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.get(LIST, {"identity": "abc", "status": "lost"})
     assert response.status_code == 200
     form = response.context["form"]
@@ -123,12 +123,12 @@ def test_an_invalid_filter_is_shown_beside_its_field_and_left_out(client, staff)
     assert "field-error" in response.content.decode()
 
 
-def test_the_list_is_paginated_keeping_its_filters(client, staff):
+def test_the_list_is_paginated_keeping_its_filters(client, admin):
     people = [person(f"Person {i}") for i in range(26)]
     for i, identity in enumerate(people):
         reenrollment_request(identity, "drift", age_days=i)
     reenrollment_request(people[0], "too_few_photos", age_days=30)
-    client.force_login(staff)
+    client.force_login(admin)
     first = client.get(LIST, {"reason": "drift"})
     assert len(shown_ids(first)) == 25 and first.context["page"].has_next()
     assert "?reason=drift&amp;page=2" in first.content.decode()
@@ -139,26 +139,26 @@ def test_the_list_is_paginated_keeping_its_filters(client, staff):
 # --- dismissing ----------------------------------------------------------------------------
 
 
-def test_staff_dismiss_an_open_request_with_a_note(client, staff):
+def test_staff_dismiss_an_open_request_with_a_note(client, admin):
     identity = person()
     request = services.raise_request(identity=identity, reason="drift", details=DRIFT)
-    client.force_login(staff)
+    client.force_login(admin)
     back = f"{LIST}?reason=drift"
     response = client.post(reverse("reenrollment:dismiss", args=[request.pk]),
                            {"note": "photos renewed on paper", "next": back})
     assert response.status_code == 302 and response["Location"] == back
     request.refresh_from_db()
-    assert request.status == "dismissed" and request.closed_by == staff
+    assert request.status == "dismissed" and request.closed_by == admin
     assert request.close_note == "photos renewed on paper" and request.closed_at is not None
     entry = AuditLog.objects.get(action="reenrollment.dismiss")
-    assert entry.actor == staff and entry.target_id == str(request.pk)
+    assert entry.actor == admin and entry.target_id == str(request.pk)
     assert entry.details == {"identity_id": identity.pk, "reason": "drift"}
     assert f"Request #{request.pk} was dismissed." in client.get(back).content.decode()
 
 
-def test_dismissing_twice_or_an_unknown_request_says_why_without_changing_anything(client, staff):
+def test_dismissing_twice_or_an_unknown_request_says_why_without_changing_anything(client, admin):
     request = reenrollment_request(person())
-    client.force_login(staff)
+    client.force_login(admin)
     client.post(reverse("reenrollment:dismiss", args=[request.pk]), {"note": "first"})
     again = client.post(reverse("reenrollment:dismiss", args=[request.pk]), {"note": "second"}, follow=True)
     assert again.status_code == 200
@@ -172,16 +172,16 @@ def test_dismissing_twice_or_an_unknown_request_says_why_without_changing_anythi
     assert unknown.status_code == 200 and "no re-enrollment request #999999" in unknown.content.decode()
 
 
-def test_dismiss_goes_back_only_to_a_page_of_this_site(client, staff):
+def test_dismiss_goes_back_only_to_a_page_of_this_site(client, admin):
     request = reenrollment_request(person())
-    client.force_login(staff)
+    client.force_login(admin)
     response = client.post(reverse("reenrollment:dismiss", args=[request.pk]), {"next": "https://evil.example/"})
     assert response.status_code == 302 and response["Location"] == LIST
 
 
-def test_only_post_dismisses(client, staff):
+def test_only_post_dismisses(client, admin):
     request = reenrollment_request(person())
-    client.force_login(staff)
+    client.force_login(admin)
     assert client.get(reverse("reenrollment:dismiss", args=[request.pk])).status_code == 405
     assert ReenrollmentRequest.objects.get().status == "open"
 
@@ -189,12 +189,12 @@ def test_only_post_dismisses(client, staff):
 # --- the identity page ---------------------------------------------------------------------
 
 
-def test_the_identity_page_shows_staff_its_open_requests_with_a_dismiss_button(client, staff):
+def test_the_identity_page_shows_staff_its_open_requests_with_a_dismiss_button(client, admin):
     identity = person()
     open_request = reenrollment_request(identity, "drift")
     reenrollment_request(identity, "too_few_photos", status="fulfilled")
     reenrollment_request(person("Grace Hopper"), "template_age")
-    client.force_login(staff)
+    client.force_login(admin)
     url = reverse("identities:detail", args=[identity.pk])
     response = client.get(url)
     assert [r.pk for r in response.context["reenrollment_requests"]] == [open_request.pk]
@@ -215,12 +215,12 @@ def test_the_identity_page_hides_requests_from_non_staff(client, operator):
     assert response.status_code == 200 and 'id="reenrollment"' not in response.content.decode()
 
 
-def test_a_retired_photo_is_shown_as_retired_and_is_not_in_the_review_queue(client, staff):
+def test_a_retired_photo_is_shown_as_retired_and_is_not_in_the_review_queue(client, admin):
     identity = person()
     [photo] = identity_services.enroll_photos(identity=identity, uploads=[identity_services.Upload(
         name="ada.jpg", data=(LFW_IMAGES / "George_W_Bush" / "George_W_Bush_0001.jpg").read_bytes())])
     EnrollmentImage.objects.filter(pk=photo.pk).update(status=EnrollmentImage.Status.RETIRED)
-    client.force_login(staff)
+    client.force_login(admin)
     page = client.get(reverse("identities:detail", args=[identity.pk])).content.decode()
     assert 'class="badge status-retired">Retired</span>' in page
     assert "no longer used for recognition" in page
