@@ -1,0 +1,61 @@
+"""The arrows between the apps (docs/ARCHITECTURE.md), checked on the source: a new import that
+breaks one fails here, naming the file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import import_graph
+from tests.import_graph import APPS, FRAMEWORKS, Import
+
+DOMAIN_APPS = set(APPS) - {"core", "facerec_site"}
+
+
+def _where(imports: list[Import]) -> list[str]:
+    return [f"{imp.path}:{imp.line} imports {imp.module}{'.' + imp.name if imp.name else ''}" for imp in imports]
+
+
+@pytest.mark.parametrize("folder", ["recognition/pipeline", "evaluation/metrics.py"])
+def test_the_ml_code_imports_no_django_and_no_app(folder):
+    files = ([path for path in import_graph.source_files("recognition") if str(path).startswith(folder)]
+             if not folder.endswith(".py") else [import_graph.Path(folder)])
+    assert files
+    allowed_own = "recognition.pipeline" if folder.startswith("recognition/") else None
+    bad = [imp for path in files for imp in import_graph.imports_of(path)
+           if imp.target_app in FRAMEWORKS
+           or (imp.target_app in APPS and not (allowed_own and imp.module.startswith(allowed_own)))]
+    assert _where(bad) == []
+
+
+def test_core_imports_no_app():
+    bad = [imp for imp in import_graph.all_imports(["core"]) if imp.target_app in APPS and imp.target_app != "core"]
+    assert _where(bad) == []
+
+
+def test_no_app_imports_another_apps_private_names():
+    private = [imp for imp in import_graph.cross_app(import_graph.all_imports())
+               if (imp.name or "").startswith("_") or any(part.startswith("_") and part != "__init__"
+                                                          for part in imp.module.split("."))]
+    assert _where(private) == []
+
+
+def test_apps_reach_each_other_only_through_public_modules_and_never_the_site():
+    # The project package wires the apps together (settings, urls, the Celery app, jobs);
+    # an app may use its Celery app and nothing else of it.
+    bad = [imp for imp in import_graph.cross_app(import_graph.all_imports(sorted(DOMAIN_APPS | {"core"})))
+           if imp.target_app == "facerec_site" and imp.module != "facerec_site.celery"]
+    assert _where(bad) == []
+
+
+def test_the_audit_log_and_core_sit_below_the_domain_apps():
+    # audit may ask accounts who holds which capability (its API view), and nothing of the rest.
+    bad = [imp for imp in import_graph.cross_app(import_graph.all_imports(["audit"]))
+           if imp.target_app not in {"core", "accounts"}]
+    assert _where(bad) == []
+
+
+def test_the_checker_sees_imports_inside_functions(tmp_path, monkeypatch):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "late.py").write_text("def f():\n    from identities.models import Identity\n")
+    monkeypatch.setattr(import_graph, "ROOT", tmp_path)
+    assert _where(import_graph.all_imports(["core"])) == ["core/late.py:2 imports identities.models.Identity"]
