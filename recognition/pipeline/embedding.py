@@ -9,9 +9,7 @@ cached beside the converted weights. Models load lazily on first use.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
 import threading
 import warnings
@@ -26,13 +24,10 @@ from recognition.pipeline.weights import (
     DEFAULT_SPEC,
     MODEL_NAME,
     ModelInfo,
-    atomic_write_bytes,
     default_models_dir,
     describe_weights,
+    ensure_cached_export,
     load_facenet,
-    models_dir_lock,
-    read_sidecar,
-    sha256_file,
 )
 
 if TYPE_CHECKING:
@@ -95,15 +90,6 @@ def _onnx_stem(spec: str, weights: ModelInfo) -> str:
     return MODEL_NAME if spec == DEFAULT_SPEC else f"facenet-{weights.sha256[:16]}"
 
 
-def _cached_onnx(path: Path, weights: ModelInfo) -> OnnxFile | None:
-    meta = read_sidecar(Path(f"{path}.json"))
-    if meta is None or not path.is_file() or meta.get("weights_sha256") != weights.sha256:
-        return None  # missing, or exported from other weights: export again
-    if sha256_file(path) != meta.get("sha256"):
-        return None
-    return OnnxFile(path=path, sha256=meta["sha256"], weights=weights)
-
-
 def export_onnx_bytes(model: torch.nn.Module, *, input_size: int = CROP_SIZE, output_name: str = "embeddings"
                       ) -> bytes:
     """Export a network of square image batches (eval, CPU, float32; InceptionResnetV1 by default)
@@ -138,32 +124,23 @@ def ensure_onnx_export(models_dir: Path | str | None = None, spec: str = DEFAULT
     models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
     weights = describe_weights(spec, models_dir)
     path = models_dir / f"{_onnx_stem(spec, weights)}.onnx"
-    cached = _cached_onnx(path, weights)
-    if cached is not None:
-        return cached
-    with models_dir_lock(models_dir):
-        cached = _cached_onnx(path, weights)
-        if cached is not None:
-            return cached
+
+    def export() -> tuple[bytes, dict]:
         import torch
 
         model, loaded = load_facenet(spec, models_dir, "cpu")
         if loaded.sha256 != weights.sha256:
             raise RuntimeError(f"weights for {spec!r} changed during export")
-        data = export_onnx_bytes(model.float())
-        sha = hashlib.sha256(data).hexdigest()
-        atomic_write_bytes(path, data)
-        meta = {
-            "sha256": sha,
+        return export_onnx_bytes(model.float()), {
             "weights_name": weights.name,
             "weights_version": weights.version,
-            "weights_sha256": weights.sha256,
             "opset": ONNX_OPSET,
             "torch": torch.__version__,
             "input": "input: float32 (batch, 3, 160, 160), (x - 127.5) / 128",
             "output": "embeddings: float32 (batch, 512), L2-normalised",
         }
-        atomic_write_bytes(Path(f"{path}.json"), (json.dumps(meta, indent=2) + "\n").encode())
+
+    sha = ensure_cached_export(path, models_dir, {"weights_sha256": weights.sha256}, export)
     return OnnxFile(path=path, sha256=sha, weights=weights)
 
 

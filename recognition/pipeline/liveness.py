@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Sequence
@@ -25,8 +24,8 @@ from recognition.pipeline.weights import (
     WeightsUnavailable,
     atomic_write_bytes,
     default_models_dir,
+    ensure_cached_export,
     models_dir_lock,
-    read_sidecar,
     sha256_file,
 )
 
@@ -279,15 +278,6 @@ def _copy_verified(source: Path, dest: Path, expected_sha256: str | None) -> Non
     atomic_write_bytes(dest, data)
 
 
-def _cached_onnx(path: Path, spec: MiniFASNetSpec) -> LivenessOnnx | None:
-    meta = read_sidecar(Path(f"{path}.json"))
-    if meta is None or not path.is_file() or meta.get("weights_sha256") != spec.sha256:
-        return None
-    if sha256_file(path) != meta.get("sha256"):
-        return None
-    return LivenessOnnx(path=path, sha256=meta["sha256"], weights_sha256=spec.sha256)
-
-
 def ensure_liveness_onnx(models_dir: Path | str | None = None) -> tuple[LivenessOnnx, ...]:
     """The ONNX exports of both networks (V2, V1SE), exported when missing or stale.
 
@@ -298,33 +288,24 @@ def ensure_liveness_onnx(models_dir: Path | str | None = None) -> tuple[Liveness
     out = []
     for spec in SPECS:
         path = directory / spec.onnx_filename
-        cached = _cached_onnx(path, spec)
-        if cached is None:
-            with models_dir_lock(directory.parent):
-                cached = _cached_onnx(path, spec) or _export_onnx(path, spec)
-        out.append(cached)
+        sha = ensure_cached_export(path, directory.parent, {"weights_sha256": spec.sha256},
+                                   lambda path=path, spec=spec: _export_onnx(path, spec))
+        out.append(LivenessOnnx(path=path, sha256=sha, weights_sha256=spec.sha256))
     return tuple(out)
 
 
-def _export_onnx(path: Path, spec: MiniFASNetSpec) -> LivenessOnnx:
+def _export_onnx(path: Path, spec: MiniFASNetSpec) -> tuple[bytes, dict]:
     import torch
 
     model = load_minifasnet(spec, path.parent.parent)
-    data = export_onnx_bytes(model, input_size=INPUT_SIZE, output_name="logits")
-    sha = hashlib.sha256(data).hexdigest()
-    atomic_write_bytes(path, data)
-    meta = {
-        "sha256": sha,
+    return export_onnx_bytes(model, input_size=INPUT_SIZE, output_name="logits"), {
         "weights": spec.filename,
-        "weights_sha256": spec.sha256,
         "model_version": MODEL_VERSION,
         "opset": ONNX_OPSET,
         "torch": torch.__version__,
         "input": f"input: float32 (batch, 3, {INPUT_SIZE}, {INPUT_SIZE}), BGR 0-255",
         "output": "logits: float32 (batch, 3), class 1 = real",
     }
-    atomic_write_bytes(Path(f"{path}.json"), (json.dumps(meta, indent=2) + "\n").encode())
-    return LivenessOnnx(path=path, sha256=sha, weights_sha256=spec.sha256)
 
 
 def prepare_liveness_weights(

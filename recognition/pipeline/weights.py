@@ -28,7 +28,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,6 +126,41 @@ def read_sidecar(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def cached_export_sha256(path: Path, expected: dict[str, Any]) -> str | None:
+    """The sha256 of a file derived from others (an ONNX export, a quantised model) cached at
+    `path`, when its ``<path>.json`` sidecar records `expected` (what it was built from: their
+    sha256, a recipe) and the file still hashes to the sha256 recorded there; else None:
+    missing, built from something else, or corrupted, so build it again."""
+    meta = read_sidecar(Path(f"{path}.json"))
+    if meta is None or not path.is_file() or any(meta.get(key) != value for key, value in expected.items()):
+        return None
+    if sha256_file(path) != meta.get("sha256"):
+        return None
+    return meta["sha256"]
+
+
+def ensure_cached_export(path: Path, models_dir: Path, expected: dict[str, Any],
+                         build: Callable[[], tuple[bytes, dict[str, Any]]]) -> str:
+    """`path`'s sha256, building it first when the cache is not valid for `expected`.
+
+    `build()` returns the file's bytes and the facts to record beside `expected` in the
+    sidecar. It runs under the models dir lock, after a second look: another process may
+    have built the file meanwhile."""
+    sha = cached_export_sha256(path, expected)
+    if sha is not None:
+        return sha
+    with models_dir_lock(models_dir):
+        sha = cached_export_sha256(path, expected)
+        if sha is not None:
+            return sha
+        data, facts = build()
+        sha = hashlib.sha256(data).hexdigest()
+        atomic_write_bytes(path, data)
+        meta = {"sha256": sha, **facts, **expected}
+        atomic_write_bytes(Path(f"{path}.json"), (json.dumps(meta, indent=2) + "\n").encode())
+    return sha
 
 
 @contextlib.contextmanager
