@@ -10,7 +10,7 @@ import functools
 
 from django.conf import settings
 
-from recognition.pipeline.detection import FaceDetector
+from recognition.pipeline.detection import FaceDetector, min_face_size_for
 from recognition.pipeline.embedding import FaceEmbedder
 from recognition.pipeline.faces import FacePipeline
 
@@ -41,13 +41,22 @@ def get_embedder_for(weights: str) -> FaceEmbedder:
     )
 
 
+def detection_min_face_px() -> float:
+    """MTCNN's smallest face: FACEREC_MIN_DETECT_FACE_PX, else the pyramid level one step
+    under the enrollment quality minimum (faces smaller than that are not worth finding)."""
+    if settings.FACEREC_MIN_DETECT_FACE_PX is not None:
+        return settings.FACEREC_MIN_DETECT_FACE_PX
+    return min_face_size_for(settings.FACEREC_QUALITY["min_face_px"])
+
+
 def get_pipeline() -> FacePipeline:
     return get_pipeline_for(settings.FACEREC_WEIGHTS)
 
 
 @functools.cache
 def get_pipeline_for(weights: str) -> FacePipeline:
-    detector = FaceDetector(device=torch_device(), min_face_size=settings.FACEREC_MIN_DETECT_FACE_PX)
+    detector = FaceDetector(device=torch_device(), min_face_size=detection_min_face_px(),
+                            models_dir=settings.FACEREC_MODELS_DIR)
     return FacePipeline(detector, get_embedder_for(weights), crop_size=settings.FACEREC_CROP_SIZE,
                         margin=settings.FACEREC_CROP_MARGIN)
 

@@ -586,7 +586,7 @@ def load_facenet(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Prepare FaceNet and liveness (MiniFASNet) weights offline, and their ONNX exports."
+        description="Prepare FaceNet, MTCNN and liveness (MiniFASNet) weights offline, and their ONNX exports."
     )
     parser.add_argument("--models-dir", type=Path, default=None, help="default: <repo>/var/models")
     parser.add_argument("--no-onnx", action="store_true", help="only convert the torch weights")
@@ -602,6 +602,10 @@ def main(argv: list[str] | None = None) -> int:
 
         onnx_file = ensure_onnx_export(models_dir)
         print(f"onnx    {onnx_file.path} sha256={onnx_file.sha256} weights_sha256={onnx_file.weights_sha256}")
+        from recognition.pipeline.mtcnn_export import ensure_mtcnn_onnx
+
+        for mtcnn_file in ensure_mtcnn_onnx(models_dir).values():
+            print(f"mtcnn   {mtcnn_file.path} sha256={mtcnn_file.sha256} source_sha256={mtcnn_file.source_sha256}")
 
     from recognition.pipeline.liveness import LivenessSourceMissing, prepare_liveness_weights
 

@@ -108,3 +108,9 @@ def test_the_cache_is_the_brokers_server_on_a_database_of_its_own():
 def test_no_sqlite_or_eager_tasks_anywhere():
     assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     assert not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+
+
+def test_a_detection_face_size_under_mtcnns_window_is_refused():
+    result = _run_manage("check", FACEREC_MIN_DETECT_FACE_PX="8")
+    assert result.returncode != 0
+    assert "FACEREC_MIN_DETECT_FACE_PX must be at least 12" in result.stderr
