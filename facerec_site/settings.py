@@ -345,6 +345,9 @@ if FACEREC_DEVICE not in {"auto", "cpu", "cuda"}:
 FACEREC_WEIGHTS = env.str("FACEREC_WEIGHTS", default="casia-webface")
 FACEREC_MODELS_DIR = Path(env.str("FACEREC_MODELS_DIR", default=str(VAR_DIR / "models")))
 FACEREC_EMBEDDING_BACKEND = env.str("FACEREC_EMBEDDING_BACKEND", default="auto")
+if FACEREC_EMBEDDING_BACKEND not in {"auto", "torch", "onnx", "onnx-int8"}:
+    raise ImproperlyConfigured("FACEREC_EMBEDDING_BACKEND must be auto, torch, onnx or onnx-int8, "
+                               f"not {FACEREC_EMBEDDING_BACKEND!r}")
 FACEREC_EMBEDDING_BATCH_SIZE = env.int("FACEREC_EMBEDDING_BATCH_SIZE", default=32)
 # MTCNN box crop: margin 32 px at 160 px, measured best on LFW View 1 (see issue 3 notes).
 FACEREC_CROP_SIZE = env.int("FACEREC_CROP_SIZE", default=160)

@@ -606,6 +606,13 @@ def main(argv: list[str] | None = None) -> int:
 
         for mtcnn_file in ensure_mtcnn_onnx(models_dir).values():
             print(f"mtcnn   {mtcnn_file.path} sha256={mtcnn_file.sha256} source_sha256={mtcnn_file.source_sha256}")
+        from recognition.pipeline.quantization import CalibrationDataMissing, ensure_int8_export
+
+        try:  # calibrated on LFW faces: an image built without ../shared/data goes without
+            int8 = ensure_int8_export(models_dir)
+            print(f"int8    {int8.path} sha256={int8.sha256} fp32_onnx_sha256={int8.fp32.sha256}")
+        except CalibrationDataMissing as exc:
+            print(f"warning: int8 embedder not prepared: {exc}", file=sys.stderr)
 
     from recognition.pipeline.liveness import LivenessSourceMissing, prepare_liveness_weights
 

@@ -110,6 +110,12 @@ def test_no_sqlite_or_eager_tasks_anywhere():
     assert not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
 
 
+def test_an_unknown_embedding_backend_is_refused_with_the_choices():
+    result = _run_manage("check", FACEREC_EMBEDDING_BACKEND="int4")
+    assert result.returncode != 0
+    assert "FACEREC_EMBEDDING_BACKEND must be auto, torch, onnx or onnx-int8, not 'int4'" in result.stderr
+
+
 def test_a_detection_face_size_under_mtcnns_window_is_refused():
     result = _run_manage("check", FACEREC_MIN_DETECT_FACE_PX="8")
     assert result.returncode != 0
