@@ -17,8 +17,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 
 install: $(STAMP)
 
-# Converts the shipped TensorFlow graph to PyTorch/ONNX once, cached with its SHA-256, and installs
-# the liveness (MiniFASNet) weights from ../shared/models/antispoof, SHA-256 checked, with their ONNX exports.
+# Converts the shipped TensorFlow graph to PyTorch/ONNX once, cached with its SHA-256; exports MTCNN's
+# three networks to ONNX; quantises the optional int8 embedder (calibrated on ../shared/data's LFW, skipped
+# with a warning without it); installs the liveness (MiniFASNet) weights from ../shared/models/antispoof,
+# SHA-256 checked, with their ONNX exports.
 weights: install
 	$(PY) -m recognition.pipeline.weights --models-dir $(MODELS_DIR)
 
