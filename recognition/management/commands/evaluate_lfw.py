@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--lfw-dir", required=True, type=Path, help="LFW folder (or its lfw-deepfunneled/)")
-        parser.add_argument("--pairs", required=True, type=Path, help="pairs.txt (View 2) or pairsDevTest.txt")
+        parser.add_argument("--pairs", required=True, type=Path, help="pairs.txt (View 2, 10 folds) or pairsDevTest.txt (View 1: one fold, accuracy not cross-validated)")
         parser.add_argument("--tta", action="store_true", help="horizontal-flip test-time augmentation")
         parser.add_argument("--subtract-mean", action="store_true",
                             help="cosine distance after subtracting the training folds' mean embedding "
@@ -39,6 +39,9 @@ class Command(BaseCommand):
             pair_list = read_pairs(pairs, lfw_dir, check_exists=True)
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc))
+        if subtract_mean and len({p.fold for p in pair_list}) < 2:
+            raise CommandError(f"--subtract-mean needs a pairs file of several folds (View 2's pairs.txt): the mean "
+                               f"comes from the folds not being tested, and {pairs.name} has one")
         images = [str(p) for p in unique_images(pair_list)]
         pipeline = get_pipeline()
         with progress_bar(len(images), "embedding", self.stderr) as bar:
@@ -65,15 +68,21 @@ class Command(BaseCommand):
 
     @staticmethod
     def _figures(emb_a, emb_b, labels, folds, distance, subtract_mean) -> dict:
-        kfold = metrics.lfw_protocol(emb_a, emb_b, labels, folds, distance=distance, subtract_mean=subtract_mean)
         # Threshold-free figures use the plain scores of all pairs.
         scores = (metrics.cosine_similarity_pairs(emb_a, emb_b) if distance == "cosine"
                   else -metrics.euclidean_distance_pairs(metrics.l2_normalize(emb_a), metrics.l2_normalize(emb_b)))
+        if len(set(folds.tolist())) > 1:
+            kfold = metrics.lfw_protocol(emb_a, emb_b, labels, folds, distance=distance, subtract_mean=subtract_mean)
+            accuracy = {"accuracy": kfold.mean, "accuracy_std": kfold.std, "fold_accuracies": kfold.accuracies.tolist(),
+                        "folds": len(kfold.folds), "cross_validated": True}
+        else:  # View 1's pairsDevTest.txt: no other fold to choose the threshold on
+            best, _ = metrics.best_threshold_accuracy(scores, labels)
+            accuracy = {"accuracy": best, "accuracy_std": None, "fold_accuracies": [best], "folds": 1,
+                        "cross_validated": False}
         eer, eer_threshold = metrics.eer(scores, labels)
         tars = metrics.tar_at_far(scores, labels, FAR_TARGETS)
         return {
-            "accuracy": kfold.mean, "accuracy_std": kfold.std, "fold_accuracies": kfold.accuracies.tolist(),
-            "folds": len(kfold.folds), "auc": metrics.auc(scores, labels), "eer": eer,
+            **accuracy, "auc": metrics.auc(scores, labels), "eer": eer,
             "eer_threshold": eer_threshold,
             "tar_at_far": {f"{far:g}": {"tar": t.tar, "threshold": t.threshold, "resolvable": t.resolvable}
                            for far, t in tars.items()},
@@ -86,7 +95,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  no face: {path}")
         self.stdout.write(f"model {f['model']} ({f['backend']}), distance {f['distance']}, "
                           f"tta={f['tta']}, subtract_mean={f['subtract_mean']}")
-        self.stdout.write(f"accuracy: {100 * f['accuracy']:.2f}% +- {100 * f['accuracy_std']:.2f}")
+        if f["cross_validated"]:
+            self.stdout.write(f"accuracy: {100 * f['accuracy']:.2f}% +- {100 * f['accuracy_std']:.2f}")
+        else:
+            self.stdout.write(f"accuracy: {100 * f['accuracy']:.2f}% at the best threshold for these pairs "
+                              "(one fold: not cross-validated, an upper bound; use pairs.txt for the protocol)")
         self.stdout.write(f"ROC AUC: {f['auc']:.4f}   EER: {100 * f['eer']:.2f}%")
         for far, t in f["tar_at_far"].items():
             note = "" if t["resolvable"] else " (below what the impostor pairs can resolve)"
