@@ -11,6 +11,7 @@ import functools
 from django.conf import settings
 
 from recognition.pipeline.detection import FaceDetector, min_face_size_for
+from recognition.pipeline.devices import cuda_available
 from recognition.pipeline.embedding import FaceEmbedder
 from recognition.pipeline.faces import FacePipeline
 
@@ -19,9 +20,7 @@ def torch_device() -> str:
     """The device MTCNN runs on: FACEREC_DEVICE, with `auto` meaning CUDA when present."""
     if settings.FACEREC_DEVICE != "auto":
         return settings.FACEREC_DEVICE
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if cuda_available() else "cpu"
 
 
 def get_embedder() -> FaceEmbedder:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from recognition.pipeline.devices import cuda_available
 from recognition.pipeline.weights import (
     DEFAULT_SPEC,
     MODEL_NAME,
@@ -206,9 +207,7 @@ class FaceEmbedder:
         if self._resolved is None:
             device = self._requested_device
             if device == "auto" or device == "cuda":
-                import torch  # only imported when asked to look for a GPU
-
-                has_cuda = torch.cuda.is_available()
+                has_cuda = cuda_available()  # imports torch only where there is a CUDA driver
                 if device == "cuda" and not has_cuda:
                     raise RuntimeError("device='cuda' requested but torch sees no CUDA device")
                 device = "cuda" if has_cuda else "cpu"
