@@ -76,7 +76,7 @@ def main() -> int:
     usable = [p for p in pairs if detections[p.path_a] is not None and detections[p.path_b] is not None]
     labels = np.array([p.same for p in usable])
     folds = np.arange(len(usable)) % 10
-    print(f"\n| variant | accuracy (10-fold) | accuracy, flip TTA | AUC |\n|---|---|---|---|")
+    print("\n| variant | accuracy (10-fold) | accuracy, flip TTA | AUC |\n|---|---|---|---|")
     for name, crop in VARIANTS.items():
         index = {p: i for i, p in enumerate(paths) if detections[p] is not None}
         crops = np.stack([crop(images[p], detections[p]) for p in index])

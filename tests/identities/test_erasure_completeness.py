@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.conf import settings
 
 from identities import services
 from identities.models import EnrollmentImage, Identity, private_storage

@@ -94,7 +94,6 @@ def test_a_version_is_trained_once_even_if_the_task_runs_twice():
 
 def test_reembed_fills_templates_for_a_new_model_version(monkeypatch, tmp_path):
     """After a model change, approved photos get embeddings of the new version; old ones stay apart."""
-    from PIL import Image
 
     from tests.shared_data import LFW_IMAGES
 
