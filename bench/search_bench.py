@@ -1,6 +1,7 @@
 """Nearest-neighbour search on the real pgvector: exact scan vs HNSW (a benchmark, not a test).
 
     .venv/bin/python bench/search_bench.py [--sizes 10000 100000] [--full] [--queries 200]
+        [--ef-search 40 100 200] [--halfvec] [--m 32 --ef-construction 128]
 
 Uses the platform's own database (DATABASE_URL, or the embedded PostgreSQL+pgvector
 under var/ that settings start), but never the rows of recognition_faceembedding:
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -503,6 +505,16 @@ def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def with_graph_params(schema: Schema, *, m: int | None, ef_construction: int | None) -> Schema:
+    """The schema with the scratch index's m / ef_construction replaced where given."""
+    params = dict(p.split(" = ", 1) for p in schema.with_params)
+    if m is not None:
+        params["m"] = str(m)
+    if ef_construction is not None:
+        params["ef_construction"] = str(ef_construction)
+    return dataclasses.replace(schema, with_params=[f"{k} = {v}" for k, v in params.items()])
+
+
 def maintenance_work_mem(setting: str, n: int) -> str:
     """'auto': enough for the whole HNSW graph (~2.7 kB per 512-d vector), at least 1GB."""
     if setting != "auto":
@@ -524,6 +536,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--halfvec", action="store_true",
                         help="after the vector index, also build and measure a half-precision (halfvec) HNSW index")
+    parser.add_argument("--m", type=int, default=None,
+                        help="HNSW m for the scratch index instead of the platform's (to measure a denser graph)")
+    parser.add_argument("--ef-construction", type=int, default=None,
+                        help="HNSW ef_construction for the scratch index instead of the platform's")
     parser.add_argument("--keep", action="store_true", help="keep the scratch table of the last size")
     args = parser.parse_args(argv)
     sizes = sorted(set(args.sizes + ([1_000_000] if args.full else [])))
@@ -532,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
 
     started = time.perf_counter()
-    schema = load_schema()
+    schema = with_graph_params(load_schema(), m=args.m, ef_construction=args.ef_construction)
     ef_values = sorted(set(args.ef_search) | ({schema.ef_search_setting} if schema.ef_search_setting else set()))
     conn = connect(schema)
     try:
