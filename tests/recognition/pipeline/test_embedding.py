@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recognition.pipeline import embedding
 from recognition.pipeline.embedding import (
     EMBEDDING_DIM,
     FaceEmbedder,
@@ -128,9 +129,7 @@ def test_models_load_lazily_and_once(facenet_models_dir, casia_weights, face_cro
 
 
 def test_auto_picks_torch_in_half_precision_when_cuda_is_there(monkeypatch, facenet_models_dir):
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(embedding, "cuda_available", lambda: True)  # what torch would answer
     auto = FaceEmbedder(models_dir=facenet_models_dir)
     assert (auto.device, auto.backend, auto.half) == ("cuda", "torch", True)
     with pytest.raises(ValueError, match="CPU only"):
@@ -138,9 +137,7 @@ def test_auto_picks_torch_in_half_precision_when_cuda_is_there(monkeypatch, face
 
 
 def test_cuda_requested_without_a_gpu_is_an_error(monkeypatch, facenet_models_dir):
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(embedding, "cuda_available", lambda: False)  # what torch would answer
     with pytest.raises(RuntimeError, match="no CUDA device"):
         FaceEmbedder(models_dir=facenet_models_dir, device="cuda").device
 

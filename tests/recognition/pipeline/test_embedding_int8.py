@@ -14,7 +14,7 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from recognition.pipeline import quantization
+from recognition.pipeline import embedding, quantization
 from recognition.pipeline.embedding import BACKENDS, EMBEDDING_DIM, FaceEmbedder, ensure_onnx_export
 from recognition.pipeline.lfw import read_pairs, unique_images
 from recognition.pipeline.quantization import (
@@ -76,9 +76,7 @@ def test_unknown_backend_is_refused_with_the_known_names():
 
 
 def test_int8_backend_runs_on_cpu_only(monkeypatch, facenet_models_dir):
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(embedding, "cuda_available", lambda: True)  # what torch would answer
     with pytest.raises(ValueError, match="CPU only"):
         FaceEmbedder(models_dir=facenet_models_dir, device="cuda", backend="onnx-int8").backend
 
@@ -156,8 +154,6 @@ def test_missing_calibration_data_is_a_clear_error(scratch_models_dir, tmp_path_
 
 def test_auto_falls_back_to_fp32_where_int8_cannot_be_had(monkeypatch, scratch_models_dir, tmp_path_factory,
                                                           onnx_embedder, face_crops):
-    from recognition.pipeline import embedding
-
     monkeypatch.setattr(embedding, "CPU_AUTO_BACKEND", "onnx-int8")
     (scratch_models_dir / INT8_ONNX).unlink()  # not cached, and no LFW to calibrate on
     auto = FaceEmbedder(models_dir=scratch_models_dir, device="cpu", calibration_dir=tmp_path_factory.mktemp("no-lfw"))
