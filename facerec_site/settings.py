@@ -396,7 +396,13 @@ FACEREC_MAX_PROCESSING_ATTEMPTS = env.int("FACEREC_MAX_PROCESSING_ATTEMPTS", def
 FACEREC_VERIFY_THRESHOLD = env.float("FACEREC_VERIFY_THRESHOLD", default=None)
 FACEREC_IDENTIFY_THRESHOLD = env.float("FACEREC_IDENTIFY_THRESHOLD", default=None)
 FACEREC_UNCALIBRATED_THRESHOLD = 0.45
-FACEREC_HNSW_EF_SEARCH = env.int("FACEREC_HNSW_EF_SEARCH", default=100)
+# pgvector's hnsw.ef_search for identify's nearest-template search (recall against latency).
+# Unset: from the gallery's size (recognition.selectors.hnsw_ef_search): 100 up to 100,000
+# templates, 100 more per 100,000 beyond, at most 400.
+FACEREC_HNSW_EF_SEARCH = env.int("FACEREC_HNSW_EF_SEARCH", default=None)
+if FACEREC_HNSW_EF_SEARCH is not None and not 1 <= FACEREC_HNSW_EF_SEARCH <= 1000:
+    raise ImproperlyConfigured(f"FACEREC_HNSW_EF_SEARCH must be from 1 to 1000 (pgvector's range), "
+                               f"not {FACEREC_HNSW_EF_SEARCH}")
 FACEREC_MIN_PHOTOS_PER_IDENTITY = env.int("FACEREC_MIN_PHOTOS_PER_IDENTITY", default=2)
 # Retrains are debounced: one runs once approvals have paused this long, or at the latest
 # FACEREC_RETRAIN_MAX_WAIT_S after the first request it serves (a bulk enrollment trains

@@ -34,7 +34,9 @@ class FaceEmbedding(models.Model):
             # bench/search_bench.py at 100k vectors, ef_search=100 (FACEREC_HNSW_EF_SEARCH)
             # finds the true nearest vector 99% of the time and the right identity 100%, at
             # 14 ms p50 against 830 ms for an exact scan; a denser graph mainly costs build
-            # time (already 4 min for 100k on 2 cores) and memory.
+            # time (already 4 min for 100k on 2 cores) and memory. Larger galleries search wider
+            # (selectors.hnsw_ef_search); at 300k m=32 / ef_construction=128 needs a quarter of the
+            # breadth for the same recall (README, Performance), at 3.7x the build time.
             HnswIndex(name="faceembedding_vector_hnsw", fields=["vector"], m=16, ef_construction=64,
                       opclasses=["vector_cosine_ops"]),
         ]

@@ -120,3 +120,9 @@ def test_a_detection_face_size_under_mtcnns_window_is_refused():
     result = _run_manage("check", FACEREC_MIN_DETECT_FACE_PX="8")
     assert result.returncode != 0
     assert "FACEREC_MIN_DETECT_FACE_PX must be at least 12" in result.stderr
+
+
+def test_a_search_breadth_outside_pgvectors_range_is_refused():
+    result = _run_manage("check", FACEREC_HNSW_EF_SEARCH="0")
+    assert result.returncode != 0
+    assert "FACEREC_HNSW_EF_SEARCH must be from 1 to 1000" in result.stderr

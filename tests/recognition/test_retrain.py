@@ -13,28 +13,9 @@ from identities.models import Consent, EnrollmentImage, Identity
 from recognition import services
 from recognition.models import ClassifierVersion, FaceEmbedding
 from recognition.pipeline.classifier import FaceClassifier
+from tests.photo_fixtures import synthetic_gallery
 
 pytestmark = pytest.mark.django_db
-
-
-def _gallery(n_people: int, per_person: int = 3, seed: int = 0) -> list[Identity]:
-    """People with approved photos and active templates (synthetic but well separated vectors)."""
-    rng = np.random.default_rng(seed)
-    model_version = services.current_model_version()
-    people = []
-    for i in range(n_people):
-        identity = Identity.objects.create(display_name=f"Person {i}")
-        consent = Consent.objects.create(identity=identity, given_by_name="x", purpose="test", wording_version="v1")
-        centre = rng.normal(size=512)
-        for j in range(per_person):
-            image = EnrollmentImage(identity=identity, consent=consent, sha256=f"{i}-{j}", status="approved")
-            image.file.save("x", ContentFile(b"not used"), save=False)
-            image.save()
-            vector = centre + 0.3 * rng.normal(size=512)
-            FaceEmbedding.objects.create(image=image, identity=identity, vector=(vector / np.linalg.norm(vector)),
-                                         model_name="facenet", model_version=model_version, active=True)
-        people.append(identity)
-    return people
 
 
 def _retrain() -> ClassifierVersion:
@@ -43,12 +24,12 @@ def _retrain() -> ClassifierVersion:
 
 
 def test_a_new_version_becomes_current_only_when_training_finished():
-    _gallery(3)
+    synthetic_gallery(3)
     first = _retrain()
     assert first.status == "ready" and first.current and first.n_identities == 3 and first.n_samples == 9
     assert first.validation_accuracy == 1.0
 
-    _gallery(1, seed=1)
+    synthetic_gallery(1, seed=1)
     second = _retrain()
 
     first.refresh_from_db()
@@ -58,7 +39,7 @@ def test_a_new_version_becomes_current_only_when_training_finished():
 
 
 def test_a_failed_retrain_keeps_the_previous_version(monkeypatch):
-    _gallery(2)
+    synthetic_gallery(2)
     good = _retrain()
 
     def broken_fit(self, *args, **kwargs):
@@ -73,7 +54,7 @@ def test_a_failed_retrain_keeps_the_previous_version(monkeypatch):
 
 
 def test_fewer_than_two_identities_falls_back_to_nearest_neighbours():
-    _gallery(1)
+    synthetic_gallery(1)
     version = _retrain()
     assert version.status == "skipped" and version.current
     assert "at least 2 identities" in version.error
@@ -86,7 +67,7 @@ def test_retrain_requests_coalesce_while_one_is_pending():
 
 
 def test_a_version_is_trained_once_even_if_the_task_runs_twice():
-    _gallery(2)
+    synthetic_gallery(2)
     version = ClassifierVersion.objects.create(status="pending")
     assert services.retrain(version.pk) is not None
     assert services.retrain(version.pk) is None
@@ -211,7 +192,7 @@ def test_a_retrain_waits_until_requests_pause_but_not_past_the_deadline(monkeypa
     from django.utils import timezone
 
     settings.FACEREC_RETRAIN_DELAY_S, settings.FACEREC_RETRAIN_MAX_WAIT_S = 30, 600
-    _gallery(2)
+    synthetic_gallery(2)
     sent = SentTasks(monkeypatch)
     now = timezone.now()
     version = ClassifierVersion.objects.create(status="pending", last_requested_at=now - timedelta(seconds=10))
@@ -231,7 +212,7 @@ def test_a_retrain_waits_until_requests_pause_but_not_past_the_deadline(monkeypa
 
 
 def test_an_urgent_retrain_runs_at_once_and_from_scratch(settings, django_capture_on_commit_callbacks):
-    _gallery(3)
+    synthetic_gallery(3)
     first = _retrain()
     artifact = first.artifact_dir
     settings.FACEREC_RETRAIN_DELAY_S = 30
@@ -245,7 +226,7 @@ def test_an_urgent_retrain_runs_at_once_and_from_scratch(settings, django_captur
 
 
 def test_an_unchanged_gallery_is_retrained_incrementally():
-    people = _gallery(30, per_person=3)
+    people = synthetic_gallery(30, per_person=3)
     _retrain()
     image = EnrollmentImage.objects.filter(identity=people[0]).first()
     FaceEmbedding.objects.filter(image=image).update(active=False)  # one photo of one person withdrawn
@@ -258,9 +239,9 @@ def test_an_unchanged_gallery_is_retrained_incrementally():
 
 def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypatch):
     """A person approved after the last training is still found (ranked by similarity)."""
-    people = _gallery(3)
+    people = synthetic_gallery(3)
     version = _retrain()
-    late = _gallery(1, seed=7)[0]  # no retrain since
+    late = synthetic_gallery(1, seed=7)[0]  # no retrain since
     gallery = services.Gallery.current(services.current_model_version())
     assert gallery.classifier is not None and gallery.classifier_row.pk == version.pk
     vector = np.asarray(FaceEmbedding.objects.filter(identity=late).first().vector)
@@ -280,7 +261,7 @@ def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypa
 
 def test_a_training_that_ends_after_a_newer_one_does_not_replace_it(tmp_path, django_capture_on_commit_callbacks):
     """A retrain that read the templates before an erasure must not undo the urgent one after it."""
-    _gallery(3)
+    synthetic_gallery(3)
     older = ClassifierVersion.objects.create(status="training")  # claimed, still reading the old templates
     newer = ClassifierVersion.objects.create(status="pending", urgent=True)
     with django_capture_on_commit_callbacks(execute=True):
@@ -299,7 +280,7 @@ def test_a_training_that_ends_after_a_newer_one_does_not_replace_it(tmp_path, dj
 
 def test_a_classifier_of_an_older_format_is_replaced(monkeypatch, settings, tmp_path):
     settings.FACEREC_CLASSIFIERS_DIR = str(tmp_path)  # the rewritten artifact must not outlive this test
-    _gallery(3)
+    synthetic_gallery(3)
     version = _retrain()
     (Path(version.artifact_dir) / "classifier.json").write_text('{"metadata": {"kernel": "rbf"}}')  # 2026 SVC
     services._forget_loaded_classifiers()
@@ -317,7 +298,7 @@ def test_a_classifier_of_an_older_format_is_replaced(monkeypatch, settings, tmp_
 def test_someone_erased_while_the_classifier_trains_is_left_out_of_it(monkeypatch):
     from django.utils import timezone
 
-    people = _gallery(3)
+    people = synthetic_gallery(3)
     read_templates = services._template_rows
 
     def read_then_erase(model_version):
