@@ -354,7 +354,7 @@ FACEREC_CROP_SIZE = env.int("FACEREC_CROP_SIZE", default=160)
 FACEREC_CROP_MARGIN = env.int("FACEREC_CROP_MARGIN", default=32)
 # Smallest face (px) MTCNN's image pyramid looks for. Unset: derived from the quality
 # minimum below (28.2 px for 40), so detection skips the pyramid levels that would only find
-# faces too small to enroll or to identify reliably, about half its work.
+# faces too small to enroll or to identify reliably, about a third of its work.
 FACEREC_MIN_DETECT_FACE_PX = env.float("FACEREC_MIN_DETECT_FACE_PX", default=None)
 if FACEREC_MIN_DETECT_FACE_PX is not None and FACEREC_MIN_DETECT_FACE_PX < 12:
     raise ImproperlyConfigured("FACEREC_MIN_DETECT_FACE_PX must be at least 12 (MTCNN's smallest window), "
