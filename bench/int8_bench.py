@@ -36,8 +36,8 @@ from recognition.pipeline.detection import FaceDetector, central_detection, crop
 from recognition.pipeline.embedding import FaceEmbedder, l2_normalise  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
 from recognition.pipeline.lfw import read_pairs, unique_images  # noqa: E402
+from tests.shared_data import LFW_DIR  # noqa: E402
 
-LFW_DIR = Path(os.environ.get("FACEREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "lfw"
 BACKENDS = ("onnx", "onnx-int8")  # the first is the reference the others are compared with
 LABELS = {"onnx": "fp32 (onnx)", "onnx-int8": "int8 (onnx-int8)"}
 

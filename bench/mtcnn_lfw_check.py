@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,8 +39,8 @@ from recognition.pipeline.detection import (  # noqa: E402
 from recognition.pipeline.embedding import FaceEmbedder  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
 from recognition.pipeline.lfw import read_pairs, unique_images  # noqa: E402
+from tests.shared_data import LFW_DIR, ORL_DIR  # noqa: E402
 
-SHARED = Path(os.environ.get("FACEREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 CHUNK = 64
 
 
@@ -89,7 +88,7 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    pairs = read_pairs(SHARED / "lfw" / "pairs.txt", SHARED / "lfw", check_exists=True)
+    pairs = read_pairs(LFW_DIR / "pairs.txt", LFW_DIR, check_exists=True)
     paths = unique_images(pairs)[: args.limit]
     detectors = {"torch@20": FaceDetector(min_face_size=20, backend="torch")}
     detectors.update({f"onnx@{m:g}": FaceDetector(min_face_size=m, backend="onnx") for m in args.min_face})
@@ -125,14 +124,14 @@ def main() -> int:
     report["lfw_equivalence_torch20_vs_onnx20"] = (
         compare(found["torch@20"], found["onnx@20"], names) if "onnx@20" in found else None)
 
-    orl_paths = sorted((SHARED / "att_faces").glob("s*/*.pgm"))
+    orl_paths = sorted(ORL_DIR.glob("s*/*.pgm"))
     orl = [load_image_file(p) for p in orl_paths]
     orl_names = [str(p.relative_to(p.parents[1])) for p in orl_paths]
-    torch_orl = detectors["torch@20"].detect_many(orl)
-    onnx_orl = FaceDetector(min_face_size=20, backend="onnx").detect_many(orl)
+    torch20 = detectors["torch@20"]
+    onnx20 = detectors.get("onnx@20") or FaceDetector(min_face_size=20, backend="onnx")  # loaded once
+    torch_orl, onnx_orl = torch20.detect_many(orl), onnx20.detect_many(orl)
     report["orl_equivalence_torch20_vs_onnx20"] = compare(torch_orl, onnx_orl, orl_names)
-    torch_orl_pad = detectors["torch@20"].detect_many(orl, pad_ratio=0.3)
-    onnx_orl_pad = FaceDetector(min_face_size=20, backend="onnx").detect_many(orl, pad_ratio=0.3)
+    torch_orl_pad, onnx_orl_pad = torch20.detect_many(orl, pad_ratio=0.3), onnx20.detect_many(orl, pad_ratio=0.3)
     report["orl_pad0.3_equivalence_torch20_vs_onnx20"] = compare(torch_orl_pad, onnx_orl_pad, orl_names)
 
     labels = np.array([p.same for p in pairs])

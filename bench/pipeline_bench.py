@@ -33,12 +33,11 @@ from recognition.pipeline.detection import (  # noqa: E402
 from recognition.pipeline.embedding import FaceEmbedder  # noqa: E402
 from recognition.pipeline.faces import FacePipeline  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
-
-LFW = Path(os.environ.get("FACEREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "lfw" / "lfw-deepfunneled"
+from tests.shared_data import LFW_IMAGES  # noqa: E402
 
 
 def lfw_images(n: int) -> list[np.ndarray]:
-    paths = sorted(LFW.glob("*/*.jpg"))
+    paths = sorted(LFW_IMAGES.glob("*/*.jpg"))
     step = max(1, len(paths) // n)
     return [load_image_file(p) for p in paths[::step][:n]]
 

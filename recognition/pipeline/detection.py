@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -109,7 +109,7 @@ class FaceDetector:
         backend: Backend = "auto",
         models_dir: Path | str | None = None,
     ) -> None:
-        if backend not in ("auto", "torch", "onnx"):
+        if backend not in get_args(Backend):
             raise ValueError(f"backend must be 'auto', 'torch' or 'onnx', got {backend!r}")
         on_cpu = str(device) == "cpu"
         if backend == "onnx" and not on_cpu:

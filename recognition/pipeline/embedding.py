@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -47,7 +47,7 @@ ONNX_OPSET = 17
 
 Device = Literal["auto", "cpu", "cuda"]
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
-BACKENDS: tuple[str, ...] = ("auto", "torch", "onnx", "onnx-int8")
+BACKENDS: tuple[str, ...] = get_args(Backend)
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 # What backend='auto' runs on CPU. The int8 model would be the default at >= 1.5x the speed
 # with <= 0.1 pt LFW View 2 loss (issue 18); measured (bench/int8_bench.py --lfw) 2.8x, but

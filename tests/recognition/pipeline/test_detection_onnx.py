@@ -27,9 +27,9 @@ from recognition.pipeline.mtcnn_export import (
     onnx_path,
 )
 from recognition.pipeline.weights import sha256_file
+from tests.conftest import REPO_ROOT
 from tests.shared_data import LFW_IMAGES, ORL_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 # One face each, and a group photo (George_W_Bush_0018: three faces).
 LFW_SAMPLE = (
     "George_W_Bush/George_W_Bush_0001.jpg",
