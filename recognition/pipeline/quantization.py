@@ -112,15 +112,16 @@ def calibration_images(lfw_dir: Path | str | None = None) -> list[Path]:
     return [candidates[i * n // count] for i in range(count)]
 
 
-def calibration_crops(paths: list[Path], detector: Any = None) -> np.ndarray:
-    """uint8 (N, 160, 160, 3) crops of the face nearest each image's centre, in ``paths`` order."""
+def calibration_crops(paths: list[Path], detector: Any = None, models_dir: Path | None = None) -> np.ndarray:
+    """uint8 (N, 160, 160, 3) crops of the face nearest each image's centre, in ``paths`` order
+    (MTCNN from `models_dir` unless a `detector` is given)."""
     from recognition.pipeline.detection import FaceDetector, crop_face, nearest_to_center
     from recognition.pipeline.images import load_image_file
 
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise CalibrationDataMissing(f"{len(missing)} LFW calibration images missing (first: {missing[0]})")
-    detector = detector or FaceDetector(device="cpu", min_face_size=20)
+    detector = detector or FaceDetector(device="cpu", min_face_size=20, models_dir=models_dir)
     crops: list[np.ndarray] = []
     for start in range(0, len(paths), CALIBRATION_BATCH):
         images = [load_image_file(p) for p in paths[start:start + CALIBRATION_BATCH]]
@@ -208,7 +209,7 @@ def ensure_int8_export(models_dir: Path | str | None = None, spec: str = DEFAULT
     def quantize() -> tuple[bytes, dict]:
         import onnxruntime
 
-        crops = calibration_crops(calibration_images(lfw_dir))
+        crops = calibration_crops(calibration_images(lfw_dir), models_dir=models_dir)
         return quantize_bytes(fp32.path, crops), {
             "fp32_onnx": fp32.path.name,
             "weights_sha256": fp32.weights_sha256,

@@ -108,7 +108,7 @@ def quantiser_calls(monkeypatch, face_crops):
         calls.append(sha256_file(fp32_path))
         return b"int8 model of " + calls[-1].encode()
 
-    monkeypatch.setattr(quantization, "calibration_crops", lambda paths: face_crops)
+    monkeypatch.setattr(quantization, "calibration_crops", lambda paths, models_dir=None: face_crops)
     monkeypatch.setattr(quantization, "quantize_bytes", fake_quantize)
     return calls
 
