@@ -30,6 +30,14 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 
+def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """A setting that must be one of `choices`; anything else stops the start with the list."""
+    value = env.str(name, default=default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
+    return value
+
+
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]")
     if host == "localhost":
@@ -339,15 +347,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # --- Face recognition ------------------------------------------------------------
-FACEREC_DEVICE = env.str("FACEREC_DEVICE", default="auto")
-if FACEREC_DEVICE not in {"auto", "cpu", "cuda"}:
-    raise ImproperlyConfigured(f"FACEREC_DEVICE must be auto, cpu or cuda, not {FACEREC_DEVICE!r}")
+FACEREC_DEVICE = _env_choice("FACEREC_DEVICE", ("auto", "cpu", "cuda"), default="auto")
 FACEREC_WEIGHTS = env.str("FACEREC_WEIGHTS", default="casia-webface")
 FACEREC_MODELS_DIR = Path(env.str("FACEREC_MODELS_DIR", default=str(VAR_DIR / "models")))
-FACEREC_EMBEDDING_BACKEND = env.str("FACEREC_EMBEDDING_BACKEND", default="auto")
-if FACEREC_EMBEDDING_BACKEND not in {"auto", "torch", "onnx", "onnx-int8"}:
-    raise ImproperlyConfigured("FACEREC_EMBEDDING_BACKEND must be auto, torch, onnx or onnx-int8, "
-                               f"not {FACEREC_EMBEDDING_BACKEND!r}")
+FACEREC_EMBEDDING_BACKEND = _env_choice("FACEREC_EMBEDDING_BACKEND", ("auto", "torch", "onnx", "onnx-int8"),
+                                        default="auto")
 FACEREC_EMBEDDING_BATCH_SIZE = env.int("FACEREC_EMBEDDING_BATCH_SIZE", default=32)
 # MTCNN box crop: margin 32 px at 160 px, measured best on LFW View 1 (see issue 3 notes).
 FACEREC_CROP_SIZE = env.int("FACEREC_CROP_SIZE", default=160)
@@ -374,9 +378,7 @@ FACEREC_QUALITY = {
 # are not identified, verify answers no match, enrollment photos are rejected). Callers
 # holding the `choose_liveness` capability may pick another policy per request.
 LIVENESS_POLICIES = ("off", "report", "enforce")
-FACEREC_LIVENESS = env.str("FACEREC_LIVENESS", default="report")
-if FACEREC_LIVENESS not in LIVENESS_POLICIES:
-    raise ImproperlyConfigured(f"FACEREC_LIVENESS must be off, report or enforce, not {FACEREC_LIVENESS!r}")
+FACEREC_LIVENESS = _env_choice("FACEREC_LIVENESS", LIVENESS_POLICIES, default="report")
 # Score at or above which a face counts as live; unset: the default calibrated on LFW and ORL.
 FACEREC_LIVENESS_THRESHOLD = env.float("FACEREC_LIVENESS_THRESHOLD", default=None)
 # Consent withdrawal deactivates templates at once; erasure follows after this many days.
