@@ -1,10 +1,16 @@
-"""Enable pgvector: embeddings are stored as `vector(512)` columns."""
+"""Enable pgvector: embeddings are stored as `vector(512)` columns.
+
+EnsureVectorExtension (recognition.db_extension) creates it, or stops `migrate` with one line
+saying what an administrator must run; it changes no state, so databases migrated with the
+plain VectorExtension before are unaffected.
+"""
 
 from django.db import migrations
-from pgvector.django import VectorExtension
+
+from recognition.db_extension import EnsureVectorExtension
 
 
 class Migration(migrations.Migration):
     initial = True
     dependencies = []
-    operations = [VectorExtension()]
+    operations = [EnsureVectorExtension()]
