@@ -31,6 +31,8 @@ import warnings
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from facerec_site import environment
+
 DATABASE_NAME = "facerec"
 # Unix socket paths are limited to 107 bytes (sun_path).
 _MAX_SOCKET_PATH = 100
@@ -68,20 +70,31 @@ def _socket_dir(preferred: Path, create: bool = True) -> Path:
 
 def ensure_started(var_dir: Path | None = None) -> dict[str, str]:
     """Start (or attach to) the embedded servers this configuration uses: PostgreSQL unless
-    DATABASE_URL is set, Valkey unless CELERY_BROKER_URL is set. Settings find them by
-    themselves (postgres_url, valkey_url); settings already read are brought in line before
-    any connection (the socket folder of a server on a long path is only known once it runs).
-    The environment is left alone: Celery would let a CELERY_BROKER_URL there override its
-    configuration. Returns the URLs of the servers it started or attached to."""
+    DATABASE_URL is set, Valkey unless CELERY_BROKER_URL is set, in the environment or in the
+    env file (read here first, as settings read it: the two cannot disagree). Says so in one
+    line on stderr. Settings find the servers by themselves (postgres_url, valkey_url);
+    settings already read are brought in line before any connection (the socket folder of a
+    server on a long path is only known once it runs). The environment is left alone: Celery
+    would let a CELERY_BROKER_URL there override its configuration. Returns the URLs of the
+    servers it started or attached to."""
+    environment.load()
     var_dir = var_dir or default_var_dir()
     urls = {}
     if not os.environ.get("DATABASE_URL"):
         urls["DATABASE_URL"] = ensure_postgres(var_dir / "pgdata")
     if not os.environ.get("CELERY_BROKER_URL"):
         urls["CELERY_BROKER_URL"] = ensure_valkey(var_dir / "valkey")
+    if urls:
+        servers = " and ".join(EMBEDDED_NAMES[name] for name in urls)
+        unset = " / ".join(urls)
+        print(f"facerec: {unset} not configured (environment or {environment.env_file()}): "
+              f"using the embedded {servers} under {var_dir}", file=sys.stderr, flush=True)
     if "DATABASE_URL" in urls:
         _align_loaded_settings(urls["DATABASE_URL"])
     return urls
+
+
+EMBEDDED_NAMES = {"DATABASE_URL": "PostgreSQL", "CELERY_BROKER_URL": "Valkey"}
 
 
 def _align_loaded_settings(database_url: str) -> None:
@@ -290,7 +303,7 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 
 
 def default_var_dir() -> Path:
-    return Path(os.environ.get("FACEREC_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+    return Path(environment.configured("FACEREC_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
 
 
 def main(argv: list[str] | None = None) -> int:
