@@ -5,8 +5,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 MODELS_DIR ?= var/models
+# `make weights LIVENESS_SOURCE=/path` on a machine without ../shared (a worker machine: copy the
+# folder var/models/antispoof of the site's machine).
+LIVENESS_SOURCE ?=
+# `make worker QUEUES=gpu CONCURRENCY=1`: a worker of this deployment (see README, Deployment).
+QUEUES ?= default,gpu
+CONCURRENCY ?= 1
 
-.PHONY: install weights chromium run test stop bench clean-var
+.PHONY: install weights debian-packages chromium run worker test stop bench clean-var
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,16 +28,26 @@ install: $(STAMP)
 # with a warning without it); installs the liveness (MiniFASNet) weights from ../shared/models/antispoof,
 # SHA-256 checked, with their ONNX exports.
 weights: install
-	$(PY) -m recognition.pipeline.weights --models-dir $(MODELS_DIR)
+	$(PY) -m recognition.pipeline.weights --models-dir $(MODELS_DIR) $(if $(LIVENESS_SOURCE),--liveness-source $(LIVENESS_SOURCE))
 
 run: weights
 	$(PY) -m facerec_site.run
 
-# Browser tests (tests/browser) drive Debian's Chromium through Playwright; no browser download.
-chromium:
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+# One worker, configured like the site (environment or .env); it checks its keys, secret, storage
+# and weights against the site's before it takes work, and refuses to start on a difference.
+worker: weights
+	$(PY) manage.py worker --queues $(QUEUES) --concurrency $(CONCURRENCY)
 
-test: weights chromium
+# Debian packages the tests use, installed only when one is missing: Chromium, which the browser
+# tests (tests/browser) drive through Playwright (no browser download), and docker-compose v1,
+# which validates the compose files without a Docker engine (tests/facerec_site/test_docker_compose.py).
+debian-packages:
+	test -x /usr/bin/chromium && test -x /usr/bin/docker-compose || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium docker-compose)
+
+chromium: debian-packages
+
+test: weights debian-packages
 	$(PY) -m pytest
 
 # Stops the embedded PostgreSQL and Valkey of this checkout (make run stops its own).

@@ -7,6 +7,7 @@ import shutil
 import time
 import traceback
 from datetime import timedelta
+from collections.abc import Collection
 from pathlib import Path
 
 from django.conf import settings
@@ -72,6 +73,26 @@ def _claim(report_id: int) -> bool:
         | Q(status=EvaluationReport.Status.RUNNING, started_at__lt=stale),
     ).update(status=EvaluationReport.Status.RUNNING, started_at=timezone.now(), progress=0.0,
              progress_message="starting"))
+
+
+def requeue_orphaned_reports(*, held_report_ids: Collection[int], older_than_s: float) -> list[int]:
+    """Reports `running` that no live worker holds (its worker died) are queued again from the start.
+    The recovery sweep (facerec_site.recovery) says which ones the live workers hold."""
+    from evaluation.tasks import run_report as task
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    with transaction.atomic():
+        orphaned = list(EvaluationReport.objects.select_for_update(skip_locked=True).filter(
+            status=EvaluationReport.Status.RUNNING, started_at__lt=cutoff).exclude(
+            pk__in=list(held_report_ids)).values_list("pk", flat=True))
+        if not orphaned:
+            return []
+        EvaluationReport.objects.filter(pk__in=orphaned).update(
+            status=EvaluationReport.Status.PENDING, progress=0.0, progress_message="queued again: its worker stopped")
+        audit.record(action="evaluation.report_requeued", details={"report_ids": orphaned})
+        for pk in orphaned:
+            enqueue_on_commit(task, [pk], task_id=report_task_id(pk))
+    return orphaned
 
 
 def run_report(report_id: int) -> EvaluationReport | None:

@@ -13,6 +13,9 @@ from django.conf import settings
 from django.db import connection
 
 from facerec_site.celery import app as celery_app
+from facerec_site.workers import queue_backlog, worker_states
+
+QUEUES = ("default", settings.GPU_QUEUE)
 
 
 def check_database() -> dict[str, Any]:
@@ -36,12 +39,37 @@ def check_broker(timeout_s: float = 2.0) -> dict[str, Any]:
 
 
 def check_workers(timeout_s: float = 1.0) -> dict[str, Any]:
+    """The workers alive now and the queues each consumes (one broadcast, facerec_site.workers)."""
     try:
-        replies = celery_app.control.ping(timeout=timeout_s) or []
+        states = worker_states(celery_app, timeout_s=timeout_s)
     except Exception as exc:
         return {"ok": False, "count": 0, "error": _short(exc)}
-    names = sorted(name for reply in replies for name in reply)
-    return {"ok": bool(names), "count": len(names), "workers": names}
+    names = states.names
+    return {"ok": bool(names), "count": len(names), "workers": names,
+            "consumers": {queue: states.consumers(queue) for queue in QUEUES}}
+
+
+def check_queues(workers: dict[str, Any]) -> dict[str, Any]:
+    """Each queue has a worker consuming it, and its oldest message has not waited too long
+    (FACEREC_QUEUE_MAX_WAIT_S): a queue no worker serves, or one falling behind, is a fault even
+    while some worker answers pings."""
+    consumers = workers.get("consumers") or {}
+    status: dict[str, Any] = {}
+    for queue in QUEUES:
+        try:
+            backlog = queue_backlog(celery_app, queue)
+        except Exception as exc:
+            status[queue] = {"ok": False, "error": _short(exc)}
+            continue
+        serving = consumers.get(queue, [])
+        problem = None
+        if not serving:
+            problem = "no worker consumes this queue"
+        elif backlog["oldest_s"] is not None and backlog["oldest_s"] > settings.FACEREC_QUEUE_MAX_WAIT_S:
+            problem = f"the oldest message has waited over {settings.FACEREC_QUEUE_MAX_WAIT_S} s"
+        status[queue] = {"ok": problem is None, "consumers": serving, **backlog, **({"error": problem} if problem
+                                                                                   else {})}
+    return {"ok": all(queue["ok"] for queue in status.values()), **status}
 
 
 # A worker ping waits its whole time-out for replies (a broadcast cannot know how many will
@@ -124,6 +152,8 @@ def platform_health() -> dict[str, Any]:
     # Without a broker, asking for workers would only wait for the time-out.
     checks["worker"] = cached_worker_check() if checks["broker"]["ok"] else {"ok": False, "count": 0,
                                                                         "error": "broker down"}
+    checks["queues"] = check_queues(checks["worker"]) if checks["broker"]["ok"] else {"ok": False,
+                                                                                     "error": "broker down"}
     try:
         checks["models"] = check_models()
     except Exception as exc:

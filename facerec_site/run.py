@@ -24,19 +24,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env_with_services(var_dir: Path) -> tuple[dict[str, str], list[str]]:
-    env = dict(os.environ)
-    started: list[str] = []
-    if not env.get("DATABASE_URL"):
-        was_running = embedded.postgres_running(var_dir / "pgdata")
-        env["DATABASE_URL"] = embedded.ensure_postgres(var_dir / "pgdata")
-        if not was_running:
-            started.append("postgres")
-    if not env.get("CELERY_BROKER_URL"):
-        was_running = embedded.valkey_running(var_dir / "valkey")
-        env["CELERY_BROKER_URL"] = embedded.ensure_valkey(var_dir / "valkey")
-        if not was_running:
-            started.append("valkey")
-    return env, started
+    """The children's environment: the configured URLs, or those of the embedded servers, which
+    are started when nothing is configured; and which servers this run started (to stop them)."""
+    was_running = {"DATABASE_URL": embedded.postgres_running(var_dir / "pgdata"),
+                   "CELERY_BROKER_URL": embedded.valkey_running(var_dir / "valkey")}
+    urls = embedded.ensure_started(var_dir)  # reads .env first: a URL there is a configured one
+    started = [{"DATABASE_URL": "postgres", "CELERY_BROKER_URL": "valkey"}[name]
+               for name in urls if not was_running[name]]
+    return {**os.environ, **urls}, started
 
 
 def _wait_for_http(url: str, procs: dict[str, subprocess.Popen], timeout_s: float, stop_requested) -> bool:
@@ -74,15 +69,43 @@ def _stop(procs: dict[str, subprocess.Popen], timeout_s: float = 20.0) -> None:
             proc.wait()
 
 
+# A worker or beat that dies is started again (a crash, the OOM killer); the web server's death
+# stops the platform, as it is what the person at the terminal is using.
+RESTARTED = ("worker", "beat")
+_MAX_SOCKET_PATH = 100
+
+
+class Restarts:
+    """Back-off for one process: 0 s, then 2, 4, 8 ... at most 60 s between starts; a process that
+    ran for 5 minutes starts the count again."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.started_at = time.monotonic()
+        self.due_at: float | None = None
+
+    def next_delay(self) -> float | None:
+        """The delay before the next start, or None when one is already scheduled."""
+        if self.due_at is not None:
+            return None
+        if time.monotonic() - self.started_at > 300:
+            self.count = 0
+        delay = 0.0 if self.count == 0 else min(60.0, 2.0 ** self.count)
+        self.count += 1
+        return delay
+
+
 def main() -> int:
     var_dir = embedded.default_var_dir()
     host = os.environ.get("FACEREC_HOST", "127.0.0.1")
     port = os.environ.get("FACEREC_PORT", "8000")
     python = sys.executable
     manage = [python, str(REPO_ROOT / "manage.py")]
+    control_socket = var_dir.resolve() / "gunicorn.ctl"  # per checkout: two checkouts' gunicorns never share one
     commands = {
-        "worker": [python, "-m", "celery", "-A", "facerec_site", "worker", "-Q", "default,gpu",
-                   "--concurrency", os.environ.get("FACEREC_WORKER_CONCURRENCY", "1"), "--loglevel", "INFO"],
+        # Named <queues>-<pid>@<host>, settings checked against the site's (facerec_site.worker_setup).
+        "worker": [*manage, "worker", "--queues", "default,gpu",
+                   "--concurrency", os.environ.get("FACEREC_WORKER_CONCURRENCY", "1")],
         # Schedules live in the database (django-celery-beat), editable in the admin.
         "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO"],
         "web": [python, "-m", "gunicorn", "facerec_site.wsgi", "--bind", f"{host}:{port}",
@@ -91,7 +114,9 @@ def main() -> int:
                 # threads keep pages responsive while an identify call runs.
                 "--workers", os.environ.get("FACEREC_WEB_WORKERS", str(max(1, (os.cpu_count() or 2) // 2))),
                 "--threads", os.environ.get("FACEREC_WEB_THREADS", "4"), "--timeout", "120",
-                "--access-logfile", "-"],
+                "--access-logfile", "-",
+                *(["--control-socket", str(control_socket)] if len(str(control_socket)) < _MAX_SOCKET_PATH
+                  else ["--no-control-socket"])],
     }
     stopping = False
 
@@ -121,12 +146,26 @@ def main() -> int:
                            if password_file.exists() else "")
             print(f"\nfacerec is running at http://{host}:{port}/  (health: /healthz, admin: /admin/).{first_login}"
                   " Press Ctrl-C to stop.\n", flush=True)
+        restarts = {name: Restarts() for name in RESTARTED}
         while not stopping:
-            dead = [name for name, proc in procs.items() if proc.poll() is not None]
-            if dead:
-                print(f"{', '.join(dead)} exited unexpectedly; stopping the platform", flush=True)
-                code = 1
-                break
+            for name, proc in list(procs.items()):
+                if proc.poll() is None:
+                    continue
+                if name not in RESTARTED:
+                    print(f"{name} exited unexpectedly (code {proc.returncode}); stopping the platform", flush=True)
+                    code, stopping = 1, True
+                    break
+                delay = restarts[name].next_delay()
+                if delay is None:
+                    continue  # waiting out the back-off
+                print(f"{name} exited (code {proc.returncode}); restarting it"
+                      + (f" after {delay:.0f} s" if delay else ""), flush=True)
+                restarts[name].due_at = time.monotonic() + delay
+            for name, restart in restarts.items():
+                if restart.due_at is not None and time.monotonic() >= restart.due_at and not stopping:
+                    restart.due_at = None
+                    restart.started_at = time.monotonic()
+                    procs[name] = subprocess.Popen(commands[name], env=env, cwd=REPO_ROOT, start_new_session=True)
             time.sleep(0.5)
     finally:
         print("Stopping...", flush=True)

@@ -15,13 +15,14 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from facerec_site import embedded
+from facerec_site import embedded, environment
 from facerec_site.local_keys import load_photo_keys, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The environment, then .env (or FACEREC_ENV_FILE): the same reading embedded.ensure_started made.
+environment.load()
 
 VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -154,15 +155,23 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT_S
 CELERY_TASK_PUBLISH_RETRY_POLICY = _FAIL_FAST
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _FAIL_FAST}
-# Redelivery after a lost worker happens once this many seconds passed.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)}
+# The broker hands a message out again when its worker has not acknowledged it for this long
+# (Redis-protocol brokers). Tasks are acknowledged when done, so it must exceed the longest task
+# and the longest countdown (a debounced retrain waits up to FACEREC_RETRAIN_MAX_WAIT_S), or a
+# running task gets a second copy. It is only the fallback: the recovery sweep below hands on
+# what a dead worker held within seconds.
+CELERY_VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
 CELERY_TIMEZONE = "UTC"
 # Beat keeps its schedules in the database (django-celery-beat): staff edit times or
 # switch jobs off in the admin (Periodic tasks); these defaults are written there when
 # beat starts and a job of that name is not there yet (facerec_site/beat.py).
 CELERY_BEAT_SCHEDULER = "facerec_site.beat:SeededDatabaseScheduler"
+# The recovery sweep (facerec_site.recovery): what a dead worker held is handed on within
+# this interval plus a few seconds (a photo or report held by a killed worker: under 60 s).
+FACEREC_RECOVERY_INTERVAL_S = env.float("FACEREC_RECOVERY_INTERVAL_S", default=15.0)
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-photos": {"task": "identities.tasks.requeue_stale_photos", "schedule": 120.0},
+    "recover-lost-work": {"task": "facerec_site.tasks.recover_lost_work", "schedule": FACEREC_RECOVERY_INTERVAL_S},
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
@@ -383,7 +392,10 @@ FACEREC_LIVENESS = _env_choice("FACEREC_LIVENESS", LIVENESS_POLICIES, default="r
 FACEREC_LIVENESS_THRESHOLD = env.float("FACEREC_LIVENESS_THRESHOLD", default=None)
 # Consent withdrawal deactivates templates at once; erasure follows after this many days.
 FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS = env.int("FACEREC_ERASE_AFTER_WITHDRAWAL_DAYS", default=0)
-# The stale-work sweeper re-queues photos pending / processing for longer than this.
+# /healthz turns unhealthy when a queue's oldest message has waited longer than this.
+FACEREC_QUEUE_MAX_WAIT_S = env.int("FACEREC_QUEUE_MAX_WAIT_S", default=600)
+# The recovery sweep also re-queues photos pending (their message lost: the broker was down at
+# upload) or processing (a hung worker) for longer than this.
 FACEREC_REQUEUE_PENDING_AFTER_S = env.int("FACEREC_REQUEUE_PENDING_AFTER_S", default=300)
 FACEREC_REQUEUE_PROCESSING_AFTER_S = env.int("FACEREC_REQUEUE_PROCESSING_AFTER_S", default=900)
 # ... unless it was stuck in processing this many times: then it is set aside as failed

@@ -11,11 +11,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit import services as audit
@@ -508,11 +509,12 @@ def process_photo(image_id: int) -> str | None:
     if not claim_for_processing(image_id):
         return None
     image = EnrollmentImage.objects.select_related("identity").get(pk=image_id)
+    claim = image.attempts  # a later claim (the sweeper judged this one lost) makes this run's results void
     pipeline = get_pipeline()
     try:
         pixels = read_image_file(image.file)
     except ImageRejected as exc:
-        return _finish_rejected(image, exc.reason, exc.detail, {})
+        return _finish_rejected(image, exc.reason, exc.detail, {}, claim=claim)
     detections = pipeline.detector.detect(pixels)
     thresholds = quality_thresholds()
     report = assess_quality(pixels, detections, None, thresholds)
@@ -520,7 +522,7 @@ def process_photo(image_id: int) -> str | None:
     if report.detection is None or not report.ok:
         failure = report.failures[0]
         return _finish_rejected(image, failure.code, "; ".join(f.message for f in report.failures), figures,
-                                detection=report.detection)
+                                detection=report.detection, claim=claim)
     policy = settings.FACEREC_LIVENESS
     liveness = check_liveness(pixels, [report.detection], policy=policy)[0]
     if liveness is not None:
@@ -529,15 +531,15 @@ def process_photo(image_id: int) -> str | None:
         return _finish_rejected(image, "liveness_failed",
                                 f"liveness score {liveness['score']:.3f} is below the threshold: the photo may show "
                                 f"a printed photo or a screen instead of the person", figures,
-                                detection=report.detection)
+                                detection=report.detection, claim=claim)
     crop = pipeline.crop(pixels, report.detection)
     embedding = pipeline.embedder.embed(crop[None])[0]
     info = pipeline.embedder.model_info
     duplicate = possible_duplicate(embedding, model_version=info.version, exclude_identity_id=image.identity_id)
     with transaction.atomic():
         image = EnrollmentImage.objects.select_for_update().get(pk=image_id)
-        if image.status != Status.PROCESSING:
-            return None  # erased or re-queued meanwhile
+        if image.status != Status.PROCESSING or image.attempts != claim:
+            return None  # erased, or re-queued (and perhaps claimed again) meanwhile
         _save_crop(image, crop)
         store_embedding(image=image, vector=embedding, model_name=info.name, model_version=info.version)
         image.status = Status.AWAITING_REVIEW
@@ -551,16 +553,17 @@ def process_photo(image_id: int) -> str | None:
     return image.status
 
 
-def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: dict, detection=None) -> str:
+def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: dict, detection=None, *,
+                     claim: int) -> str | None:
     with transaction.atomic():
-        updated = EnrollmentImage.objects.filter(pk=image.pk, status=Status.PROCESSING).update(
+        updated = EnrollmentImage.objects.filter(pk=image.pk, status=Status.PROCESSING, attempts=claim).update(
             status=Status.REJECTED, rejection_reason=code, rejection_detail=detail, quality=figures,
             face_box=[round(v, 1) for v in detection.box] if detection else None,
             detection_probability=detection.probability if detection else None, updated_at=timezone.now())
         if updated:
             audit.record(action="photo.process", target=image, details={"status": Status.REJECTED, "reason": code,
                                                                         "liveness": figures.get("liveness")})
-    return Status.REJECTED
+    return Status.REJECTED if updated else None
 
 
 def mark_failed(image_id: int, error: str, *, code: str = "processing_error") -> None:
@@ -584,16 +587,23 @@ def _save_crop(image: EnrollmentImage, crop) -> None:
     image.crop.save("crop", ContentFile(buf.getvalue()), save=False)
 
 
-def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int, max_attempts: int = 3) -> list[int]:
+def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int, max_attempts: int = 3,
+                         held_photo_ids: Collection[int] | None = None, orphaned_after_s: float = 0) -> list[int]:
     """Photos left `pending` or stuck in `processing` (a worker died) go back to the queue.
 
-    A photo that was stuck `max_attempts` times is set aside as failed (`processing_crashed`):
-    one that crashes the worker every time must not be sent to it forever.
+    `processing` is stuck after `processing_after_s` (a hung worker), or, when the recovery sweep
+    knows which photos the live workers hold (`held_photo_ids`), as soon as no live worker holds
+    it for `orphaned_after_s`: its worker is gone. A photo that was stuck `max_attempts` times is
+    set aside as failed (`processing_crashed`): one that crashes the worker every time must not
+    be sent to it forever.
     """
     now = timezone.now()
-    stuck_rows = list(EnrollmentImage.objects.filter(
-        status=Status.PROCESSING, processing_started_at__lt=now - timedelta(seconds=processing_after_s),
-    ).values_list("pk", "attempts"))
+    stuck_filter = Q(processing_started_at__lt=now - timedelta(seconds=processing_after_s))
+    if held_photo_ids is not None:
+        stuck_filter |= Q(processing_started_at__lt=now - timedelta(seconds=orphaned_after_s)) & ~Q(
+            pk__in=list(held_photo_ids))
+    stuck_rows = list(EnrollmentImage.objects.filter(stuck_filter, status=Status.PROCESSING)
+                      .values_list("pk", "attempts"))
     for pk, attempts in stuck_rows:
         if attempts >= max_attempts:
             mark_failed(pk, f"processing stopped without finishing {attempts} times (the worker crashed or was "

@@ -34,6 +34,8 @@ def process_enrollment_image(self, image_id: int) -> str | None:
 
 @shared_task(name="identities.tasks.requeue_stale_photos")
 def requeue_stale_photos() -> list[int]:
+    """The time-based sweep alone; beat now runs facerec_site.tasks.recover_lost_work, which also asks the
+    live workers. Kept for a schedule an administrator renamed before that migration, or queued copies."""
     return services.requeue_stale_photos(pending_after_s=settings.FACEREC_REQUEUE_PENDING_AFTER_S,
                                          processing_after_s=settings.FACEREC_REQUEUE_PROCESSING_AFTER_S,
                                          max_attempts=settings.FACEREC_MAX_PROCESSING_ATTEMPTS)

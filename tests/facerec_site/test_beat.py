@@ -43,7 +43,7 @@ def test_staff_changes_survive_the_next_start():
     assert consents.crontab.hour == "5"
     assert PeriodicTask.objects.get(name="erase-due-identities").enabled is False
     assert "erase-due-identities" not in scheduler.schedule  # a switched-off job is not run
-    assert "requeue-stale-photos" in scheduler.schedule
+    assert "recover-lost-work" in scheduler.schedule
 
 
 def test_the_admin_lists_periodic_tasks_for_staff(admin_client):
@@ -60,3 +60,23 @@ def test_the_weekly_report_is_scheduled_but_off_by_default():
     assert weekly.task == "evaluation.tasks.scheduled_enrolled_report"
     assert weekly.enabled is False
     assert weekly.crontab.day_of_week == "1" and weekly.crontab.hour == "3"
+
+
+def test_an_installation_with_the_old_two_minute_photo_sweep_gets_the_recovery_sweep():
+    """facerec_site 0002, on the schedule row an older release wrote (switched off by staff here)."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_celery_beat.models import IntervalSchedule
+
+    migration = import_module("facerec_site.migrations.0002_recovery_sweep_schedule")
+    PeriodicTask.objects.create(name="requeue-stale-photos", task="identities.tasks.requeue_stale_photos",
+                                interval=IntervalSchedule.objects.create(every=120, period="seconds"), enabled=False)
+
+    migration.forwards(apps, None)
+
+    sweep = PeriodicTask.objects.get(name="recover-lost-work")
+    assert sweep.task == "facerec_site.tasks.recover_lost_work"
+    assert (sweep.interval.every, sweep.interval.period) == (15, "seconds")
+    assert sweep.enabled is False  # the staff's choice stays
+    assert not PeriodicTask.objects.filter(name="requeue-stale-photos").exists()

@@ -54,7 +54,7 @@ REMOTE = "203.0.113.5"
 def assert_only_up_or_down(response) -> None:
     body = response.json()
     assert set(body) == {"ok", "checks"}
-    assert set(body["checks"]) == {"database", "broker", "worker", "models"}
+    assert set(body["checks"]) == {"database", "broker", "worker", "queues", "models"}
     assert all(check == {"ok": check["ok"]} and isinstance(check["ok"], bool) for check in body["checks"].values())
     assert response.status_code == (200 if body["ok"] else 503)
     text = response.content.decode()
@@ -126,3 +126,50 @@ def test_the_worker_ping_is_remembered_so_healthz_answers_at_once_yet_sees_a_dea
     health.cached_worker_check()
     assert len(pings) == 3
     health.forget_workers()
+
+
+@pytest.fixture
+def gpu_queue_unserved(celery_worker, celery_app_for_tests):
+    """The session's worker stops consuming `gpu` (as if only a `default` worker ran), then resumes."""
+    import os
+
+    name = f"test-{os.getpid()}@{socket.gethostname()}"
+    celery_app_for_tests.control.cancel_consumer(settings.GPU_QUEUE, destination=[name], reply=True)
+    health.forget_workers()
+    yield celery_app_for_tests
+    celery_app_for_tests.control.add_consumer(settings.GPU_QUEUE, destination=[name], reply=True)
+    health.forget_workers()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db
+def test_a_queue_no_worker_consumes_turns_healthz_unhealthy_although_a_worker_answers(client, gpu_queue_unserved):
+    response = client.get("/healthz")
+
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["checks"]["worker"]["ok"] is True
+    queues = body["checks"]["queues"]
+    assert queues["ok"] is False
+    assert queues["gpu"]["consumers"] == [] and queues["gpu"]["error"] == "no worker consumes this queue"
+    assert queues["default"]["ok"] is True and len(queues["default"]["consumers"]) == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db
+def test_a_queue_whose_oldest_message_waited_too_long_is_unhealthy(gpu_queue_unserved, settings):
+    import time
+
+    gpu_queue_unserved.send_task("facerec_site.ping", queue=settings.GPU_QUEUE)
+    time.sleep(0.3)
+    settings.FACEREC_QUEUE_MAX_WAIT_S = 0
+    served = {"consumers": {"default": ["w@h"], settings.GPU_QUEUE: ["w@h"]}}
+
+    queues = health.check_queues(served)
+
+    gpu = queues[settings.GPU_QUEUE]
+    assert queues["ok"] is False and gpu["ok"] is False
+    assert gpu["waiting"] == 1 and gpu["oldest_s"] >= 0.3
+    assert gpu["error"] == "the oldest message has waited over 0 s"
+    settings.FACEREC_QUEUE_MAX_WAIT_S = 600
+    assert health.check_queues(served)[settings.GPU_QUEUE]["ok"] is True

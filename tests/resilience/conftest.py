@@ -36,7 +36,9 @@ from tests.conftest import _die_with_parent
 from tests.shared_data import LFW_IMAGES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-# The sweeper's thresholds in the workers: anything stale for a second is re-sent.
+# The sweep's threshold for `pending` photos (their message lost while the broker was down):
+# re-sent after a second. Photos and reports a dead worker held need no threshold: the
+# recovery sweep asks the workers alive (its real defaults are what these tests measure).
 SWEEP_AFTER_S = 1
 
 
@@ -229,9 +231,14 @@ class Stack:
         return self.worker if self.worker is not None and self.worker.alive() else self.start_worker()
 
     def run_sweeper(self, timeout_s: float = 60) -> list[int]:
-        """The beat job, sent as beat sends it; the worker's thresholds are SWEEP_AFTER_S."""
-        result = self.celery.send_task("identities.tasks.requeue_stale_photos", queue="default")
-        return result.get(timeout=timeout_s)
+        """The recovery sweep, sent as beat sends it; returns the photos it queued again."""
+        result = self.celery.send_task("facerec_site.tasks.recover_lost_work", queue="default")
+        return result.get(timeout=timeout_s)["photos"]
+
+    def start_beat(self) -> Process:
+        """Celery beat with the site's schedule: the recovery sweep every FACEREC_RECOVERY_INTERVAL_S."""
+        return self.spawn("beat", [sys.executable, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel",
+                                   "INFO"])
 
     # --- client and stored rows --------------------------------------------------------
 
@@ -296,7 +303,6 @@ class Stack:
             # Throttles stay on (their counters live in the broker's Valkey), out of reach.
             "FACEREC_API_RATE": "100000/min", "FACEREC_API_ANON_RATE": "100000/min",
             "FACEREC_REQUEUE_PENDING_AFTER_S": str(SWEEP_AFTER_S),
-            "FACEREC_REQUEUE_PROCESSING_AFTER_S": str(SWEEP_AFTER_S),
             "FACEREC_RETRAIN_DELAY_S": "0",
             "PYTHONUNBUFFERED": "1",
         }
@@ -379,6 +385,14 @@ def healthy_stack(stack):
     web = next(p for p in stack.processes if p.name == "web")
     assert web.alive(), f"the web server died:\n{web.log_tail()}"
     return stack
+
+
+@pytest.fixture
+def beat(healthy_stack):
+    """Beat running for one test (others call the sweep themselves and must not race it)."""
+    process = healthy_stack.start_beat()
+    yield process
+    process.stop()
 
 
 def json_body(response: requests.Response) -> dict:

@@ -56,7 +56,7 @@ def test_uploads_during_a_broker_outage_are_kept_and_processed_when_it_returns(h
     assert re.search(r"1 photo uploaded", page), page[:3000]
 
     time.sleep(1.1)  # older than the sweeper's threshold (SWEEP_AFTER_S)
-    requeued = stack.run_sweeper()  # what beat does every two minutes
+    requeued = stack.run_sweeper()  # what beat does every 15 s
 
     assert set(ids) <= set(requeued)
     stack.wait_until_processed(ids)
