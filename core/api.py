@@ -31,6 +31,15 @@ class StrictInputSerializer(serializers.Serializer):
     """Base of every request body's serializer: a field the endpoint does not take is refused with a
     400 naming it (JSON and multipart alike), so a client's typo is never silently ignored."""
 
+    def get_fields(self):
+        # DRF's '"x" is not a valid choice.' leaves the client guessing: name the choices (short lists).
+        fields = super().get_fields()
+        for field in fields.values():
+            if isinstance(field, serializers.ChoiceField) and len(field.choices) <= 20:
+                allowed = ", ".join(str(choice) for choice in field.choices)
+                field.error_messages["invalid_choice"] = f'"{{input}}" is not a valid choice: one of {allowed}.'
+        return fields
+
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
             unknown = sorted(set(data.keys()) - set(self.fields))

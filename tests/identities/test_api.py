@@ -263,6 +263,7 @@ def test_consent_input_errors_are_clear(admin_api, admin):
                                         {"given_by": "cat", "purpose": "p", "wording_version": "v1"},
                                         format="json"), 400, "invalid")
     assert set(error["fields"]) == {"given_by", "given_by_name"}
+    assert error["fields"]["given_by"] == ['"cat" is not a valid choice: one of self, guardian, operator.']
     assert_error(admin_api.post(f"{API}/identities/999999/consents/",
                                 {"given_by_name": "x", "purpose": "p", "wording_version": "v1"}, format="json"),
                  404, "not_found")
