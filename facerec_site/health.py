@@ -14,6 +14,7 @@ from django.db import connection
 
 from facerec_site.celery import app as celery_app
 from facerec_site.workers import queue_backlog, worker_states
+from recognition.db_extension import MINIMUM_PGVECTOR, dotted, version_at_least
 
 QUEUES = ("default", settings.GPU_QUEUE)
 
@@ -25,7 +26,13 @@ def check_database() -> dict[str, Any]:
             version, pgvector = cursor.fetchone()
     except Exception as exc:  # any driver error means "down"; the reason is shown
         return {"ok": False, "error": _short(exc)}
-    return {"ok": pgvector is not None, "server": version.split(" on ")[0], "pgvector": pgvector}
+    status = {"ok": pgvector is not None, "server": version.split(" on ")[0], "pgvector": pgvector}
+    if pgvector is None:
+        status["error"] = "the vector extension is not installed: run `manage.py migrate`"
+    elif not version_at_least(pgvector):  # a database migrated before 0.8 was required
+        status.update(ok=False, error=f"pgvector {pgvector} is older than {dotted(MINIMUM_PGVECTOR)}: "
+                                      "run ALTER EXTENSION vector UPDATE; as an administrator")
+    return status
 
 
 def check_broker(timeout_s: float = 2.0) -> dict[str, Any]:
