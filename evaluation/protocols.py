@@ -393,8 +393,9 @@ def open_set_identification(data: LabelledEmbeddings, *, roles: np.ndarray, scor
     """Open-set 1:N (NIST FRVT style) and identity-mode 1:1 on a gallery / probe / stranger split.
 
     Every probe gets the answer `identify` gives (recognition.pipeline.open_set.
-    identify_among: the `top_k` nearest identities, re-ranked by the SVM trained on the
-    gallery, the calibrated score of the first one against the threshold), so the
+    identify_among: the `top_k` nearest identities by calibrated score, the first one's
+    score against the threshold, vetoed when the SVM trained on the gallery picks another
+    one), and the same without the classifier (`nearest_neighbour`), so the
     figures at `identify_threshold` are the platform's as configured. Also: DIR at
     FPIR over all thresholds on that score, the same for similarity ranking alone, and
     verify in identity mode (each mated probe claims its own identity, each stranger
@@ -426,8 +427,8 @@ def open_set_identification(data: LabelledEmbeddings, *, roles: np.ndarray, scor
         for method in answers:
             answer = identify_among(probes[row], ids[cols], per_id[row, cols], comparisons=len(gallery),
                                     scorer=scorer, classifier=model if method == "identify" else None)
-            first = answer.order[0]
-            answers[method].append((ids[cols[first]], float(answer.scores[first])))
+            # The first candidate, and the number accepted at a threshold (VETOED when the classifier disagrees).
+            answers[method].append((ids[cols[answer.order[0]]], answer.decision_score()))
 
     targets = sorted(set(fpir_targets) | {target_fpir}, reverse=True)
     methods, arrays = {}, {}

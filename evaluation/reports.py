@@ -21,6 +21,7 @@ from evaluation import plots, protocols
 from evaluation.datasets import (DatasetError, FolderListing, enrolled_dataset, enrolled_liveness_scores,
                                  folder_dataset, list_folder, resolve_folder)
 from evaluation.protocols import LabelledEmbeddings
+from recognition.pipeline.open_set import VETOED
 
 Progress = Callable[[float, str], None]
 
@@ -426,8 +427,10 @@ def _open_set(parameters: dict, out_dir: Path, progress: Progress) -> ReportOutp
         "dir_fpir": plots.dir_fpir_plot(
             [plots.Curve(method.replace("_", " "), a[f"fpir_{method}"], a[f"dir_{method}"])
              for method in result.metrics["methods"]], out_dir / "dir_fpir.png", title=PLOT_TITLES["dir_fpir"]).name,
+        # Faces the classifier vetoed have no score of their own to draw.
         "open_set_scores": plots.score_distribution_plot(
-            a[f"mated_{serving}"], a[f"nonmated_{serving}"], out_dir / "open_set_scores.png",
+            a[f"mated_{serving}"][a[f"mated_{serving}"] > VETOED],
+            a[f"nonmated_{serving}"][a[f"nonmated_{serving}"] > VETOED], out_dir / "open_set_scores.png",
             thresholds={f"FPIR {rec['target_fpir']:g}": rec["threshold"]} if rec["threshold"] is not None else {},
             title=PLOT_TITLES["open_set_scores"], xlabel="score of the first candidate",
             labels=("mated (enrolled)", "non-mated (strangers)")).name,

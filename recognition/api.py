@@ -114,20 +114,26 @@ class IdentifiedFaceSerializer(serializers.Serializer):
     box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4,
                                 help_text="[x1, y1, x2, y2] in probe pixels.")
     detection_probability = serializers.FloatField()
-    identity = serializers.SerializerMethodField(help_text="The best candidate when its score reaches the "
-                                                           "threshold; null: unknown.")
+    identity = serializers.SerializerMethodField(help_text="The first candidate when its score reaches the "
+                                                           "threshold and the classifier does not disagree; null: "
+                                                           "unknown.")
     label = serializers.CharField(help_text="The identity's name, or `unknown`.")
     score = serializers.FloatField(allow_null=True, help_text="The best candidate's score; null when the gallery "
                                                               "has no template to compare with.")
-    candidates = CandidateSerializer(many=True, help_text="Best first: in the classifier's order when it knows "
-                                                          "every candidate (`ranked_by: svm`), else by similarity. "
-                                                          "Besides the answer, only people the caller may read are "
-                                                          "listed (an api_client sees the answer alone).")
-    ranked_by = serializers.CharField(help_text="`svm` or `similarity`.")
-    reason = serializers.CharField(allow_null=True, help_text="Why the face is `unknown`: `below_threshold`, "
-                                                              "`empty_gallery` or `liveness_failed` (with the "
-                                                              "policy `enforce`: no candidates are listed); null "
-                                                              "when identified.")
+    candidates = CandidateSerializer(many=True, help_text="By score, best first: the number the answer is "
+                                                          "decided on. Besides the answer, only people the caller "
+                                                          "may read are listed (an api_client sees the answer "
+                                                          "alone).")
+    decided_by = serializers.ChoiceField(choices=["score+classifier", "score"], help_text=(
+        "`score+classifier`: the first candidate's score reached the threshold and the classifier (SVM), which "
+        "knew every candidate, had a say; `score`: the score alone (no classifier yet, or it was trained before "
+        "one of the candidates was approved)."))
+    reason = serializers.ChoiceField(
+        choices=["below_threshold", "classifier_disagrees", "empty_gallery", "liveness_failed"], allow_null=True,
+        help_text="Why the face is `unknown`: `below_threshold` (the first candidate's score is under the "
+                  "threshold), `classifier_disagrees` (the classifier's first choice is another candidate: a sign "
+                  "of a stranger), `empty_gallery` (nothing to compare with) or `liveness_failed` (policy "
+                  "`enforce`; no candidates are listed); null when identified.")
     liveness = LivenessSerializer(allow_null=True, help_text="Null with the liveness policy `off`.")
 
     class Meta:

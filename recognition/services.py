@@ -351,9 +351,10 @@ class IdentifiedFace:
     identity_id: int | None  # None: unknown
     label: str
     score: float | None
-    candidates: list[Candidate]
-    ranked_by: str = "similarity"  # "svm" when the classifier ordered the candidates
-    # Why the face is `unknown`: below_threshold, empty_gallery or liveness_failed (None: identified).
+    candidates: list[Candidate]  # by score, best first: the first is the answer when identified
+    # "score+classifier" when the classifier knew every candidate and had a say, else "score".
+    decided_by: str = "score"
+    # Why the face is `unknown`: below_threshold, classifier_disagrees, empty_gallery or liveness_failed.
     reason: str | None = None
     liveness: dict | None = None  # {"score", "is_live"}; None with the liveness policy off
 
@@ -485,15 +486,16 @@ class Gallery:
 
 
 def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, threshold: float
-                       ) -> tuple[list[Candidate], str, bool]:
-    """Search, classifier and open-set decision for one face: (candidates best first, ranked_by, known)."""
+                       ) -> tuple[list[Candidate], str, str | None]:
+    """Search, classifier and open-set decision for one face: (candidates by score, decided_by, the reason
+    it is unknown or None when the first candidate is the person)."""
     from recognition import selectors
     from recognition.pipeline.open_set import identify_among
 
     neighbours = selectors.nearest_identities(embedding, model_version=gallery.model_version,
                                               limit=max(top_k, 5))
     if not neighbours:
-        return [], "similarity", False
+        return [], "score", "empty_gallery"
     answer = identify_among(embedding, [str(n.identity_id) for n in neighbours],
                             np.array([n.score_similarity for n in neighbours]), comparisons=gallery.templates,
                             scorer=selectors.scorer(gallery.model_version), classifier=gallery.classifier)
@@ -503,7 +505,7 @@ def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, t
                             probability=None if p is None or np.isnan(p[i]) else round(float(p[i]), 4),
                             score=round(float(answer.scores[i]), 4))
                   for i in answer.order[:top_k]]
-    return candidates, answer.ranked_by, answer.known(threshold)
+    return candidates, answer.decided_by, answer.reason(threshold)
 
 
 def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None,
@@ -534,22 +536,22 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
                                           identity_id=None, label="unknown", score=None, candidates=[],
                                           reason="liveness_failed", liveness=face_liveness))
             continue
-        candidates, ranked_by, known = identify_embedding(face.embedding, gallery=gallery, top_k=top_k,
-                                                          threshold=threshold)
+        candidates, decided_by, reason = identify_embedding(face.embedding, gallery=gallery, top_k=top_k,
+                                                            threshold=threshold)
+        known = reason is None
         names = dict(Identity.objects.filter(pk__in=[c.identity_id for c in candidates])
                      .values_list("pk", "display_name"))
         for c in candidates:
             c.display_name = names.get(c.identity_id, "")
         best = candidates[0] if candidates else None
-        reason = None if known else ("below_threshold" if best else "empty_gallery")
         results.append(IdentifiedFace(
             box=box, detection_probability=round(face.detection.probability, 4),
             identity_id=best.identity_id if known else None, label=best.display_name if known else "unknown",
-            score=best.score if best else None, candidates=candidates, ranked_by=ranked_by, reason=reason,
+            score=best.score if best else None, candidates=candidates, decided_by=decided_by, reason=reason,
             liveness=face_liveness))
     if visible_to is not None:
         _hide_unreadable_candidates(results, visible_to)
-    used_svm = any(f.ranked_by == "svm" for f in results)
+    used_svm = any(f.decided_by == "score+classifier" for f in results)
     result = IdentifyResult(
         faces=results, threshold=threshold, threshold_source=source, model_version=model_version,
         classifier_version=gallery.classifier_row.pk if gallery.classifier is not None else None,

@@ -78,10 +78,12 @@ class TestFourPeopleEnrolled:
         best = face["candidates"][0]
         assert best["identity_id"] == expected.pk and best["score"] == face["score"]
         assert 0 < best["probability"] <= 1
-        # The SVM knows every candidate: its order, and its probabilities among them.
-        assert face["ranked_by"] == "svm"
+        # Listed by the number decided on; the SVM knows every candidate and agrees with the first.
+        scores = [c["score"] for c in face["candidates"]]
+        assert scores == sorted(scores, reverse=True)
+        assert face["decided_by"] == "score+classifier" and face["reason"] is None
         probabilities = [c["probability"] for c in face["candidates"]]
-        assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-3
+        assert probabilities[0] == max(probabilities) and sum(probabilities) <= 1 + 1e-3
         assert body["templates_searched"] == 12  # four people, three photos each
         assert body["method"] == "svm+nearest-neighbours"
         assert body["classifier_version"] == gallery.classifier.pk
@@ -100,6 +102,28 @@ class TestFourPeopleEnrolled:
                 # Still ranked: the nearest enrolled people are listed, none close enough.
                 assert face["candidates"] and {c["identity_id"] for c in face["candidates"]} <= {
                     identity.pk for identity in gallery.people.values()}
+
+    def test_a_stranger_the_classifier_places_elsewhere_stays_unknown_under_any_threshold(self, gallery):
+        """At the lowest threshold most first candidates' scores pass; what keeps a stranger out then is the
+        classifier choosing another candidate (it does for about half of the strangers)."""
+        client = api_client(gallery.owner)
+        reasons = []
+        for person, photo in [(person, photo) for person in STRANGERS for photo in (10, 11, 12)]:
+            body = identified(client, lfw_bytes(person, photo), threshold=0)
+            for face in body["faces"]:
+                scores = [c["score"] for c in face["candidates"]]
+                assert scores == sorted(scores, reverse=True), face  # listed by the number decided on
+                assert face["decided_by"] == "score+classifier"
+                if face["reason"] == "classifier_disagrees":
+                    assert face["identity"] is None and face["label"] == "unknown"
+                    probabilities = [c["probability"] for c in face["candidates"]]
+                    assert probabilities[0] < max(probabilities)  # the SVM's choice is another one
+                elif face["reason"] is None:
+                    assert face["identity"]["id"] == face["candidates"][0]["identity_id"]
+                else:
+                    assert face["reason"] == "below_threshold" and face["score"] < 0, face
+                reasons.append(face["reason"])
+        assert "classifier_disagrees" in reasons, reasons
 
     def test_an_api_client_sees_the_answer_but_never_the_gallery(self, gallery):
         from tests.tokens import bearer_client, token_for
@@ -189,7 +213,7 @@ def test_with_one_person_enrolled_identification_uses_nearest_neighbours_alone(o
     [face] = body["faces"]
     assert face["identity"] == {"id": bush.pk, "display_name": "George W Bush"}
     [candidate] = face["candidates"]
-    assert candidate["probability"] is None and face["ranked_by"] == "similarity"
+    assert candidate["probability"] is None and face["decided_by"] == "score"
     assert body["templates_searched"] == 3 and candidate["score"] >= body["threshold"]
 
     stranger = identified(client, lfw_bytes("Gerhard_Schroeder", 10))

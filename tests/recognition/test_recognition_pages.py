@@ -63,7 +63,7 @@ class TestPages:
         assert "svm+nearest-neighbours" in html and f"v{gallery.classifier.pk}" in html
         default = default_threshold("identify", model_version=gallery.classifier.model_version)
         assert gallery.classifier.model_version in html and f"{default.value:.3f}" in html  # the default threshold
-        assert "Templates searched" in html and "ranked by svm" in html
+        assert "Templates searched" in html and "decided by the score and the classifier" in html
         assert EnrollmentImage.objects.count() == photos  # the probe is not stored
         assert AuditLog.objects.filter(action="recognition.identify", actor=gallery.owner).exists()
 

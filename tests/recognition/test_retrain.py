@@ -238,7 +238,7 @@ def test_an_unchanged_gallery_is_retrained_incrementally():
 
 
 def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypatch):
-    """A person approved after the last training is still found (ranked by similarity)."""
+    """A person approved after the last training is still found (the classifier has no say then)."""
     people = synthetic_gallery(3)
     version = _retrain()
     late = synthetic_gallery(1, seed=7)[0]  # no retrain since
@@ -246,17 +246,17 @@ def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypa
     assert gallery.classifier is not None and gallery.classifier_row.pk == version.pk
     vector = np.asarray(FaceEmbedding.objects.filter(identity=late).first().vector)
 
-    candidates, ranked_by, known = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
-    assert candidates[0].identity_id == late.pk and known
-    assert ranked_by == "similarity"  # the classifier does not know every candidate
+    candidates, decided_by, reason = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
+    assert candidates[0].identity_id == late.pk and reason is None
+    assert decided_by == "score"  # the classifier does not know every candidate
     assert candidates[0].probability is None
 
     vector = np.asarray(FaceEmbedding.objects.filter(identity=people[1]).first().vector)
     ClassifierVersion.objects.filter(pk=version.pk).update(status="training", current=False)  # none usable
     gallery = services.Gallery.current(services.current_model_version())
     assert gallery.classifier is None
-    candidates, ranked_by, _ = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
-    assert candidates[0].identity_id == people[1].pk and ranked_by == "similarity"
+    candidates, decided_by, _ = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
+    assert candidates[0].identity_id == people[1].pk and decided_by == "score"
 
 
 def test_a_training_that_ends_after_a_newer_one_does_not_replace_it(tmp_path, django_capture_on_commit_callbacks):

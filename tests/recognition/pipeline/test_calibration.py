@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from recognition.pipeline.calibration import ScoreCalibration, fit_calibration, load_calibration
-from recognition.pipeline.open_set import Scorer, rank_candidates
+from recognition.pipeline.open_set import VETOED, Scorer, identify_among
 
 SERVING = "casia-webface-20180408-102900"
 
@@ -82,9 +82,39 @@ def test_weights_without_a_calibration_score_plain_cosine():
     np.testing.assert_array_equal(scorer.score(np.array([0.3, 0.7]), 1000), [0.3, 0.7])
 
 
-def test_candidates_are_ranked_by_the_svm_only_when_it_knows_every_one():
-    sims = np.array([0.7, 0.6, 0.5])
-    assert rank_candidates(sims, np.array([0.1, 0.9, -0.2])).order.tolist() == [1, 0, 2]
-    fallback = rank_candidates(sims, np.array([0.1, np.nan, 0.9]))
-    assert fallback.method == "similarity" and fallback.order.tolist() == [0, 1, 2]
-    assert rank_candidates(sims, None).method == "similarity"
+class Decisions:
+    """A classifier's decision values for named candidates (NaN: one it was not trained on)."""
+
+    def __init__(self, values: dict[str, float]):
+        self.values = values
+
+    def decision_for(self, embedding, labels):
+        return np.array([self.values.get(label, np.nan) for label in labels])
+
+    def proba_for(self, embedding, labels):
+        return np.full(len(labels), np.nan)
+
+
+def identified(decisions=None, sims=(0.7, 0.6, 0.5)):
+    return identify_among(np.zeros(2), ["a", "b", "c"], np.array(sims), comparisons=3, scorer=Scorer(None),
+                          classifier=None if decisions is None else Decisions(decisions))
+
+
+def test_candidates_are_listed_by_score_and_the_first_is_the_answer_when_the_classifier_agrees():
+    answer = identified({"a": 0.4, "b": 0.1, "c": -0.3}, sims=(0.5, 0.7, 0.6))
+    assert answer.order.tolist() == [1, 2, 0]  # by score: what the answer is decided on
+    assert answer.decided_by == "score+classifier"
+    assert answer.reason(0.65) == "classifier_disagrees"  # the SVM prefers "a"
+    assert answer.decision_score() == VETOED
+    agreeing = identified({"a": -0.4, "b": 0.3, "c": -0.3}, sims=(0.5, 0.7, 0.6))
+    assert agreeing.reason(0.65) is None and agreeing.known(0.65) and agreeing.decision_score() == 0.7
+    assert agreeing.reason(0.75) == "below_threshold"
+
+
+def test_a_classifier_that_does_not_know_every_candidate_has_no_say():
+    answer = identified({"a": 0.1, "c": 0.9})  # "b" approved after its last training
+    assert answer.decided_by == "score" and answer.classifier_first is None
+    assert answer.order.tolist() == [0, 1, 2] and answer.known(0.65)
+    assert identified(None).decided_by == "score"
+    empty = identify_among(np.zeros(2), [], np.array([]), comparisons=0, scorer=Scorer(None))
+    assert empty.reason(0.5) == "empty_gallery" and empty.decision_score() == VETOED
