@@ -380,7 +380,9 @@ FACEREC_QUALITY = {
     "min_sharpness": env.float("FACEREC_QUALITY_MIN_SHARPNESS", default=15.0),
     "max_roll_deg": env.float("FACEREC_QUALITY_MAX_ROLL_DEG", default=25.0),
     "max_yaw_ratio": env.float("FACEREC_QUALITY_MAX_YAW_RATIO", default=0.40),
-    "policy": env.str("FACEREC_QUALITY_FACE_POLICY", default="single"),
+    # review: a photo with several people goes to review with the face most likely the person's
+    # chosen, and the reviewer may pick another; single: such a photo is refused; largest: the largest.
+    "policy": _env_choice("FACEREC_QUALITY_FACE_POLICY", ("review", "single", "largest"), default="review"),
 }
 # Passive liveness (MiniFASNet, recognition/pipeline/liveness.py): `off`, `report` (every face
 # of identify, verify and enrollment gets its liveness score) or `enforce` (faces that fail

@@ -347,6 +347,15 @@ class ConsentWithdrawApi(APIView):
 # --- photos ---------------------------------------------------------------------------
 
 
+class PhotoFaceSerializer(serializers.Serializer):
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4,
+                                help_text="[x1, y1, x2, y2] in image pixels.")
+    probability = serializers.FloatField(help_text="The detector's confidence.")
+
+    class Meta:
+        ref_name = "PhotoFace"
+
+
 class PhotoOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     identity = serializers.IntegerField(source="identity_id")
@@ -355,8 +364,15 @@ class PhotoOutputSerializer(serializers.Serializer):
     rejection_reason = serializers.CharField(help_text="Machine-readable code, empty unless rejected or failed.")
     rejection_detail = serializers.CharField()
     face_box = serializers.ListField(child=serializers.FloatField(), allow_null=True,
-                                     help_text="[x1, y1, x2, y2] in image pixels.")
+                                     help_text="[x1, y1, x2, y2] in image pixels: the face checked and embedded.")
     detection_probability = serializers.FloatField(allow_null=True)
+    faces = PhotoFaceSerializer(many=True, help_text="Every significant face when the photo shows several "
+                                                     "(empty otherwise); a reviewer may pick another one "
+                                                     "(POST .../face/).")
+    face_index = serializers.IntegerField(allow_null=True, help_text="The person's face in `faces`: preselected "
+                                                                     "(the one most like the person's other "
+                                                                     "photos, else the largest near the centre) "
+                                                                     "or picked by a reviewer.")
     quality = serializers.SerializerMethodField(
         help_text="Quality figures; `possible_duplicate`: a similar face of another identity (its id and name only "
                   "for readers who may see that person), or null; `liveness`: {score, is_live} when checked.")
@@ -422,9 +438,29 @@ class IdentityPhotosApi(APIView):
             max_length=MAX_PHOTOS_PER_UPLOAD,
             help_text=f"One or more image files (JPEG, PNG, WebP, BMP, PGM/PPM), at most "
                       f"{MAX_PHOTOS_PER_UPLOAD} per upload.")
+        face_box = serializers.CharField(
+            required=False, help_text="The person's face in a photo that shows several, as `x1,y1,x2,y2` in the "
+                                      "photo's pixels (a JSON list works too); with one photo per upload. The face "
+                                      "the detector finds there is checked and embedded; none there: the photo is "
+                                      "rejected (`face_not_found`).")
 
         class Meta:
             ref_name = "PhotoUpload"
+
+        def validate_face_box(self, value: str) -> list[float]:
+            try:
+                box = [float(v) for v in value.strip().strip("[]").split(",")]
+            except ValueError:
+                raise serializers.ValidationError("four numbers: x1,y1,x2,y2") from None
+            if len(box) != 4:
+                raise serializers.ValidationError("four numbers: x1,y1,x2,y2")
+            return box
+
+        def validate(self, attrs):
+            if "face_box" in attrs and len(attrs.get("photos", [])) != 1:
+                raise serializers.ValidationError({"face_box": ["names a face in one photo: upload that photo "
+                                                                "alone"]})
+            return attrs
 
     class OutputSerializer(serializers.Serializer):
         photos = PhotoCreatedSerializer(many=True)
@@ -446,7 +482,9 @@ class IdentityPhotosApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # Each file was held to FACEREC_MAX_UPLOAD_BYTES while it was received (MaxUploadSizeHandler).
-        uploads = [services.Upload(name=file.name, data=file.read()) for file in data.validated_data.get("photos", [])]
+        face_box = data.validated_data.get("face_box")
+        uploads = [services.Upload(name=file.name, data=file.read(), face_box=face_box)
+                   for file in data.validated_data.get("photos", [])]
         photos = services.enroll_photos(identity=identity, uploads=uploads, actor=request.user)
         out = self.OutputSerializer({"photos": photos}, context={"request": request})
         return Response(out.data, status=status.HTTP_202_ACCEPTED)
@@ -572,6 +610,28 @@ class PhotoRejectApi(APIView):
         data.is_valid(raise_exception=True)
         [photo] = services.reject_photos(image_ids=[photo.pk], reason=data.validated_data["reason"],
                                          actor=request.user)
+        return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
+
+
+class PhotoFaceApi(APIView):
+    permission_classes = [requires("review")]
+
+    class InputSerializer(StrictInputSerializer):
+        index = serializers.IntegerField(min_value=0, help_text="The face in the photo's `faces` that is the "
+                                                                "person's.")
+
+        class Meta:
+            ref_name = "PhotoChooseFace"
+
+    @extend_schema(operation_id="photos_choose_face", summary="Pick the person's face in a group photo",
+                   description="The quality checks, liveness, crop and template are redone for that face; the "
+                               "photo awaits review again (or is rejected for that face's quality). Audited.",
+                   request=InputSerializer, responses={200: PhotoOutputSerializer, **_REVIEW_ERRORS})
+    def post(self, request, photo_id: int):
+        photo = get_visible_or_404(EnrollmentImage.objects.all(), photo_id, "photo")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        photo = services.choose_face(image_id=photo.pk, index=data.validated_data["index"], actor=request.user)
         return Response(PhotoOutputSerializer(photo, context={"request": request}).data)
 
 

@@ -18,4 +18,5 @@ urlpatterns = [
     path("photos/<int:photo_id>/", api.PhotoDetailApi.as_view(), name="photo-detail"),
     path("photos/<int:photo_id>/approve/", api.PhotoApproveApi.as_view(), name="photo-approve"),
     path("photos/<int:photo_id>/reject/", api.PhotoRejectApi.as_view(), name="photo-reject"),
+    path("photos/<int:photo_id>/face/", api.PhotoFaceApi.as_view(), name="photo-face"),
 ]

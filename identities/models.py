@@ -109,6 +109,12 @@ class EnrollmentImage(models.Model):
                                     related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     face_box = models.JSONField(null=True, blank=True, help_text="[x1, y1, x2, y2] in image pixels")
+    # A photo with several significant faces (policy `review`): each one's box and detector
+    # confidence, and which of them is the person's (preselected, or picked by a reviewer).
+    faces = models.JSONField(default=list, blank=True, help_text="[{box, probability}] when several faces show")
+    face_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The person's face in `faces`")
+    requested_face_box = models.JSONField(null=True, blank=True,
+                                          help_text="The face named at upload ([x1, y1, x2, y2]), if any")
     detection_probability = models.FloatField(null=True, blank=True)
     quality = models.JSONField(default=dict, blank=True)
     crop = models.FileField(storage=private_storage, upload_to=random_photo_name, max_length=200, blank=True)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Collection, Iterable, Mapping, Sequence
 
+import numpy as np
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, models, transaction
@@ -263,6 +265,7 @@ def _request_retrain() -> None:
 class Upload:
     name: str
     data: bytes
+    face_box: Sequence[float] | None = None  # the person's face, for a photo that shows several
 
 
 def _check_upload(upload: Upload) -> str:
@@ -276,6 +279,16 @@ def _check_upload(upload: Upload) -> str:
     except ImageRejected as exc:
         raise PhotoRejected(f"{upload.name}: {exc.detail}", code=exc.reason, field="photos",
                             detail={"file": upload.name}, status=413 if exc.reason == "too_large" else 400)
+
+
+def _face_box(upload: Upload) -> list[float] | None:
+    if upload.face_box is None:
+        return None
+    box = [float(v) for v in upload.face_box]
+    if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[0] >= box[2] or box[1] >= box[3]:
+        raise PhotoRejected("face_box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2, in the photo's pixels",
+                            code="invalid_face_box", field="face_box")
+    return [round(v, 1) for v in box]
 
 
 def enroll_photos(*, identity: Identity, uploads: Sequence[Upload], actor=None) -> list[EnrollmentImage]:
@@ -307,7 +320,7 @@ def enroll_photos(*, identity: Identity, uploads: Sequence[Upload], actor=None) 
             images = []
             for upload, content_type, digest in checked:
                 image = EnrollmentImage(identity=identity, consent=consent, sha256=digest,
-                                        content_type=content_type,
+                                        content_type=content_type, requested_face_box=_face_box(upload),
                                         uploaded_by=actor if getattr(actor, "is_authenticated", False) else None)
                 image.file.save("upload", ContentFile(upload.data), save=False)
                 stored.append(image.file.name)
@@ -495,16 +508,112 @@ def claim_for_processing(image_id: int) -> bool:
         updated_at=timezone.now()))
 
 
+@dataclass
+class _FaceOutcome:
+    """What the checks made of one face of a photo: accepted (crop and embedding) or rejected (code)."""
+
+    detection: Any
+    figures: dict
+    liveness: dict | None = None
+    rejection: tuple[str, str] | None = None  # (code, detail)
+    crop: Any = None
+    embedding: Any = None
+    duplicate: dict | None = None
+
+
+def _similarity_to_person(image: EnrollmentImage, embeddings) -> list[float] | None:
+    """Each face's best cosine to the person's other photos' templates, or None when there are none."""
+    from recognition.selectors import templates_of_photos
+
+    vectors = templates_of_photos(image.identity.images.exclude(pk=image.pk).filter(
+        status__in=[Status.APPROVED, Status.AWAITING_REVIEW]).values_list("pk", flat=True))
+    if vectors is None:
+        return None
+    return [float(max(vectors @ e)) for e in embeddings]
+
+
+def _person_face(image: EnrollmentImage, pixels, detections, thresholds, pipeline):
+    """(the face to check, the significant faces when several show); a face named at upload that is not
+    found gives (None, faces)."""
+    from recognition.pipeline.quality import face_at, preselect_face
+
+    significant = [d for d in detections if thresholds.significant(d)]
+    several = significant if len(significant) > 1 else []
+    if image.requested_face_box:
+        return face_at(detections, image.requested_face_box), several
+    if thresholds.policy != "review" or not several:
+        return None, several  # assess_quality chooses (and `single` refuses several)
+    crops = np.stack([pipeline.crop(pixels, face) for face in several])
+    similar = _similarity_to_person(image, pipeline.embedder.embed(crops))
+    return several[preselect_face(pixels.shape, several, similar)], several
+
+
+def _check_face(image: EnrollmentImage, pixels, detections, chosen, thresholds, pipeline) -> _FaceOutcome:
+    """Quality, liveness, crop and embedding of the chosen face (or the one the policy picks)."""
+    from recognition.pipeline.quality import assess_quality
+    from recognition.services import check_liveness, failed_liveness, possible_duplicate
+
+    report = assess_quality(pixels, detections, None, thresholds, chosen=chosen)
+    outcome = _FaceOutcome(detection=report.detection, figures=dict(report.figures))
+    if report.detection is None or not report.ok:
+        failure = report.failures[0]
+        outcome.rejection = (failure.code, "; ".join(f.message for f in report.failures))
+        return outcome
+    policy = settings.FACEREC_LIVENESS
+    outcome.liveness = check_liveness(pixels, [report.detection], policy=policy)[0]
+    if outcome.liveness is not None:
+        outcome.figures["liveness"] = outcome.liveness
+    if failed_liveness(outcome.liveness, policy):
+        outcome.rejection = ("liveness_failed", f"liveness score {outcome.liveness['score']:.3f} is below the "
+                                                "threshold: the photo may show a printed photo or a screen "
+                                                "instead of the person")
+        return outcome
+    outcome.crop = pipeline.crop(pixels, report.detection)
+    outcome.embedding = pipeline.embedder.embed(outcome.crop[None])[0]
+    outcome.duplicate = possible_duplicate(outcome.embedding, model_version=pipeline.embedder.model_info.version,
+                                           exclude_identity_id=image.identity_id)
+    return outcome
+
+
+def _faces_field(faces) -> list[dict]:
+    return [{"box": [round(v, 1) for v in face.box], "probability": round(face.probability, 4)} for face in faces]
+
+
+def _store_face(image: EnrollmentImage, outcome: _FaceOutcome, faces: list[dict], face_index: int | None,
+                pipeline) -> None:
+    """Write an accepted face onto the (locked) row: crop, inactive template, figures; awaiting review."""
+    from recognition.services import store_embedding
+
+    info = pipeline.embedder.model_info
+    _save_crop(image, outcome.crop)
+    image.status = Status.AWAITING_REVIEW
+    image.rejection_reason, image.rejection_detail = "", ""
+    store_embedding(image=image, vector=outcome.embedding, model_name=info.name, model_version=info.version)
+    image.face_box = [round(v, 1) for v in outcome.detection.box]
+    image.detection_probability = outcome.detection.probability
+    image.quality = {**outcome.figures, "possible_duplicate": outcome.duplicate}
+    image.faces, image.face_index = faces, face_index
+    image.save()
+
+
+def _index_in(faces: list[dict], detection) -> int | None:
+    from recognition.pipeline.quality import box_overlap
+
+    if not faces or detection is None:
+        return None
+    return int(np.argmax([box_overlap(face["box"], detection.box) for face in faces]))
+
+
 def process_photo(image_id: int) -> str | None:
     """Detect, check quality, crop and embed a claimed photo; the result awaits review.
 
-    Returns the new status, or None when the photo was not ours to process.
-    Pipeline errors other than bad photos propagate so the task can retry them.
+    A photo with several significant faces (policy `review`) keeps them all (`faces`) with the
+    person's preselected (`face_index`): a reviewer may pick another. Returns the new status, or
+    None when the photo was not ours to process. Pipeline errors other than bad photos
+    propagate so the task can retry them.
     """
     from recognition.pipeline.errors import ImageRejected
-    from recognition.pipeline.quality import assess_quality
     from recognition.runtime import get_pipeline, quality_thresholds
-    from recognition.services import check_liveness, failed_liveness, possible_duplicate, store_embedding
 
     if not claim_for_processing(image_id):
         return None
@@ -517,46 +626,76 @@ def process_photo(image_id: int) -> str | None:
         return _finish_rejected(image, exc.reason, exc.detail, {}, claim=claim)
     detections = pipeline.detector.detect(pixels)
     thresholds = quality_thresholds()
-    report = assess_quality(pixels, detections, None, thresholds)
-    figures = dict(report.figures)
-    if report.detection is None or not report.ok:
-        failure = report.failures[0]
-        return _finish_rejected(image, failure.code, "; ".join(f.message for f in report.failures), figures,
-                                detection=report.detection, claim=claim)
-    policy = settings.FACEREC_LIVENESS
-    liveness = check_liveness(pixels, [report.detection], policy=policy)[0]
-    if liveness is not None:
-        figures["liveness"] = liveness
-    if failed_liveness(liveness, policy):
-        return _finish_rejected(image, "liveness_failed",
-                                f"liveness score {liveness['score']:.3f} is below the threshold: the photo may show "
-                                f"a printed photo or a screen instead of the person", figures,
-                                detection=report.detection, claim=claim)
-    crop = pipeline.crop(pixels, report.detection)
-    embedding = pipeline.embedder.embed(crop[None])[0]
-    info = pipeline.embedder.model_info
-    duplicate = possible_duplicate(embedding, model_version=info.version, exclude_identity_id=image.identity_id)
+    chosen, several = _person_face(image, pixels, detections, thresholds, pipeline)
+    faces = _faces_field(several)
+    if image.requested_face_box and chosen is None:
+        return _finish_rejected(image, "face_not_found", f"no face was found at the face_box given at upload "
+                                f"{image.requested_face_box} ({len(detections)} face(s) in the photo)",
+                                {"face_count": float(len(detections))}, claim=claim, faces=faces)
+    outcome = _check_face(image, pixels, detections, chosen, thresholds, pipeline)
+    if outcome.rejection is not None:
+        return _finish_rejected(image, *outcome.rejection, outcome.figures, detection=outcome.detection,
+                                claim=claim, faces=faces, face_index=_index_in(faces, outcome.detection))
     with transaction.atomic():
         image = EnrollmentImage.objects.select_for_update().get(pk=image_id)
         if image.status != Status.PROCESSING or image.attempts != claim:
             return None  # erased, or re-queued (and perhaps claimed again) meanwhile
-        _save_crop(image, crop)
-        store_embedding(image=image, vector=embedding, model_name=info.name, model_version=info.version)
-        image.status = Status.AWAITING_REVIEW
-        image.face_box = [round(v, 1) for v in report.detection.box]
-        image.detection_probability = report.detection.probability
-        image.quality = {**figures, "possible_duplicate": duplicate}
-        image.save()
+        _store_face(image, outcome, faces, _index_in(faces, outcome.detection), pipeline)
         audit.record(action="photo.process", target=image,
-                     details={"status": image.status, "possible_duplicate": duplicate is not None,
-                              "liveness": liveness})
+                     details={"status": image.status, "possible_duplicate": outcome.duplicate is not None,
+                              "liveness": outcome.liveness, "faces": len(faces) or None})
     return image.status
 
 
+def choose_face(*, image_id: int, index: int, actor=None) -> EnrollmentImage:
+    """A reviewer picks another face of a photo that shows several: the checks, the crop and the template
+    are redone for that face (the photo then awaits review again, or is rejected for that face's
+    quality). Allowed while the photo awaits review, or after the checks (not a person) rejected it."""
+    from recognition.pipeline.quality import face_at
+    from recognition.runtime import get_pipeline, quality_thresholds
+
+    with transaction.atomic():
+        image = EnrollmentImage.objects.select_for_update().select_related("identity").get(pk=image_id)
+        _require_active(image.identity)
+        if not image.faces:
+            raise InvalidTransition(f"photo #{image.pk} shows a single face: there is no other to choose",
+                                    field="index")
+        if not 0 <= index < len(image.faces):
+            raise DomainError(f"index must be from 0 to {len(image.faces) - 1} (the photo's faces)",
+                              code="invalid", field="index")
+        if not (image.status == Status.AWAITING_REVIEW or (image.status == Status.REJECTED
+                                                            and image.reviewed_by_id is None)):
+            raise InvalidTransition(f"photo #{image.pk} is {image.status}: a face can be chosen while it awaits "
+                                    "review, or after the checks rejected it")
+        pipeline = get_pipeline()
+        pixels = read_image_file(image.file)
+        detections = pipeline.detector.detect(pixels)
+        chosen = face_at(detections, image.faces[index]["box"], min_overlap=0.5)
+        if chosen is None:  # the detector is deterministic: the face it found before is there
+            raise InvalidTransition(f"face {index} of photo #{image.pk} was not found again")
+        outcome = _check_face(image, pixels, detections, chosen, quality_thresholds(), pipeline)
+        previous = image.face_index
+        if outcome.rejection is None:
+            _store_face(image, outcome, image.faces, index, pipeline)
+        else:
+            from recognition.services import deactivate_templates
+
+            deactivate_templates(photo_ids=[image.pk])
+            image.status, (image.rejection_reason, image.rejection_detail) = Status.REJECTED, outcome.rejection
+            image.quality, image.face_index = outcome.figures, index
+            image.face_box = [round(v, 1) for v in chosen.box]
+            image.detection_probability = chosen.probability
+            image.save()
+        audit.record(action="photo.choose_face", actor=actor, target=image,
+                     details={"from": previous, "to": index, "status": image.status})
+    return image
+
+
 def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: dict, detection=None, *,
-                     claim: int) -> str | None:
+                     claim: int, faces: list[dict] | None = None, face_index: int | None = None) -> str | None:
     with transaction.atomic():
         updated = EnrollmentImage.objects.filter(pk=image.pk, status=Status.PROCESSING, attempts=claim).update(
+            faces=faces or [], face_index=face_index,
             status=Status.REJECTED, rejection_reason=code, rejection_detail=detail, quality=figures,
             face_box=[round(v, 1) for v in detection.box] if detection else None,
             detection_probability=detection.probability if detection else None, updated_at=timezone.now())

@@ -18,4 +18,5 @@ urlpatterns = [
     # Face photos are private: served only through these permission-checked views.
     path("photos/<int:pk>/crop.png", views.photo_crop, name="photo_crop"),
     path("photos/<int:pk>/original", views.photo_original, name="photo_original"),
+    path("photos/<int:pk>/faces/", views.photo_faces, name="photo_faces"),
 ]

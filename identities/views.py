@@ -281,3 +281,41 @@ def photo_crop(request, pk: int):
 @require_GET
 def photo_original(request, pk: int):
     return _private_file_response(request, pk, "original")
+
+
+# --- group photos: the reviewer picks the person's face -------------------------------
+
+
+@capability_required("review")
+@require_http_methods(["GET", "POST"])
+def photo_faces(request, pk: int):
+    """The photo with every significant face boxed and numbered, the chosen one green; picking another
+    redoes the checks and the template for that face (services.choose_face)."""
+    from core.pictures import annotated_picture
+    from recognition.runtime import read_image_file
+
+    image = get_object_or_404(selectors.photos_with_visible_faces(request.user), pk=pk)
+    error = None
+    if request.method == "POST":
+        try:
+            index = int(request.POST.get("face", ""))
+        except ValueError:
+            error = "Pick one of the faces."
+        else:
+            try:
+                image = services.choose_face(image_id=image.pk, index=index, actor=request.user)
+            except DomainError as exc:
+                error = exc.message
+            else:
+                messages.success(request, f"Photo #{image.pk}: face {index + 1} is now the person's "
+                                          f"({image.get_status_display()}).")
+                return redirect("identities:review")
+    picture = None
+    if image.faces:
+        pixels = read_image_file(image.file)
+        picture = annotated_picture(pixels, [(face["box"], str(number), number - 1 == image.face_index)
+                                             for number, face in enumerate(image.faces, start=1)])
+    return render(request, "identities/photo_faces.html", {
+        "photo": image, "picture": picture, "error": error,
+        "faces": [{"number": n, "index": n - 1, **face} for n, face in enumerate(image.faces, start=1)]},
+        status=400 if error else 200)

@@ -95,6 +95,18 @@ _TEMPLATE_COUNT_TTL_S = 30.0
 _template_counts: dict[str, tuple[float, int]] = {}
 
 
+def templates_of_photos(photo_ids, model_version: str | None = None) -> np.ndarray | None:
+    """The serving model's embeddings of these photos (active or not), one row each; None when there are none.
+    Enrollment asks which face of a group photo is most like the person's other photos."""
+    if model_version is None:
+        from recognition.runtime import get_embedder
+
+        model_version = get_embedder().model_info.version
+    vectors = list(FaceEmbedding.objects.filter(image_id__in=list(photo_ids), model_version=model_version)
+                   .values_list("vector", flat=True))
+    return np.stack([np.asarray(v, dtype=np.float32) for v in vectors]) if vectors else None
+
+
 def active_template_count(model_version: str) -> int:
     """Templates a probe is compared with in identify (cached briefly: scores depend on its log)."""
     now = time.monotonic()

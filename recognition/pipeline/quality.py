@@ -1,6 +1,10 @@
 """Enrollment quality checks: one usable face, large, confident, sharp and roughly frontal.
 
-Every check reports its figure and limit so callers can explain a refusal.
+Every check reports its figure and limit so callers can explain a refusal. Which face of a
+photo is the person's depends on the policy: `single` refuses a photo with several
+significant faces, `largest` takes the largest, `review` (the default) takes the one
+`preselect_face` finds most likely (the one closest to the person's other photos, else the
+largest near the centre) and leaves the others for a reviewer to pick instead.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import numpy as np
 
 from .detection import Detection, crop_face, largest
 
-Policy = Literal["single", "largest"]
+Policy = Literal["single", "largest", "review"]
+POLICIES = ("single", "largest", "review")
 
 # Failure codes.
 NO_FACE = "no_face"
@@ -48,8 +53,12 @@ class QualityThresholds:
     policy: Policy = "single"
 
     def __post_init__(self) -> None:
-        if self.policy not in ("single", "largest"):
-            raise ValueError(f"policy must be 'single' or 'largest', not {self.policy!r}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not {self.policy!r}")
+
+    def significant(self, detection: Detection) -> bool:
+        """Large and sure enough to be someone in the photo, not a face in the background."""
+        return detection.probability >= self.min_probability and min(detection.width, detection.height) >= self.min_face_px
 
 
 @dataclass(frozen=True)
@@ -98,18 +107,56 @@ def yaw_ratio(detection: Detection) -> float:
     return ((nx - mx) * ex + (ny - my) * ey) / (dist * dist)
 
 
+def box_overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two [x1, y1, x2, y2] boxes."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def face_at(detections: Sequence[Detection], box: Sequence[float], min_overlap: float = 0.3) -> Detection | None:
+    """The detection that overlaps `box` most (a face named by its box), or None under `min_overlap`."""
+    if not detections:
+        return None
+    best = max(detections, key=lambda d: box_overlap(d.box, box))
+    return best if box_overlap(best.box, box) >= min_overlap else None
+
+
+def preselect_face(image_shape: Sequence[int], faces: Sequence[Detection],
+                   similarity_to_person: Sequence[float] | None = None) -> int:
+    """The index of the face most likely the person's among several significant ones: the one most
+    similar to the person's other photos when there are some, else the largest near the centre
+    (its area, discounted by up to half for its distance from the centre)."""
+    if similarity_to_person is not None and len(similarity_to_person) == len(faces):
+        return int(np.argmax(similarity_to_person))
+    height, width = image_shape[:2]
+    half_diagonal = math.hypot(width, height) / 2.0
+
+    def weight(face: Detection) -> float:
+        cx, cy = (face.box[0] + face.box[2]) / 2.0, (face.box[1] + face.box[3]) / 2.0
+        off_centre = math.hypot(cx - width / 2.0, cy - height / 2.0) / half_diagonal
+        return face.width * face.height * (1.0 - 0.5 * min(off_centre, 1.0))
+
+    return int(np.argmax([weight(face) for face in faces]))
+
+
 def assess_quality(
     image: np.ndarray,
     detections: Sequence[Detection],
     crop: np.ndarray | None = None,
     thresholds: QualityThresholds | None = None,
+    chosen: Detection | None = None,
 ) -> QualityReport:
     """Check an enrollment photo. `crop` is the 160 px crop of the chosen face if the
     caller already has it (it is computed otherwise).
 
-    Under policy 'single', only faces that would themselves pass the size and confidence
-    limits count towards `multiple_faces`, so a small or doubtful face in the background
-    does not block an otherwise good photo. The chosen face is the largest detection.
+    `chosen`: the face the caller picked (policy 'review', or a face named at upload); the
+    checks apply to it and the other faces are not held against the photo. Otherwise, under
+    policy 'single', only faces that would themselves pass the size and confidence limits
+    count towards `multiple_faces`, so a small or doubtful face in the background does not
+    block an otherwise good photo; the chosen face is the largest detection.
     """
     t = thresholds or QualityThresholds()
     report = QualityReport(ok=False, detection=None)
@@ -120,20 +167,18 @@ def assess_quality(
         failures.append(QualityFailure(NO_FACE, 0.0, 1.0, "No face was found in the photo."))
         return report
 
-    if t.policy == "single":
-        significant = [
-            d for d in detections
-            if d.probability >= t.min_probability and min(d.width, d.height) >= t.min_face_px
-        ]
-        report.figures["significant_faces"] = float(len(significant))
-        if len(significant) > 1:
+    significant = [d for d in detections if t.significant(d)]
+    report.figures["significant_faces"] = float(len(significant))
+    if chosen is None:
+        if t.policy == "single" and len(significant) > 1:
             failures.append(QualityFailure(
                 MULTIPLE_FACES, float(len(significant)), 1.0,
                 f"{len(significant)} faces were found; the photo must show exactly one person.",
             ))
-        chosen = significant[0] if len(significant) == 1 else largest(detections)
-    else:
-        chosen = largest(detections)
+        if t.policy == "largest" or len(significant) != 1:
+            chosen = largest(detections)
+        else:
+            chosen = significant[0]
     assert chosen is not None
     report.detection = chosen
 

@@ -78,6 +78,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "identities_api:photo-detail": {"GET": READ_PEOPLE},
     "identities_api:photo-approve": {"POST": REVIEW},
     "identities_api:photo-reject": {"POST": REVIEW},
+    "identities_api:photo-face": {"POST": REVIEW},
     "audit_api:audit-log": {"GET": ADMIN_ONLY},
     # recognition (API)
     "recognition_api:identify": {"POST": RECOGNISE},
@@ -110,6 +111,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "identities:withdraw_consent": {"POST": ADMIN_ONLY},
     "identities:photo_crop": {"GET": FACES},
     "identities:photo_original": {"GET": FACES},
+    "identities:photo_faces": {"GET": REVIEW, "POST": REVIEW},
     "recognition:identify": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
     "recognition:verify": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
     "evaluation:list": {"GET": ADMIN_ONLY},

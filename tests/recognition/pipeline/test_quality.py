@@ -168,3 +168,29 @@ def test_sharpness_of_flat_image_is_zero() -> None:
 def test_policy_is_validated() -> None:
     with pytest.raises(ValueError):
         QualityThresholds(policy="any")  # type: ignore[arg-type]
+
+
+def box_face(x1: float, y1: float, x2: float, y2: float, prob: float = 0.999) -> Detection:
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return Detection((x1, y1, x2, y2), prob, ((cx - 10, cy), (cx + 10, cy), (cx, cy + 5), (cx - 8, cy + 15),
+                                              (cx + 8, cy + 15)))
+
+
+def test_box_overlap_and_the_face_a_box_names():
+    from recognition.pipeline.quality import box_overlap, face_at
+
+    assert box_overlap((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert box_overlap((0, 0, 10, 10), (20, 20, 30, 30)) == 0.0
+    left, right = box_face(10, 10, 60, 60), box_face(100, 10, 150, 60)
+    assert face_at([left, right], (98, 12, 152, 58)) is right
+    assert face_at([left, right], (0, 100, 20, 120)) is None
+
+
+def test_the_preselected_face_is_the_most_similar_else_the_largest_near_the_centre():
+    from recognition.pipeline.quality import preselect_face
+
+    small_centre, big_corner, big_centre = box_face(90, 90, 110, 110), box_face(0, 0, 60, 60), box_face(70, 70, 130, 130)
+    assert preselect_face((200, 200, 3), [small_centre, big_corner, big_centre]) == 2
+    # Same size: the nearer the centre. Area 3600 at the corner (discounted by about half) beats 400 at the centre.
+    assert preselect_face((200, 200, 3), [small_centre, big_corner]) == 1
+    assert preselect_face((200, 200, 3), [small_centre, big_corner], similarity_to_person=[0.7, 0.2]) == 0
