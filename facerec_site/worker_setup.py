@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 _PHOTO_KEY_CHECK = b"facerec photo key check"
 SECRET_KEY, PHOTO_KEYS, MODELS = "secret_key", "photo_keys", "models"
 # Said once for every problem: where the reference comes from.
-_FROM_THE_SITE = "copy it from the web machine's environment or .env (see README, Adding workers)"
+_FROM_THE_SITE = "copy it from the web machine's environment or .env (README: Deployment, step 5)"
 
 
 def _who(role: str) -> str:
