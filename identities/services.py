@@ -533,23 +533,25 @@ def _similarity_to_person(image: EnrollmentImage, embeddings) -> list[float] | N
 
 
 def _person_face(image: EnrollmentImage, pixels, detections, thresholds, pipeline):
-    """(the face to check, the significant faces when several show); a face named at upload that is not
-    found gives (None, faces)."""
+    """(the face to check, the significant faces when several show, the chosen face's embedding when it was
+    computed to choose it); a face named at upload that is not found gives (None, faces, None)."""
     from recognition.pipeline.quality import face_at, preselect_face
 
     significant = [d for d in detections if thresholds.significant(d)]
     several = significant if len(significant) > 1 else []
     if image.requested_face_box:
-        return face_at(detections, image.requested_face_box), several
+        return face_at(detections, image.requested_face_box), several, None
     if thresholds.policy != "review" or not several:
-        return None, several  # assess_quality chooses (and `single` refuses several)
-    crops = np.stack([pipeline.crop(pixels, face) for face in several])
-    similar = _similarity_to_person(image, pipeline.embedder.embed(crops))
-    return several[preselect_face(pixels.shape, several, similar)], several
+        return None, several, None  # assess_quality chooses (and `single` refuses several)
+    embeddings = pipeline.embedder.embed(np.stack([pipeline.crop(pixels, face) for face in several]))
+    chosen = preselect_face(pixels.shape, several, _similarity_to_person(image, embeddings))
+    return several[chosen], several, embeddings[chosen]
 
 
-def _check_face(image: EnrollmentImage, pixels, detections, chosen, thresholds, pipeline) -> _FaceOutcome:
-    """Quality, liveness, crop and embedding of the chosen face (or the one the policy picks)."""
+def _check_face(image: EnrollmentImage, pixels, detections, chosen, thresholds, pipeline,
+                embedding=None) -> _FaceOutcome:
+    """Quality, liveness, crop and embedding of the chosen face (or the one the policy picks); `embedding`:
+    the chosen face's, when the caller has it already."""
     from recognition.pipeline.quality import assess_quality
     from recognition.services import check_liveness, failed_liveness, possible_duplicate
 
@@ -569,7 +571,7 @@ def _check_face(image: EnrollmentImage, pixels, detections, chosen, thresholds, 
                                                 "instead of the person")
         return outcome
     outcome.crop = pipeline.crop(pixels, report.detection)
-    outcome.embedding = pipeline.embedder.embed(outcome.crop[None])[0]
+    outcome.embedding = embedding if embedding is not None else pipeline.embedder.embed(outcome.crop[None])[0]
     outcome.duplicate = possible_duplicate(outcome.embedding, model_version=pipeline.embedder.model_info.version,
                                            exclude_identity_id=image.identity_id)
     return outcome
@@ -626,13 +628,13 @@ def process_photo(image_id: int) -> str | None:
         return _finish_rejected(image, exc.reason, exc.detail, {}, claim=claim)
     detections = pipeline.detector.detect(pixels)
     thresholds = quality_thresholds()
-    chosen, several = _person_face(image, pixels, detections, thresholds, pipeline)
+    chosen, several, chosen_embedding = _person_face(image, pixels, detections, thresholds, pipeline)
     faces = _faces_field(several)
     if image.requested_face_box and chosen is None:
         return _finish_rejected(image, "face_not_found", f"no face was found at the face_box given at upload "
                                 f"{image.requested_face_box} ({len(detections)} face(s) in the photo)",
                                 {"face_count": float(len(detections))}, claim=claim, faces=faces)
-    outcome = _check_face(image, pixels, detections, chosen, thresholds, pipeline)
+    outcome = _check_face(image, pixels, detections, chosen, thresholds, pipeline, embedding=chosen_embedding)
     if outcome.rejection is not None:
         return _finish_rejected(image, *outcome.rejection, outcome.figures, detection=outcome.detection,
                                 claim=claim, faces=faces, face_index=_index_in(faces, outcome.detection))
