@@ -138,6 +138,10 @@ def celery_app_for_tests(test_broker_url):
     would then never be heard)."""
     from facerec_site.celery import app
 
+    # Celery prefers CELERY_BROKER_URL in the environment (where a .env puts it) to its configuration;
+    # settings have read it already, and child processes are given their own.
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        os.environ.pop(name, None)
     app.conf.update(broker_url=test_broker_url, result_backend=test_broker_url)
     with app.connection_for_write() as conn:  # leftovers of an interrupted run must not leak in
         conn.default_channel.client.flushdb()
