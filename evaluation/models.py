@@ -37,6 +37,8 @@ class EvaluationReport(models.Model):
     skipped = models.JSONField(default=dict, blank=True, help_text="item -> reason it was left out")
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Times a worker started it: only the latest "
+                                                                     "run's results are stored.")
     scheduled = models.BooleanField(default=False, help_text="Created by the weekly schedule.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

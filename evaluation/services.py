@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit import services as audit
@@ -72,27 +72,35 @@ def _claim(report_id: int) -> bool:
         Q(status=EvaluationReport.Status.PENDING)
         | Q(status=EvaluationReport.Status.RUNNING, started_at__lt=stale),
     ).update(status=EvaluationReport.Status.RUNNING, started_at=timezone.now(), progress=0.0,
-             progress_message="starting"))
+             progress_message="starting", attempts=F("attempts") + 1))
 
 
-def requeue_orphaned_reports(*, held_report_ids: Collection[int], older_than_s: float) -> list[int]:
-    """Reports `running` that no live worker holds (its worker died) are queued again from the start.
-    The recovery sweep (facerec_site.recovery) says which ones the live workers hold."""
+def requeue_orphaned_reports(*, held_report_ids: Collection[int], older_than_s: float, max_attempts: int = 3
+                             ) -> list[int]:
+    """Reports `running` that no live worker holds (its worker died) are queued again from the start; one
+    that stopped its worker `max_attempts` times fails instead (it may be what kills the worker). The
+    recovery sweep (facerec_site.recovery) says which ones the live workers hold."""
     from evaluation.tasks import run_report as task
 
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     with transaction.atomic():
         orphaned = list(EvaluationReport.objects.select_for_update(skip_locked=True).filter(
             status=EvaluationReport.Status.RUNNING, started_at__lt=cutoff).exclude(
-            pk__in=list(held_report_ids)).values_list("pk", flat=True))
+            pk__in=list(held_report_ids)).values_list("pk", "attempts"))
         if not orphaned:
             return []
-        EvaluationReport.objects.filter(pk__in=orphaned).update(
+        given_up = [pk for pk, attempts in orphaned if attempts >= max_attempts]
+        again = [pk for pk, attempts in orphaned if attempts < max_attempts]
+        EvaluationReport.objects.filter(pk__in=given_up).update(
+            status=EvaluationReport.Status.FAILED, finished_at=timezone.now(), progress_message="failed",
+            error=f"its worker stopped {max_attempts} times while running it (crashed, killed or out of "
+                  "memory); it is not tried again: create it with smaller parameters")
+        EvaluationReport.objects.filter(pk__in=again).update(
             status=EvaluationReport.Status.PENDING, progress=0.0, progress_message="queued again: its worker stopped")
-        audit.record(action="evaluation.report_requeued", details={"report_ids": orphaned})
-        for pk in orphaned:
+        audit.record(action="evaluation.report_requeued", details={"report_ids": again, "failed": given_up})
+        for pk in again:
             enqueue_on_commit(task, [pk], task_id=report_task_id(pk))
-    return orphaned
+    return again
 
 
 def run_report(report_id: int) -> EvaluationReport | None:
@@ -100,6 +108,7 @@ def run_report(report_id: int) -> EvaluationReport | None:
     if not _claim(report_id):
         return None
     report = EvaluationReport.objects.get(pk=report_id)
+    claim = report.attempts  # a later start (the sweep judged this run lost) makes this run's results void
     out_dir = report_dir(report.pk)
     shutil.rmtree(out_dir, ignore_errors=True)
     last = [0.0]
@@ -114,29 +123,34 @@ def run_report(report_id: int) -> EvaluationReport | None:
     try:
         output = reports.run_report(report.kind, report.parameters, out_dir, progress)
     except (reports.ParameterError, DatasetError) as exc:
-        return _finish_failed(report, str(exc))
+        return _finish_failed(report, str(exc), claim=claim)
     except Exception as exc:
         log.exception("evaluation report %s failed", report_id)
-        return _finish_failed(report, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()[-3000:]}")
+        return _finish_failed(report, f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()[-3000:]}",
+                              claim=claim)
     document = reports.report_document(kind=report.kind, parameters=report.parameters, output=output)
     reports.write_exports(out_dir, document)
     with transaction.atomic():
-        EvaluationReport.objects.filter(pk=report_id).update(
-            status=EvaluationReport.Status.DONE, progress=1.0, progress_message="done", metrics=output.metrics,
-            plots=output.plots, skipped=output.skipped, model_version=output.model_version,
-            classifier_version=output.classifier_version, finished_at=timezone.now(), error="")
+        if not EvaluationReport.objects.filter(pk=report_id, attempts=claim).update(
+                status=EvaluationReport.Status.DONE, progress=1.0, progress_message="done", metrics=output.metrics,
+                plots=output.plots, skipped=output.skipped, model_version=output.model_version,
+                classifier_version=output.classifier_version, finished_at=timezone.now(), error=""):
+            return None  # started again meanwhile: that run's results are the report's
         report.refresh_from_db()
         audit.record(action="evaluation.report_finished", target=report,
                      details={"kind": report.kind, "status": report.status})
     return report
 
 
-def _finish_failed(report: EvaluationReport, error: str) -> EvaluationReport:
-    shutil.rmtree(report_dir(report.pk), ignore_errors=True)
+def _finish_failed(report: EvaluationReport, error: str, *, claim: int | None = None) -> EvaluationReport | None:
     with transaction.atomic():
-        EvaluationReport.objects.filter(pk=report.pk).update(
-            status=EvaluationReport.Status.FAILED, error=error[:5000], finished_at=timezone.now(),
-            progress_message="failed")
+        current = EvaluationReport.objects.filter(pk=report.pk)
+        if claim is not None:
+            current = current.filter(attempts=claim)
+        if not current.update(status=EvaluationReport.Status.FAILED, error=error[:5000], finished_at=timezone.now(),
+                              progress_message="failed"):
+            return None  # started again meanwhile: its files are that run's
+        shutil.rmtree(report_dir(report.pk), ignore_errors=True)
         report.refresh_from_db()
         audit.record(action="evaluation.report_finished", target=report,
                      details={"kind": report.kind, "status": report.status})

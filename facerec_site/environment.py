@@ -39,6 +39,8 @@ def load() -> Path | None:
         if os.environ.get(ENV_FILE_VARIABLE):
             raise SystemExit(f"{ENV_FILE_VARIABLE}={path} does not exist: create it or unset {ENV_FILE_VARIABLE}")
         return None
+    if not os.access(path, os.R_OK):  # django-environ would skip it quietly: the defaults would start instead
+        raise SystemExit(f"{path} exists but this account ({os.getuid()}) cannot read it: fix its owner or mode")
     environ.Env.read_env(path, overwrite=False)
     _loaded.add(path)
     return path

@@ -123,6 +123,29 @@ def forget_workers() -> None:
         _workers_seen.update(at=None, result=None)
 
 
+def weight_files() -> dict[str, Any]:
+    """Are the configured weights prepared on this machine? Files only, and no torch: a Celery worker
+    asks this in its parent process, before the pool forks (CUDA must not be initialised there)."""
+    from pathlib import Path
+
+    from recognition.pipeline import weights
+
+    spec, models_dir = settings.FACEREC_WEIGHTS, Path(settings.FACEREC_MODELS_DIR)
+    status: dict[str, Any] = {"weights": spec}
+    if spec == "casia-webface":
+        meta = weights.read_sidecar(models_dir / weights.SIDECAR_FILENAME) or {}
+        status.update(version=meta.get("version"), sha256=meta.get("sha256"))
+        present = bool(meta) and (models_dir / weights.PT_FILENAME).is_file()
+    elif spec == "vggface2":
+        present = weights.vggface2_cache_path().is_file()
+    else:
+        present = Path(spec).is_file()
+    status["ok"] = present
+    if not present:
+        status["error"] = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
+    return status
+
+
 def check_models() -> dict[str, Any]:
     """Are the configured weights on disk, and which device/backend embeds with them?
 
@@ -131,25 +154,14 @@ def check_models() -> dict[str, Any]:
     """
     from pathlib import Path
 
-    from recognition.pipeline import weights
     from recognition.runtime import get_embedder
 
     embedder = get_embedder()
-    spec, models_dir = settings.FACEREC_WEIGHTS, Path(settings.FACEREC_MODELS_DIR)
-    status: dict[str, Any] = {"weights": spec, "device": embedder.device, "backend": embedder.backend}
-    if spec == "casia-webface":
-        meta = weights.read_sidecar(models_dir / weights.SIDECAR_FILENAME) or {}
-        status.update(version=meta.get("version"), sha256=meta.get("sha256"))
-        present = bool(meta) and (models_dir / weights.PT_FILENAME).is_file()
-        if embedder.backend == "onnx":
-            present = present and any(models_dir.glob("*.onnx"))
-    elif spec == "vggface2":
-        present = weights.vggface2_cache_path().is_file()
-    else:
-        present = Path(spec).is_file()
-    status["ok"] = present
-    if not present:
-        status["error"] = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
+    status = {**weight_files(), "device": embedder.device, "backend": embedder.backend}
+    if status["ok"] and settings.FACEREC_WEIGHTS == "casia-webface" and embedder.backend == "onnx":
+        status["ok"] = any(Path(settings.FACEREC_MODELS_DIR).glob("*.onnx"))
+        if not status["ok"]:
+            status["error"] = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
     return status
 
 

@@ -35,11 +35,16 @@ def recover_lost_work(app) -> dict:
     if not states.names:  # this sweep runs on a worker: no answer at all means the answers were lost
         log.warning("recovery sweep: no worker answered; nothing is judged orphaned this time")
         return {"workers": [], "messages": [], "photos": [], "reports": []}
+    if states.unknown:  # during a rolling upgrade: their work would look orphaned
+        log.warning("recovery sweep: %s did not say what they hold (an older release?); nothing is judged "
+                    "orphaned this time", ", ".join(states.unknown))
+        return {"workers": states.names, "messages": [], "photos": [], "reports": []}
     messages = restore_orphaned_messages(app, states, older_than_s=ORPHANED_AFTER_S)
     age = time.time() - started + ORPHANED_AFTER_S
     photos = requeue_stale_photos(pending_after_s=settings.FACEREC_REQUEUE_PENDING_AFTER_S,
                                   processing_after_s=settings.FACEREC_REQUEUE_PROCESSING_AFTER_S,
                                   max_attempts=settings.FACEREC_MAX_PROCESSING_ATTEMPTS,
                                   held_photo_ids=states.held_first_args(PHOTO_TASK), orphaned_after_s=age)
-    reports = requeue_orphaned_reports(held_report_ids=states.held_first_args(REPORT_TASK), older_than_s=age)
+    reports = requeue_orphaned_reports(held_report_ids=states.held_first_args(REPORT_TASK), older_than_s=age,
+                                       max_attempts=settings.FACEREC_MAX_PROCESSING_ATTEMPTS)
     return {"workers": states.names, "messages": messages, "photos": photos, "reports": reports}

@@ -171,7 +171,9 @@ CELERY_BEAT_SCHEDULER = "facerec_site.beat:SeededDatabaseScheduler"
 # this interval plus a few seconds (a photo or report held by a killed worker: under 60 s).
 FACEREC_RECOVERY_INTERVAL_S = env.float("FACEREC_RECOVERY_INTERVAL_S", default=15.0)
 CELERY_BEAT_SCHEDULE = {
-    "recover-lost-work": {"task": "facerec_site.tasks.recover_lost_work", "schedule": FACEREC_RECOVERY_INTERVAL_S},
+    # A sweep that waited a whole interval (every worker busy) is dropped: the next one does its job.
+    "recover-lost-work": {"task": "facerec_site.tasks.recover_lost_work", "schedule": FACEREC_RECOVERY_INTERVAL_S,
+                          "options": {"expire_seconds": FACEREC_RECOVERY_INTERVAL_S}},
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},

@@ -52,13 +52,14 @@ def _reads(keys: MultiFernet, token: str) -> bool:
 
 
 def _models() -> tuple[str | None, str]:
-    """(fingerprint of the prepared weights, or None when they are missing; what is wrong)."""
-    from facerec_site.health import check_models
+    """(fingerprint of the prepared weights, or None when they are missing; what is wrong). Files only:
+    a worker asks this before its pool forks, where CUDA must not be initialised (torch is not asked)."""
+    from facerec_site.health import weight_files
     from recognition.pipeline import liveness
 
     try:
-        status = check_models()
-    except Exception as exc:  # the embedder's settings themselves are wrong: say so, do not crash
+        status = weight_files()
+    except Exception as exc:  # the weights' settings themselves are wrong: say so, do not crash
         return None, f"{type(exc).__name__}: {exc}"
     if not status["ok"]:
         return None, status.get("error", "weights not prepared")

@@ -52,6 +52,8 @@ class WorkerStates:
 
     queues: dict[str, list[str]] = field(default_factory=dict)
     held: list[HeldTask] = field(default_factory=list)
+    # Workers that answered without saying what they hold (an older release): alive, holding unknown work.
+    unknown: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
@@ -76,6 +78,7 @@ def worker_states(app, timeout_s: float = 1.0) -> WorkerStates:
     for reply in replies:
         for name, answer in reply.items():
             if not isinstance(answer, dict) or "queues" not in answer:  # a worker of an older release
+                states.unknown.append(name)
                 continue
             states.queues[name] = list(answer["queues"])
             states.held += [HeldTask(t["id"], t["name"], tuple(t["args"] or ())) for t in answer["held"]

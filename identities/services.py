@@ -500,6 +500,9 @@ def _delete_files(names: Iterable[str]) -> None:
 
 # --- processing (run by the worker) ---------------------------------------------
 
+# Errors worth a retry (the disk, the database or a model file for a moment); others fail the photo.
+TRANSIENT_ERRORS = (OSError, ConnectionError, TimeoutError)
+
 
 def claim_for_processing(image_id: int) -> bool:
     """pending -> processing, by a conditional update: a second runner gets False."""
@@ -611,16 +614,32 @@ def process_photo(image_id: int) -> str | None:
 
     A photo with several significant faces (policy `review`) keeps them all (`faces`) with the
     person's preselected (`face_index`): a reviewer may pick another. Returns the new status, or
-    None when the photo was not ours to process. Pipeline errors other than bad photos
-    propagate so the task can retry them.
+    None when the photo was not ours to process. Transient errors (TRANSIENT_ERRORS) give the
+    claim back and propagate so the task can retry them; any other error fails the photo.
+    Every write is conditional on this run's claim still being the photo's.
     """
-    from recognition.pipeline.errors import ImageRejected
-    from recognition.runtime import get_pipeline, quality_thresholds
-
     if not claim_for_processing(image_id):
         return None
     image = EnrollmentImage.objects.select_related("identity").get(pk=image_id)
     claim = image.attempts  # a later claim (the sweeper judged this one lost) makes this run's results void
+    try:
+        return _process_claimed(image, claim)
+    except TRANSIENT_ERRORS:
+        # Give the claim back (if it is still this run's) so the retry, or the sweep, takes it again.
+        EnrollmentImage.objects.filter(pk=image_id, status=Status.PROCESSING, attempts=claim).update(
+            status=Status.PENDING, updated_at=timezone.now())
+        raise
+    except Exception as exc:
+        log.exception("processing photo %s failed", image_id)
+        mark_failed(image_id, f"{type(exc).__name__}: {exc}", claim=claim)
+        return Status.FAILED
+
+
+def _process_claimed(image: EnrollmentImage, claim: int) -> str | None:
+    from recognition.pipeline.errors import ImageRejected
+    from recognition.runtime import get_pipeline, quality_thresholds
+
+    image_id = image.pk
     pipeline = get_pipeline()
     try:
         pixels = read_image_file(image.file)
@@ -649,34 +668,42 @@ def process_photo(image_id: int) -> str | None:
     return image.status
 
 
+def _face_choice_allowed(image: EnrollmentImage, index: int) -> None:
+    _require_active(image.identity)
+    if not image.faces:
+        raise InvalidTransition(f"photo #{image.pk} shows a single face: there is no other to choose", field="index")
+    if not 0 <= index < len(image.faces):
+        raise DomainError(f"index must be from 0 to {len(image.faces) - 1} (the photo's faces)", code="invalid",
+                          field="index")
+    if not (image.status == Status.AWAITING_REVIEW or (image.status == Status.REJECTED
+                                                        and image.reviewed_by_id is None)):
+        raise InvalidTransition(f"photo #{image.pk} is {image.status}: a face can be chosen while it awaits "
+                                "review, or after the checks rejected it")
+
+
 def choose_face(*, image_id: int, index: int, actor=None) -> EnrollmentImage:
     """A reviewer picks another face of a photo that shows several: the checks, the crop and the template
     are redone for that face (the photo then awaits review again, or is rejected for that face's
-    quality). Allowed while the photo awaits review, or after the checks (not a person) rejected it."""
+    quality). Allowed while the photo awaits review, or after the checks (not a person) rejected it.
+    The face is checked before the row is locked; the write re-checks that nothing changed meanwhile."""
     from recognition.pipeline.quality import face_at
     from recognition.runtime import get_pipeline, quality_thresholds
 
+    image = EnrollmentImage.objects.select_related("identity").get(pk=image_id)
+    _face_choice_allowed(image, index)
+    pipeline = get_pipeline()
+    pixels = read_image_file(image.file)
+    detections = pipeline.detector.detect(pixels)
+    chosen = face_at(detections, image.faces[index]["box"], min_overlap=0.5)
+    if chosen is None:  # the detector is deterministic: the face it found before is there
+        raise InvalidTransition(f"face {index} of photo #{image.pk} was not found again")
+    outcome = _check_face(image, pixels, detections, chosen, quality_thresholds(), pipeline)
     with transaction.atomic():
-        image = EnrollmentImage.objects.select_for_update().select_related("identity").get(pk=image_id)
-        _require_active(image.identity)
-        if not image.faces:
-            raise InvalidTransition(f"photo #{image.pk} shows a single face: there is no other to choose",
-                                    field="index")
-        if not 0 <= index < len(image.faces):
-            raise DomainError(f"index must be from 0 to {len(image.faces) - 1} (the photo's faces)",
-                              code="invalid", field="index")
-        if not (image.status == Status.AWAITING_REVIEW or (image.status == Status.REJECTED
-                                                            and image.reviewed_by_id is None)):
-            raise InvalidTransition(f"photo #{image.pk} is {image.status}: a face can be chosen while it awaits "
-                                    "review, or after the checks rejected it")
-        pipeline = get_pipeline()
-        pixels = read_image_file(image.file)
-        detections = pipeline.detector.detect(pixels)
-        chosen = face_at(detections, image.faces[index]["box"], min_overlap=0.5)
-        if chosen is None:  # the detector is deterministic: the face it found before is there
-            raise InvalidTransition(f"face {index} of photo #{image.pk} was not found again")
-        outcome = _check_face(image, pixels, detections, chosen, quality_thresholds(), pipeline)
-        previous = image.face_index
+        locked = EnrollmentImage.objects.select_for_update(of=("self",)).select_related("identity").get(pk=image_id)
+        _face_choice_allowed(locked, index)
+        if (locked.status, locked.face_index, locked.faces) != (image.status, image.face_index, image.faces):
+            raise InvalidTransition(f"photo #{image.pk} changed while its face was being checked: look again")
+        image, previous = locked, locked.face_index
         if outcome.rejection is None:
             _store_face(image, outcome, image.faces, index, pipeline)
         else:
@@ -707,10 +734,16 @@ def _finish_rejected(image: EnrollmentImage, code: str, detail: str, figures: di
     return Status.REJECTED if updated else None
 
 
-def mark_failed(image_id: int, error: str, *, code: str = "processing_error") -> None:
-    """Out of retries: the photo is `failed` with the reason, nothing else changes."""
+def mark_failed(image_id: int, error: str, *, code: str = "processing_error", claim: int | None = None,
+                only_pending: bool = False) -> None:
+    """The photo is `failed` with the reason, nothing else changes: while `claim` (when given) is still its
+    claim, and, with `only_pending`, only if no run holds it (a task that gave up after retries)."""
     with transaction.atomic():
-        updated = EnrollmentImage.objects.filter(pk=image_id, status__in=[Status.PENDING, Status.PROCESSING]).update(
+        photo = EnrollmentImage.objects.filter(pk=image_id, status__in=[Status.PENDING] if only_pending else
+                                               [Status.PENDING, Status.PROCESSING])
+        if claim is not None:
+            photo = photo.filter(attempts=claim)
+        updated = photo.update(
             status=Status.FAILED, rejection_reason=code, rejection_detail=error[:500],
             updated_at=timezone.now())
         if updated:
@@ -725,7 +758,10 @@ def _save_crop(image: EnrollmentImage, crop) -> None:
 
     buf = io.BytesIO()
     Image.fromarray(crop).save(buf, format="PNG")
+    previous = image.crop.name if image.crop else ""
     image.crop.save("crop", ContentFile(buf.getvalue()), save=False)
+    if previous and previous != image.crop.name:  # a face picked again: the old crop (maybe a bystander) goes
+        transaction.on_commit(lambda: _delete_files([previous]))
 
 
 def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int, max_attempts: int = 3,
@@ -749,9 +785,10 @@ def requeue_stale_photos(*, pending_after_s: int, processing_after_s: int, max_a
         if attempts >= max_attempts:
             mark_failed(pk, f"processing stopped without finishing {attempts} times (the worker crashed or was "
                             "stopped); it is not tried again: upload another photo", code="processing_crashed")
-    stuck = [pk for pk, attempts in stuck_rows if attempts < max_attempts]
-    EnrollmentImage.objects.filter(pk__in=stuck, status=Status.PROCESSING).update(
-        status=Status.PENDING, updated_at=now)
+    stuck = [pk for pk, attempts in stuck_rows if attempts < max_attempts
+             # only the claim seen stuck: a sweep that ran meanwhile may have handed it on already
+             and EnrollmentImage.objects.filter(pk=pk, status=Status.PROCESSING, attempts=attempts).update(
+                 status=Status.PENDING, updated_at=now)]
     waiting = list(EnrollmentImage.objects.filter(
         status=Status.PENDING, updated_at__lt=now - timedelta(seconds=pending_after_s),
     ).values_list("pk", flat=True))

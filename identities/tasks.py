@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from django.conf import settings
 
 from identities import services
 
-log = logging.getLogger(__name__)
 
 
 @shared_task(name="identities.tasks.process_enrollment_image", bind=True, max_retries=3,
-             autoretry_for=(OSError, ConnectionError, TimeoutError), retry_backoff=5, retry_jitter=True)
+             autoretry_for=services.TRANSIENT_ERRORS, retry_backoff=5, retry_jitter=True)
 def process_enrollment_image(self, image_id: int) -> str | None:
-    """Detect, check, crop and embed one photo. A second delivery finds it claimed and does nothing."""
+    """Detect, check, crop and embed one photo. A second delivery finds it claimed and does nothing;
+    the service gives the claim back on a transient error and fails the photo on any other."""
     try:
         return services.process_photo(image_id)
-    except self.autoretry_for:
-        # Give the claim back so the retry (or the sweeper) can take it again.
-        from identities.models import EnrollmentImage
-
-        EnrollmentImage.objects.filter(pk=image_id, status="processing").update(status="pending")
+    except services.TRANSIENT_ERRORS:
         if self.request.retries >= self.max_retries:
-            services.mark_failed(image_id, "gave up after repeated transient errors")
+            services.mark_failed(image_id, "gave up after repeated transient errors", only_pending=True)
         raise
-    except Exception as exc:
-        log.exception("processing photo %s failed", image_id)
-        services.mark_failed(image_id, f"{type(exc).__name__}: {exc}")
-        return "failed"
 
 
 @shared_task(name="identities.tasks.requeue_stale_photos")

@@ -15,6 +15,7 @@ def forwards(apps, schema_editor):
         return  # a new installation: beat writes the schedule from settings when it starts
     every_15_s, _ = IntervalSchedule.objects.get_or_create(every=15, period="seconds")
     old.name, old.task, old.interval, old.crontab = NEW_NAME, NEW_TASK, every_15_s, None
+    old.expire_seconds = 15  # a sweep that waited a whole interval is dropped: the next one does its job
     old.save()
 
 

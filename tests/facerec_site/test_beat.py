@@ -44,6 +44,8 @@ def test_staff_changes_survive_the_next_start():
     assert PeriodicTask.objects.get(name="erase-due-identities").enabled is False
     assert "erase-due-identities" not in scheduler.schedule  # a switched-off job is not run
     assert "recover-lost-work" in scheduler.schedule
+    # A sweep that waited a whole interval is dropped, not run late behind the others.
+    assert scheduler.schedule["recover-lost-work"].options["expires"] == settings.FACEREC_RECOVERY_INTERVAL_S
 
 
 def test_the_admin_lists_periodic_tasks_for_staff(admin_client):
@@ -77,6 +79,6 @@ def test_an_installation_with_the_old_two_minute_photo_sweep_gets_the_recovery_s
 
     sweep = PeriodicTask.objects.get(name="recover-lost-work")
     assert sweep.task == "facerec_site.tasks.recover_lost_work"
-    assert (sweep.interval.every, sweep.interval.period) == (15, "seconds")
+    assert (sweep.interval.every, sweep.interval.period) == (15, "seconds") and sweep.expire_seconds == 15
     assert sweep.enabled is False  # the staff's choice stays
     assert not PeriodicTask.objects.filter(name="requeue-stale-photos").exists()

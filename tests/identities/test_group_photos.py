@@ -82,15 +82,20 @@ def test_without_other_photos_the_largest_face_near_the_centre_is_taken(in_proce
 
 
 @pytest.mark.django_db
-def test_the_reviewer_picks_the_other_face_and_the_template_becomes_that_face(in_process, admin, admin_api):
+def test_the_reviewer_picks_the_other_face_and_the_template_becomes_that_face(in_process, admin, admin_api,
+                                                                               django_capture_on_commit_callbacks):
+    from identities.models import private_storage
+
     bush = enrolled_person("George W Bush")
     processed(bush, photo("George_W_Bush", 2))
     image = processed(bush, group_upload(*PAIR))
-    other = 1 - image.face_index
+    other, first_crop = 1 - image.face_index, image.crop.name
 
-    response = admin_api.post(f"{API}/photos/{image.pk}/face/", {"index": other}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.post(f"{API}/photos/{image.pk}/face/", {"index": other}, format="json")
 
     assert response.status_code == 200, response.content
+    assert not private_storage.exists(first_crop)  # the other person's crop is not kept
     body = response.json()
     assert body["face_index"] == other and body["face_box"] == image.faces[other]["box"]
     assert body["status"] == "awaiting_review" and len(body["faces"]) == 2
