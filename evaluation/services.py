@@ -142,13 +142,11 @@ def run_report(report_id: int) -> EvaluationReport | None:
     return report
 
 
-def _finish_failed(report: EvaluationReport, error: str, *, claim: int | None = None) -> EvaluationReport | None:
+def _finish_failed(report: EvaluationReport, error: str, *, claim: int) -> EvaluationReport | None:
     with transaction.atomic():
-        current = EvaluationReport.objects.filter(pk=report.pk)
-        if claim is not None:
-            current = current.filter(attempts=claim)
-        if not current.update(status=EvaluationReport.Status.FAILED, error=error[:5000], finished_at=timezone.now(),
-                              progress_message="failed"):
+        if not EvaluationReport.objects.filter(pk=report.pk, attempts=claim).update(
+                status=EvaluationReport.Status.FAILED, error=error[:5000], finished_at=timezone.now(),
+                progress_message="failed"):
             return None  # started again meanwhile: its files are that run's
         shutil.rmtree(report_dir(report.pk), ignore_errors=True)
         report.refresh_from_db()

@@ -35,7 +35,7 @@ from facerec_site import environment
 
 DATABASE_NAME = "facerec"
 # Unix socket paths are limited to 107 bytes (sun_path).
-_MAX_SOCKET_PATH = 100
+MAX_SOCKET_PATH = 100
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -56,7 +56,7 @@ def _file_lock(path: Path):
 
 def _socket_dir(preferred: Path, create: bool = True) -> Path:
     """`preferred`, or a short per-checkout directory under /tmp when its path is too long."""
-    if len(str(preferred / "valkey.sock")) <= _MAX_SOCKET_PATH:
+    if len(str(preferred / "valkey.sock")) <= MAX_SOCKET_PATH:
         return preferred
     digest = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:12]
     short = Path(tempfile.gettempdir()) / f"facerec-{digest}"

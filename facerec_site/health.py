@@ -17,6 +17,7 @@ from facerec_site.workers import queue_backlog, worker_states
 from recognition.db_extension import MINIMUM_PGVECTOR, dotted, version_at_least
 
 QUEUES = ("default", settings.GPU_QUEUE)
+WEIGHTS_NOT_PREPARED = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
 
 
 def check_database() -> dict[str, Any]:
@@ -142,7 +143,7 @@ def weight_files() -> dict[str, Any]:
         present = Path(spec).is_file()
     status["ok"] = present
     if not present:
-        status["error"] = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
+        status["error"] = WEIGHTS_NOT_PREPARED
     return status
 
 
@@ -158,10 +159,9 @@ def check_models() -> dict[str, Any]:
 
     embedder = get_embedder()
     status = {**weight_files(), "device": embedder.device, "backend": embedder.backend}
-    if status["ok"] and settings.FACEREC_WEIGHTS == "casia-webface" and embedder.backend == "onnx":
-        status["ok"] = any(Path(settings.FACEREC_MODELS_DIR).glob("*.onnx"))
-        if not status["ok"]:
-            status["error"] = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
+    if (status["ok"] and settings.FACEREC_WEIGHTS == "casia-webface" and embedder.backend == "onnx"
+            and not any(Path(settings.FACEREC_MODELS_DIR).glob("*.onnx"))):
+        status.update(ok=False, error=WEIGHTS_NOT_PREPARED)
     return status
 
 

@@ -72,7 +72,6 @@ def _stop(procs: dict[str, subprocess.Popen], timeout_s: float = 20.0) -> None:
 # A worker or beat that dies is started again (a crash, the OOM killer); the web server's death
 # stops the platform, as it is what the person at the terminal is using.
 RESTARTED = ("worker", "beat")
-_MAX_SOCKET_PATH = 100
 
 
 class Restarts:
@@ -115,7 +114,7 @@ def main() -> int:
                 "--workers", os.environ.get("FACEREC_WEB_WORKERS", str(max(1, (os.cpu_count() or 2) // 2))),
                 "--threads", os.environ.get("FACEREC_WEB_THREADS", "4"), "--timeout", "120",
                 "--access-logfile", "-",
-                *(["--control-socket", str(control_socket)] if len(str(control_socket)) < _MAX_SOCKET_PATH
+                *(["--control-socket", str(control_socket)] if len(str(control_socket)) <= embedded.MAX_SOCKET_PATH
                   else ["--no-control-socket"])],
     }
     stopping = False

@@ -17,7 +17,6 @@ import socket
 from collections.abc import Collection
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import OperationalError, ProgrammingError
 from django.utils.crypto import salted_hmac
@@ -39,15 +38,13 @@ def _secret_fingerprint() -> str:
                        algorithm="sha256").hexdigest()
 
 
-def _photo_keys() -> MultiFernet | None:
-    keys = settings.FACEREC_PHOTO_KEYS
-    return MultiFernet([Fernet(key) for key in keys]) if keys else None
+def _reads(token: str) -> bool:
+    """Do this process's photo keys decrypt the site's token (identities.storage, as photos are read)?"""
+    from identities.storage import PhotoUndecryptable, decrypt
 
-
-def _reads(keys: MultiFernet, token: str) -> bool:
     try:
-        return keys.decrypt(token.encode()) == _PHOTO_KEY_CHECK
-    except InvalidToken:
+        return decrypt(token.encode()) == _PHOTO_KEY_CHECK
+    except PhotoUndecryptable:
         return False
 
 
@@ -83,12 +80,13 @@ def record(*, role: str = "migrate") -> None:
     who = _who(role)
     SharedSetting.objects.update_or_create(name=SECRET_KEY, defaults={"fingerprint": _secret_fingerprint(),
                                                                        "recorded_by": who})
-    keys = _photo_keys()
-    if keys is not None:
+    if settings.FACEREC_PHOTO_KEYS:
+        from identities.storage import encrypt
+
         token = SharedSetting.objects.filter(name=PHOTO_KEYS).values_list("fingerprint", flat=True).first()
-        if token is None or _reads(keys, token):
+        if token is None or _reads(token):
             SharedSetting.objects.update_or_create(name=PHOTO_KEYS, defaults={
-                "fingerprint": keys.encrypt(_PHOTO_KEY_CHECK).decode(), "recorded_by": who})
+                "fingerprint": encrypt(_PHOTO_KEY_CHECK).decode(), "recorded_by": who})
         else:
             log.error("FACEREC_PHOTO_KEYS cannot read photos encrypted with this deployment's keys: were the "
                       "keys replaced instead of rotated (new key first, old ones after it)?")
@@ -124,12 +122,13 @@ def problems(queues: Collection[str] | None) -> list[str]:
         log.warning("could not compare this worker's settings with the site's (database unreachable: %s)", exc)
         return []
     found: list[str] = []
-    if stored.get(SECRET_KEY, _secret_fingerprint()) != _secret_fingerprint():
+    secret = _secret_fingerprint()
+    if stored.get(SECRET_KEY, secret) != secret:
         found.append(f"SECRET_KEY differs from the site's: {_FROM_THE_SITE}")
-    keys, token = _photo_keys(), stored.get(PHOTO_KEYS)
-    if token is not None and keys is None:
+    token = stored.get(PHOTO_KEYS)
+    if token is not None and not settings.FACEREC_PHOTO_KEYS:
         found.append(f"FACEREC_PHOTO_KEYS is not set, so this worker cannot read the face photos: {_FROM_THE_SITE}")
-    elif token is not None and not _reads(keys, token):
+    elif token is not None and not _reads(token):
         found.append("FACEREC_PHOTO_KEYS differ from the site's: this worker cannot read the photos the site "
                      f"encrypts; {_FROM_THE_SITE} (all keys, current first)")
     if queues is None or settings.GPU_QUEUE in queues:

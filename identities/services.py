@@ -601,12 +601,9 @@ def _store_face(image: EnrollmentImage, outcome: _FaceOutcome, faces: list[dict]
     image.save()
 
 
-def _index_in(faces: list[dict], detection) -> int | None:
-    from recognition.pipeline.quality import box_overlap
-
-    if not faces or detection is None:
-        return None
-    return int(np.argmax([box_overlap(face["box"], detection.box) for face in faces]))
+def _index_in(several: list, detection) -> int | None:
+    """Where the face checked is among the significant faces kept (None: a single face, or another one)."""
+    return next((i for i, face in enumerate(several) if face is detection), None)
 
 
 def process_photo(image_id: int) -> str | None:
@@ -656,12 +653,12 @@ def _process_claimed(image: EnrollmentImage, claim: int) -> str | None:
     outcome = _check_face(image, pixels, detections, chosen, thresholds, pipeline, embedding=chosen_embedding)
     if outcome.rejection is not None:
         return _finish_rejected(image, *outcome.rejection, outcome.figures, detection=outcome.detection,
-                                claim=claim, faces=faces, face_index=_index_in(faces, outcome.detection))
+                                claim=claim, faces=faces, face_index=_index_in(several, outcome.detection))
     with transaction.atomic():
         image = EnrollmentImage.objects.select_for_update().get(pk=image_id)
         if image.status != Status.PROCESSING or image.attempts != claim:
             return None  # erased, or re-queued (and perhaps claimed again) meanwhile
-        _store_face(image, outcome, faces, _index_in(faces, outcome.detection), pipeline)
+        _store_face(image, outcome, faces, _index_in(several, outcome.detection), pipeline)
         audit.record(action="photo.process", target=image,
                      details={"status": image.status, "possible_duplicate": outcome.duplicate is not None,
                               "liveness": outcome.liveness, "faces": len(faces) or None})

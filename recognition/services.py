@@ -490,12 +490,12 @@ def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, t
     """Search, classifier and open-set decision for one face: (candidates by score, decided_by, the reason
     it is unknown or None when the first candidate is the person)."""
     from recognition import selectors
-    from recognition.pipeline.open_set import identify_among
+    from recognition.pipeline.open_set import DECIDED_BY_SCORE, EMPTY_GALLERY, identify_among
 
     neighbours = selectors.nearest_identities(embedding, model_version=gallery.model_version,
                                               limit=max(top_k, 5))
     if not neighbours:
-        return [], "score", "empty_gallery"
+        return [], DECIDED_BY_SCORE, EMPTY_GALLERY
     answer = identify_among(embedding, [str(n.identity_id) for n in neighbours],
                             np.array([n.score_similarity for n in neighbours]), comparisons=gallery.templates,
                             scorer=selectors.scorer(gallery.model_version), classifier=gallery.classifier)
