@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts import roles, selectors, services
 from accounts.models import ApiToken
 from accounts.roles import requires
-from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
+from core.api import Pagination, StrictInputSerializer, error_responses, filtered_page, get_visible_or_404
 
 _STATE_HELP = "active; expired (past expires_at); revoked."
 
@@ -60,7 +60,7 @@ class ApiTokenListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         state = serializers.ChoiceField(choices=ApiToken.State.choices, required=False,
                                         help_text="Any state when absent.")
-        user = serializers.IntegerField(required=False, min_value=1, help_text="An account's id.")
+        user = serializers.IntegerField(source="user_id", required=False, min_value=1, help_text="An account's id.")
 
         class Meta:
             ref_name = "ApiTokenFilter"
@@ -81,12 +81,8 @@ class ApiTokenListApi(APIView):
                    parameters=[FilterSerializer],
                    responses={200: ApiTokenOutputSerializer(many=True), **error_responses(400, 401, 403, 404)})
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
-        tokens = selectors.api_tokens(state=data.get("state"), user_id=data.get("user"))
-        return paginated_response(request=request, view=self, queryset=tokens,
-                                  serializer_class=ApiTokenOutputSerializer)
+        return filtered_page(request=request, view=self, filter_serializer=self.FilterSerializer,
+                             select=selectors.api_tokens, serializer_class=ApiTokenOutputSerializer)
 
     @extend_schema(summary="Create an API token",
                    description="Answers the whole token once, in `token`; only its hash is kept. Audited as "

@@ -7,10 +7,12 @@ ones are logged with the request id and answered with a generic 500, never a tra
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import IntegrityError
+from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
@@ -180,6 +182,16 @@ def paginated_response(*, request, view, queryset, serializer_class, context: di
     data = serializer_class(page, many=True, context={"request": request, **(context or {})}).data
     return paginator.get_paginated_response(data)
 
+
+def filtered_page(*, request, view, filter_serializer: type[serializers.Serializer],
+                  select: Callable[..., QuerySet], serializer_class, context: dict | None = None) -> Response:
+    """A list view's GET: the query string checked by `filter_serializer` (a 400 naming the field at fault),
+    its values passed to `select` as keywords (a field's `source` names the keyword; an absent filter is not
+    passed), one page of the result."""
+    filters = filter_serializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    return paginated_response(request=request, view=view, queryset=select(**filters.validated_data),
+                              serializer_class=serializer_class, context=context)
 
 
 def get_visible_or_404(queryset, pk: int, what: str):

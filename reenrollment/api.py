@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import requires
-from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
+from core.api import Pagination, StrictInputSerializer, error_responses, filtered_page, get_visible_or_404
 from identities.models import Identity
 from reenrollment import selectors, services
 from reenrollment.models import ReenrollmentRequest
@@ -75,7 +75,8 @@ class ReenrollmentRequestListApi(APIView):
         status = serializers.ChoiceField(choices=ReenrollmentRequest.Status.choices, required=False,
                                          help_text="Any status when absent.")
         reason = serializers.ChoiceField(choices=ReenrollmentRequest.Reason.choices, required=False)
-        identity = serializers.IntegerField(required=False, min_value=1, help_text="An identity id.")
+        identity = serializers.IntegerField(source="identity_id", required=False, min_value=1,
+                                            help_text="An identity id.")
 
         class Meta:
             ref_name = "ReenrollmentRequestFilter"
@@ -85,13 +86,9 @@ class ReenrollmentRequestListApi(APIView):
                    responses={200: ReenrollmentRequestOutputSerializer(many=True),
                               **error_responses(400, 401, 403, 404)})
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
-        requests = selectors.reenrollment_requests(status=data.get("status"), reason=data.get("reason"),
-                                                   identity_id=data.get("identity"))
-        return paginated_response(request=request, view=self, queryset=requests,
-                                  serializer_class=ReenrollmentRequestOutputSerializer)
+        return filtered_page(request=request, view=self, filter_serializer=self.FilterSerializer,
+                             select=selectors.reenrollment_requests,
+                             serializer_class=ReenrollmentRequestOutputSerializer)
 
 
 class ReenrollmentRequestDetailApi(APIView):
