@@ -8,6 +8,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # inside ready(): these modules import models, which load only after this module
         from accounts import schema  # noqa: F401 (registers the API token's security scheme)
         from accounts import signals
         from accounts.roles import ensure_roles

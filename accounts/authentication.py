@@ -7,9 +7,6 @@ token_revoked, token_expired, inactive_account) and `WWW-Authenticate: Bearer` n
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -19,8 +16,6 @@ from accounts.models import ApiToken
 
 KEYWORDS = (b"bearer", b"token")  # "Token" as DRF's TokenAuthentication took it, for existing clients
 REALM = "api"
-# last_used_at is kept to the minute: one conditional UPDATE per token and minute, not one per call.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class ApiTokenAuthentication(BaseAuthentication):
@@ -43,7 +38,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             self._fail(request, f"token {state}", f"token_{state}")
         if not token.user.is_active:
             self._fail(request, "the token's account is inactive", "inactive_account")
-        self._touch(token, now)
+        services.record_token_use(token=token, now=now)
         return token.user, token
 
     def authenticate_header(self, request) -> str:
@@ -62,17 +57,6 @@ class ApiTokenAuthentication(BaseAuthentication):
         if token is None or not services.secret_matches(token, secret):
             return None
         return token
-
-    @staticmethod
-    def _touch(token: ApiToken, now) -> None:
-        stale = now - LAST_USED_RESOLUTION
-        if token.last_used_at is not None and token.last_used_at > stale:
-            return
-        updated = (ApiToken.objects.filter(pk=token.pk)
-                   .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
-                   .update(last_used_at=now))
-        if updated:
-            token.last_used_at = now
 
     @staticmethod
     def _fail(request, message: str, code: str):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from accounts import selectors
 from accounts.models import ApiToken
 from core.forms import add_domain_error
 
@@ -53,7 +53,7 @@ class TokenForm(forms.Form):
         elif not account and not new_client and "account" not in self.errors and "new_client" not in self.errors:
             self.add_error("account", "Give the account the token acts as, or a new API client account.")
         elif account:
-            user = get_user_model().objects.filter(username=account).first()
+            user = selectors.account_named(account)
             if user is None:
                 self.add_error("account", f"No account is called {account!r}.")
             elif not user.is_active:

@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from functools import wraps
 
+from django.apps import apps
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 CAPABILITIES: dict[str, str] = {
@@ -85,10 +90,6 @@ def ensure_roles(sender=None, **_kwargs) -> None:
     once the last app's permissions exist, so a changed table here reaches every database
     without a data migration.
     """
-    from django.apps import apps
-    from django.contrib.auth.models import Group, Permission
-    from django.contrib.contenttypes.models import ContentType
-
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if sender is not None and with_models and sender is not with_models[-1]:
         return
@@ -108,8 +109,6 @@ def ensure_roles(sender=None, **_kwargs) -> None:
 
 def assign_role(user, role: str) -> None:
     """Put the user in the role's group; an admin also gets the Django admin (is_staff)."""
-    from django.contrib.auth.models import Group
-
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     user.groups.add(Group.objects.get(name=role))
@@ -122,8 +121,6 @@ def assign_role(user, role: str) -> None:
 
 def check_page_access(user, *capabilities: str) -> None:
     """PermissionDenied unless the user may use pages and holds one of the capabilities."""
-    from django.core.exceptions import PermissionDenied
-
     if is_token_only(user):
         raise PermissionDenied("this account uses API tokens only")
     if not any(can(user, name) for name in capabilities):
@@ -133,7 +130,6 @@ def check_page_access(user, *capabilities: str) -> None:
 def capability_required(*capabilities: str):
     """Page decorator: signed in (else the login page), holding one of the capabilities and allowed a
     session (else 403)."""
-    from django.contrib.auth.decorators import login_required
 
     def decorator(view):
         @login_required

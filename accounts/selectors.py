@@ -1,7 +1,8 @@
-"""Reads of API tokens that the pages, the API and the admin share."""
+"""Reads of API tokens and accounts that the pages, the API, the admin and the services share."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -28,3 +29,15 @@ def api_tokens(*, state: str | None = None, user_id: int | None = None) -> Query
 def token_by_prefix(prefix: str) -> ApiToken | None:
     """The token with this public prefix, with its account, for authentication."""
     return ApiToken.objects.select_related("user").filter(prefix=prefix).first()
+
+
+def account_named(username: str):
+    """The account with exactly this username, or None."""
+    User = get_user_model()
+    return User.objects.filter(**{User.USERNAME_FIELD: username}).first()
+
+
+def username_taken(username: str) -> bool:
+    """Whether an account has this username, whatever its case."""
+    User = get_user_model()
+    return User.objects.filter(**{f"{User.USERNAME_FIELD}__iexact": username}).exists()

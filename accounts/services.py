@@ -12,16 +12,17 @@ import hashlib
 import hmac
 import secrets
 import string
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts import roles
+from accounts import roles, selectors
 from accounts.errors import ExpiryInPast, InactiveAccount, UsernameTaken
 from accounts.models import ApiToken
 from audit import services as audit
@@ -31,6 +32,8 @@ TOKEN_PREFIX = "frk"
 PREFIX_BYTES = 6  # 12 hex characters: the public id
 SECRET_ALPHABET = string.ascii_letters + string.digits
 SECRET_LENGTH = 43  # 62**43 > 2**256: as strong as 32 random bytes
+# last_used_at is kept to the minute: one conditional UPDATE per token and minute, not one per call.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_secret(secret: str) -> str:
@@ -80,7 +83,7 @@ def create_token(*, user, name: str, expires_at: datetime | None = None, actor) 
                                                 expires_at=expires_at, created_by=_user_or_none(actor))
             break
         except IntegrityError:
-            if not ApiToken.objects.filter(prefix=prefix).exists():
+            if selectors.token_by_prefix(prefix) is None:
                 raise
     else:
         raise RuntimeError("no free token prefix after 5 attempts")
@@ -100,6 +103,18 @@ def revoke_token(*, token: ApiToken, actor) -> ApiToken:
     return token
 
 
+def record_token_use(*, token: ApiToken, now: datetime) -> None:
+    """Set last_used_at, to the minute (not audited: it is the token's own use)."""
+    stale = now - LAST_USED_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    updated = (ApiToken.objects.filter(pk=token.pk)
+               .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale))
+               .update(last_used_at=now))
+    if updated:
+        token.last_used_at = now
+
+
 @transaction.atomic
 def create_api_client(*, username: str, actor, can_enroll: bool = False):
     """A token-only account (role api_client, no usable password); `can_enroll` grants it `enroll` too."""
@@ -114,7 +129,7 @@ def create_api_client(*, username: str, actor, can_enroll: bool = False):
         UnicodeUsernameValidator()(username)
     except ValidationError as exc:
         raise DomainError(exc.messages[0], field="username") from None
-    if User.objects.filter(**{f"{User.USERNAME_FIELD}__iexact": username}).exists():
+    if selectors.username_taken(username):
         raise UsernameTaken(f"the username {username!r} is taken", field="username")
     user = User(**{User.USERNAME_FIELD: username})
     user.set_unusable_password()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db.models.signals import m2m_changed
 
 from accounts import roles
 from audit import services as audit
@@ -51,8 +52,6 @@ def audit_capability_change(sender, instance, action, reverse, model, pk_set, **
 
 
 def connect() -> None:
-    from django.db.models.signals import m2m_changed
-
     User = get_user_model()
     m2m_changed.connect(audit_role_change, sender=User.groups.through, dispatch_uid="accounts.audit_roles")
     m2m_changed.connect(audit_capability_change, sender=User.user_permissions.through,
