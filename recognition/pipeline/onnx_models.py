@@ -84,7 +84,7 @@ def export_onnx_bytes(model: torch.nn.Module, dummy: torch.Tensor, output_names:
     """Export `model` (eval, CPU, float32) to ONNX at ONNX_OPSET: `input` -> `output_names`, with
     `dynamic_axes` (default: the batch axis only). The bytes depend only on the weights, the
     arguments and torch: exported to memory, no temporary file name ends up in them."""
-    import torch
+    import torch  # heavy: only when an export is missing or stale
 
     buf = io.BytesIO()
     with warnings.catch_warnings():

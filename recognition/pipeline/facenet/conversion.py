@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from recognition.pipeline.errors import WeightsUnavailable
 
 if TYPE_CHECKING:  # heavy imports stay lazy: torch costs seconds to import
-    import numpy as np
     import torch
 
 GRAPH_FILENAME = "graph_final.pb"
@@ -149,7 +150,7 @@ class GraphConstants:
 
 def read_graph_constants(pb_path: Path) -> GraphConstants:
     """Parse a frozen GraphDef and return every Const node as a numpy array."""
-    from tensorboard.compat.proto.graph_pb2 import GraphDef
+    from tensorboard.compat.proto.graph_pb2 import GraphDef  # heavy, and only `make weights` converts
     from tensorboard.util.tensor_util import make_ndarray
 
     graph = GraphDef()
@@ -180,8 +181,7 @@ def convert_graph(pb_path: Path) -> dict[str, torch.Tensor]:
     BatchNorm1d are kept unfolded. Raises WeightConversionError unless every
     parameter constant is consumed exactly and the result loads with strict=True.
     """
-    import numpy as np
-    import torch
+    import torch  # heavy: only `make weights` (or a missing cache) converts
     from facenet_pytorch import InceptionResnetV1
     from facenet_pytorch.models.inception_resnet_v1 import BasicConv2d
 
@@ -267,7 +267,7 @@ def convert_graph(pb_path: Path) -> dict[str, torch.Tensor]:
 
 
 def serialise_state_dict(state: dict[str, torch.Tensor]) -> bytes:
-    import torch
+    import torch  # heavy: only when converting
 
     # Saving to memory (not to the temp path) keeps the archive name, and so the
     # file bytes and sha256, independent of the temp file's name.

@@ -190,7 +190,7 @@ class FaceEmbedder:
         """Raw network output for one standardised NCHW float32 batch."""
         if self._session is not None:
             return self._session.run(batch, ["embeddings"])[0]
-        import torch
+        import torch  # heavy: the torch backend only
 
         assert self._torch_model is not None
         x = torch.from_numpy(batch).to(self.device)

@@ -146,7 +146,7 @@ class _CropBatches:
 
 def float_nodes(model_path: Path) -> list[str]:
     """Nodes left in float: the convolution on the raw pixels and the final linear layer."""
-    import onnx
+    import onnx  # heavy, and only quantising needs it
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
     inputs = {i.name for i in graph.input}
@@ -160,7 +160,7 @@ def float_nodes(model_path: Path) -> list[str]:
 
 def quantize_bytes(fp32_path: Path, crops: np.ndarray) -> bytes:
     """The int8 (QDQ) model of the fp32 ONNX file at ``fp32_path``, calibrated on ``crops``."""
-    from onnxruntime.quantization import (
+    from onnxruntime.quantization import (  # heavy: only quantising
         CalibrationMethod,
         QuantFormat,
         QuantType,
@@ -204,7 +204,7 @@ def ensure_int8_export(models_dir: Path | str, spec: str = DEFAULT_SPEC, *,
     path = _int8_path(fp32)
 
     def quantize() -> tuple[bytes, dict]:
-        import onnxruntime
+        import onnxruntime  # heavy: only quantising
 
         crops = calibration_crops(calibration_images(lfw_dir), models_dir=models_dir)
         return quantize_bytes(fp32.path, crops), {

@@ -110,7 +110,7 @@ def ensure_converted_weights(models_dir: Path | str) -> WeightsFile:
 
 
 def _state_dict_into_model(state: Any, origin: str) -> torch.nn.Module:
-    from facenet_pytorch import InceptionResnetV1
+    from facenet_pytorch import InceptionResnetV1  # torch: heavy, only when a model is built
 
     if not isinstance(state, dict):
         raise WeightsUnavailable(f"{origin} does not hold a state_dict (got {type(state).__name__})")
@@ -125,7 +125,7 @@ def _state_dict_into_model(state: Any, origin: str) -> torch.nn.Module:
 
 
 def _load_state_file(path: Path) -> Any:
-    import torch
+    import torch  # heavy: only when a model is built
 
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -136,13 +136,13 @@ def _load_state_file(path: Path) -> Any:
 def vggface2_cache_path() -> Path:
     """Where facenet-pytorch keeps downloaded VGGFace2 weights: $TORCH_HOME/checkpoints
     (not torch.hub.get_dir(), which adds 'hub/')."""
-    from facenet_pytorch.models.inception_resnet_v1 import get_torch_home
+    from facenet_pytorch.models.inception_resnet_v1 import get_torch_home  # torch: heavy, for the vggface2 spec only
 
     return Path(get_torch_home()) / "checkpoints" / VGGFACE2_FILENAME
 
 
 def _load_vggface2(timeout_s: float) -> tuple[torch.nn.Module, ModelInfo]:
-    from facenet_pytorch import InceptionResnetV1
+    from facenet_pytorch import InceptionResnetV1  # torch: heavy, only when a model is built
 
     hint = (
         "facenet-pytorch's VGGFace2 weights are not available: they are downloaded from "

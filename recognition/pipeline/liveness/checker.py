@@ -64,7 +64,7 @@ def scaled_box(box: Box, image_shape: Sequence[int], scale: float) -> tuple[int,
 
 def liveness_crop(image: np.ndarray, box: Box, scale: float) -> np.ndarray:
     """(80, 80, 3) uint8 BGR crop of an RGB image, as the reference feeds its networks."""
-    import cv2
+    import cv2  # heavy: only when scoring
 
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} {image.shape}")

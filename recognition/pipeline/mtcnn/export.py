@@ -53,7 +53,7 @@ def find_mtcnn_weights(net: str) -> Path:
 def export_mtcnn_bytes(net: str) -> bytes:
     """Export one MTCNN net (float32, CPU) to ONNX; the bytes depend only on weights and torch."""
     import torch  # heavy: only when an export is missing or stale
-    from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
+    from facenet_pytorch.models.mtcnn import ONet, PNet, RNet  # torch: heavy
 
     model = {"pnet": PNet, "rnet": RNet, "onet": ONet}[net](pretrained=True).eval().float()
     size = NET_INPUT_SIZE[net]

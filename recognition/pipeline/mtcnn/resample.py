@@ -31,7 +31,7 @@ def integral_images(images: Sequence[np.ndarray], out: np.ndarray | None = None)
 
     A fourth (unused) channel pads each pixel's sums to 16 bytes, so one gather of a
     16-byte element fetches all three channels (see _pixels)."""
-    import cv2
+    import cv2  # heavy: imported on the first detection, not with the pipeline
 
     if out is None:
         h, w = images[0].shape[:2]
