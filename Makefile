@@ -5,9 +5,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 MODELS_DIR ?= var/models
-# `make weights LIVENESS_SOURCE=/path` on a machine without ../shared (a worker machine: copy the
-# folder var/models/antispoof of the site's machine).
-LIVENESS_SOURCE ?=
+# Where `make weights` installs the liveness weights from, and the LFW its int8 embedder is calibrated
+# on. `make weights LIVENESS_SOURCE=/path` on a machine without ../shared (a worker machine: copy the
+# folder var/models/antispoof of the site's machine); without LFW the int8 model is skipped, with a warning.
+LIVENESS_SOURCE ?= ../shared/models/antispoof
+LFW_DIR ?= ../shared/data/lfw
 # `make worker QUEUES=gpu CONCURRENCY=1`: a worker of this deployment (see README, Deployment).
 QUEUES ?= default,gpu
 CONCURRENCY ?= 1
@@ -28,7 +30,8 @@ install: $(STAMP)
 # with a warning without it); installs the liveness (MiniFASNet) weights from ../shared/models/antispoof,
 # SHA-256 checked, with their ONNX exports.
 weights: install
-	$(PY) -m recognition.pipeline.weights --models-dir $(MODELS_DIR) $(if $(LIVENESS_SOURCE),--liveness-source $(LIVENESS_SOURCE))
+	$(PY) -m recognition.pipeline.prepare_weights --models-dir $(MODELS_DIR) --liveness-source $(LIVENESS_SOURCE) \
+		--lfw-dir $(LFW_DIR)
 
 run: weights
 	$(PY) -m facerec_site.run

@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from evaluation import metrics  # noqa: E402
 from recognition.pipeline.detection import FaceDetector, crop_face, nearest_to_center  # noqa: E402
-from recognition.pipeline.embedding import FaceEmbedder  # noqa: E402
+from recognition.pipeline.facenet.embedder import FaceEmbedder  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
 from recognition.pipeline.lfw import read_pairs, unique_images  # noqa: E402
 from tests.shared_data import LFW_DIR  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> int:
 
     pairs = read_pairs(args.pairs, LFW_DIR, check_exists=True)
     paths = unique_images(pairs)
-    detector = FaceDetector()
+    detector = FaceDetector(models_dir=args.models_dir)
     embedder = FaceEmbedder(models_dir=args.models_dir, device="cpu", backend="onnx")
     started = time.monotonic()
     images, detections = {}, {}

@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from evaluation import metrics  # noqa: E402
 from recognition.pipeline.detection import FaceDetector, central_detection, crop_face, nearest_to_center  # noqa: E402
-from recognition.pipeline.embedding import FaceEmbedder, l2_normalise  # noqa: E402
+from recognition.pipeline.facenet.embedder import FaceEmbedder  # noqa: E402
+from recognition.pipeline.facenet.preprocessing import l2_normalise  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
 from recognition.pipeline.lfw import read_pairs, unique_images  # noqa: E402
 from tests.shared_data import LFW_DIR  # noqa: E402
@@ -42,8 +43,8 @@ BACKENDS = ("onnx", "onnx-int8")  # the first is the reference the others are co
 LABELS = {"onnx": "fp32 (onnx)", "onnx-int8": "int8 (onnx-int8)"}
 
 
-def detect_crops(paths: list[Path], log=print) -> np.ndarray:
-    detector = FaceDetector(device="cpu", min_face_size=20)
+def detect_crops(paths: list[Path], models_dir: Path, log=print) -> np.ndarray:
+    detector = FaceDetector(device="cpu", min_face_size=20, models_dir=models_dir)
     crops = np.zeros((len(paths), 160, 160, 3), np.uint8)
     started = time.perf_counter()
     for start in range(0, len(paths), 64):
@@ -55,7 +56,7 @@ def detect_crops(paths: list[Path], log=print) -> np.ndarray:
     return crops
 
 
-def load_crops(paths: list[Path], cache: Path | None) -> np.ndarray:
+def load_crops(paths: list[Path], cache: Path | None, models_dir: Path) -> np.ndarray:
     listing = cache.with_suffix(".paths.txt") if cache else None
     names = [str(p) for p in paths]
     if cache and cache.is_file() and listing.is_file():
@@ -63,7 +64,7 @@ def load_crops(paths: list[Path], cache: Path | None) -> np.ndarray:
         if set(names) <= set(cached):
             index = {p: i for i, p in enumerate(cached)}
             return np.load(cache, mmap_mode="r")[[index[p] for p in names]]
-    crops = detect_crops(paths, log=lambda m: print(m, file=sys.stderr, flush=True))
+    crops = detect_crops(paths, models_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
     if cache:
         np.save(cache, crops)
         listing.write_text("\n".join(names) + "\n")
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lfw", action="store_true", help="also LFW View 2 accuracy (all 7,701 images)")
     parser.add_argument("--lfw-dir", type=Path, default=LFW_DIR)
     parser.add_argument("--crops-cache", type=Path, default=None, help=".npy file to keep the crops in")
-    parser.add_argument("--models-dir", type=Path, default=None, help="default: <repo>/var/models")
+    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "var" / "models")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per backend and batch size")
     parser.add_argument("--json", dest="json_out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.lfw:
         step = max(1, len(images) // args.faces)
         images = images[::step][: args.faces]
-    crops = load_crops(images, args.crops_cache)
+    crops = load_crops(images, args.crops_cache, args.models_dir)
     index = {str(p): i for i, p in enumerate(images)}
 
     embedders = {name: {b: FaceEmbedder(models_dir=args.models_dir, device="cpu", backend=name, batch_size=b,

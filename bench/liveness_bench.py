@@ -29,9 +29,10 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from recognition.pipeline.detection import FaceDetector, nearest_to_center  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
-from recognition.pipeline.liveness import DEFAULT_THRESHOLD, LivenessChecker, default_source_dir  # noqa: E402
+from recognition.pipeline.liveness import DEFAULT_THRESHOLD, LivenessChecker  # noqa: E402
 
 DATA = Path(os.environ.get("FACEREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+SAMPLES = REPO_ROOT.parent / "shared" / "models" / "antispoof" / "samples"  # the reference's attack photos
 SWEEP = (0.005, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5)  # thresholds the acceptance is also printed for
 SAMPLES = {"image_T1.jpg": "live", "image_F1.jpg": "attack", "image_F2.jpg": "attack"}
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
 
-    detector = FaceDetector()
+    detector = FaceDetector(models_dir=args.models_dir)
     checker = LivenessChecker(models_dir=args.models_dir, threshold=threshold)
     rows = []
     for name, paths in (("LFW", lfw_paths(args.lfw)), ("ORL", orl_paths())):
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
 
     samples = []
     for file, truth in SAMPLES.items():
-        image = load_image_file(default_source_dir() / "samples" / file)
+        image = load_image_file(SAMPLES / file)
         face = nearest_to_center(detector.detect(image), image.shape)
         result = checker.check(image, [face])[0]
         samples.append({"sample": file, "truth": truth, "score": result.score, "is_live": result.is_live})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+MODELS_DIR = Path(os.environ.get("FACEREC_MODELS_DIR", REPO_ROOT / "var" / "models"))
 
 from evaluation import metrics  # noqa: E402
 from recognition.pipeline.detection import (  # noqa: E402
@@ -36,7 +38,7 @@ from recognition.pipeline.detection import (  # noqa: E402
     min_face_size_for,
     nearest_to_center,
 )
-from recognition.pipeline.embedding import FaceEmbedder  # noqa: E402
+from recognition.pipeline.facenet.embedder import FaceEmbedder  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
 from recognition.pipeline.lfw import read_pairs, unique_images  # noqa: E402
 from tests.shared_data import LFW_DIR, ORL_DIR  # noqa: E402
@@ -91,8 +93,9 @@ def main() -> int:
     pairs = read_pairs(LFW_DIR / "pairs.txt", LFW_DIR, check_exists=True)
     paths = unique_images(pairs)[: args.limit]
     detectors = {"torch@20": FaceDetector(min_face_size=20, backend="torch")}
-    detectors.update({f"onnx@{m:g}": FaceDetector(min_face_size=m, backend="onnx") for m in args.min_face})
-    embedder = FaceEmbedder(device="cpu", backend="onnx", batch_size=32)
+    detectors.update({f"onnx@{m:g}": FaceDetector(min_face_size=m, backend="onnx", models_dir=MODELS_DIR)
+                      for m in args.min_face})
+    embedder = FaceEmbedder(models_dir=MODELS_DIR, device="cpu", backend="onnx", batch_size=32)
     found: dict[str, list[list[Detection]]] = {k: [] for k in detectors}
     seconds = dict.fromkeys(detectors, 0.0)
     embedding_of: dict[str, dict[str, np.ndarray]] = {k: {} for k in detectors}
@@ -128,7 +131,7 @@ def main() -> int:
     orl = [load_image_file(p) for p in orl_paths]
     orl_names = [str(p.relative_to(p.parents[1])) for p in orl_paths]
     torch20 = detectors["torch@20"]
-    onnx20 = detectors.get("onnx@20") or FaceDetector(min_face_size=20, backend="onnx")  # loaded once
+    onnx20 = detectors.get("onnx@20") or FaceDetector(min_face_size=20, backend="onnx", models_dir=MODELS_DIR)  # loaded once
     torch_orl, onnx_orl = torch20.detect_many(orl), onnx20.detect_many(orl)
     report["orl_equivalence_torch20_vs_onnx20"] = compare(torch_orl, onnx_orl, orl_names)
     torch_orl_pad, onnx_orl_pad = torch20.detect_many(orl, pad_ratio=0.3), onnx20.detect_many(orl, pad_ratio=0.3)

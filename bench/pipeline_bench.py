@@ -30,7 +30,7 @@ from recognition.pipeline.detection import (  # noqa: E402
     min_face_size_for,
     nearest_to_center,
 )
-from recognition.pipeline.embedding import FaceEmbedder  # noqa: E402
+from recognition.pipeline.facenet.embedder import FaceEmbedder  # noqa: E402
 from recognition.pipeline.faces import FacePipeline  # noqa: E402
 from recognition.pipeline.images import load_image_file  # noqa: E402
 from tests.shared_data import LFW_IMAGES  # noqa: E402
@@ -144,7 +144,7 @@ def main() -> int:
 
     naive_model = embedders["torch"]._torch_model if args.device == "cpu" else None
     if naive_model is None:
-        from recognition.pipeline.weights import load_facenet
+        from recognition.pipeline.facenet.loading import load_facenet
         naive_model, _ = load_facenet("casia-webface", args.models_dir, args.device)
 
     def naive():

@@ -17,7 +17,7 @@ from facerec_site.workers import queue_backlog, worker_states
 from recognition.db_extension import MINIMUM_PGVECTOR, dotted, version_at_least
 
 QUEUES = ("default", settings.GPU_QUEUE)
-WEIGHTS_NOT_PREPARED = "weights not prepared: run `make weights` (python -m recognition.pipeline.weights)"
+WEIGHTS_NOT_PREPARED = "weights not prepared: run `make weights` (python -m recognition.pipeline.prepare_weights)"
 
 
 def check_database() -> dict[str, Any]:
@@ -129,7 +129,7 @@ def weight_files() -> dict[str, Any]:
     asks this in its parent process, before the pool forks (CUDA must not be initialised there)."""
     from pathlib import Path
 
-    from recognition.pipeline import weights
+    from recognition.pipeline.facenet import loading as weights
 
     spec, models_dir = settings.FACEREC_WEIGHTS, Path(settings.FACEREC_MODELS_DIR)
     status: dict[str, Any] = {"weights": spec}

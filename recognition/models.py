@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-EMBEDDING_DIM = 512
+from recognition.pipeline.facenet import EMBEDDING_DIM
 
 
 class FaceEmbedding(models.Model):

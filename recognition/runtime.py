@@ -7,13 +7,15 @@ process; they load their networks lazily on first use, never at import time.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from django.conf import settings
 
 from recognition.pipeline.detection import FaceDetector, min_face_size_for
 from recognition.pipeline.devices import cuda_available
-from recognition.pipeline.embedding import FaceEmbedder
+from recognition.pipeline.facenet.embedder import FaceEmbedder
 from recognition.pipeline.faces import FacePipeline
+from recognition.pipeline.liveness import DEFAULT_THRESHOLD, LivenessChecker
 
 
 def torch_device() -> str:
@@ -37,7 +39,14 @@ def get_embedder_for(weights: str) -> FaceEmbedder:
         device=settings.FACEREC_DEVICE,
         backend=settings.FACEREC_EMBEDDING_BACKEND,
         batch_size=settings.FACEREC_EMBEDDING_BATCH_SIZE,
+        calibration_dir=int8_calibration_dir(),
     )
+
+
+def int8_calibration_dir() -> Path:
+    """LFW, to quantise the int8 embedder where `make weights` has not: ../shared/data/lfw beside
+    the checkout (the pipeline knows no folder of its own)."""
+    return Path(settings.BASE_DIR).parent / "shared" / "data" / "lfw"
 
 
 def detection_min_face_px() -> float:
@@ -61,10 +70,8 @@ def get_pipeline_for(weights: str) -> FacePipeline:
 
 
 @functools.cache
-def get_liveness_checker():
+def get_liveness_checker() -> LivenessChecker:
     """The passive liveness check (two MiniFASNets), loaded on first use like the embedder."""
-    from recognition.pipeline.liveness import DEFAULT_THRESHOLD, LivenessChecker
-
     threshold = settings.FACEREC_LIVENESS_THRESHOLD
     return LivenessChecker(models_dir=settings.FACEREC_MODELS_DIR,
                            threshold=DEFAULT_THRESHOLD if threshold is None else threshold)

@@ -8,6 +8,8 @@ SHARED_DATA = Path(os.environ.get("FACEREC_SHARED_DATA", REPO_ROOT.parent / "sha
 LFW_DIR = SHARED_DATA / "lfw"
 LFW_IMAGES = LFW_DIR / "lfw-deepfunneled"
 ORL_DIR = SHARED_DATA / "att_faces"
+# The MiniFASNet liveness weights `make weights` installs from, and the reference's sample photos.
+ANTISPOOF_SOURCE = REPO_ROOT.parent / "shared" / "models" / "antispoof"
 
 
 def lfw_bytes(person: str = "George_W_Bush", n: int = 1) -> bytes:

@@ -17,6 +17,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
+from recognition.pipeline.mtcnn import MtcnnDetector, MtcnnNets, load_mtcnn_models
+
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
 Backend = Literal["auto", "torch", "onnx"]
@@ -146,12 +148,9 @@ class FaceDetector:
         )
 
     def _load_onnx(self) -> Any:
-        from recognition.pipeline.mtcnn import MtcnnDetector, MtcnnNets
-        from recognition.pipeline.mtcnn_export import load_mtcnn_sessions
-
         # Single-threaded sessions driven by one worker thread per core: the numpy steps run
         # in parallel too, and a busy machine does not stall the networks' thread pools.
-        nets = MtcnnNets.from_sessions(load_mtcnn_sessions(self.models_dir, threads=1))
+        nets = MtcnnNets.from_models(load_mtcnn_models(self.models_dir, threads=1))
         return MtcnnDetector(nets, min_face_size=self.min_face_size, thresholds=self.thresholds,
                              factor=self.factor, workers=os.cpu_count() or 1)
 

@@ -26,3 +26,7 @@ class ImageRejected(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class WeightsUnavailable(RuntimeError):
+    """A model's weights (or an export of them) cannot be found, fetched or loaded."""

@@ -23,7 +23,8 @@ from recognition.pipeline.detection import (
     largest,
     nearest_to_center,
 )
-from recognition.pipeline.embedding import EMBEDDING_DIM, FaceEmbedder
+from recognition.pipeline.facenet.constants import EMBEDDING_DIM
+from recognition.pipeline.facenet.embedder import FaceEmbedder
 
 Selection = Literal["all", "center", "largest"]
 

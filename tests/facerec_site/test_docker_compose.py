@@ -26,7 +26,7 @@ APP_SERVICES = ("web", "worker", "beat")
 # What a public host must set (docker-compose.tls.yml); the values only have to be there.
 PUBLIC_SITE = {"SITE_HOST": "faces.example.org", "SECRET_KEY": "k" * 60, "FACEREC_PHOTO_KEYS": "a-fernet-key",
                "POSTGRES_PASSWORD": "a-database-password"}
-WEIGHTS_STEP = ("python -m recognition.pipeline.weights --models-dir /data/models "
+WEIGHTS_STEP = ("python -m recognition.pipeline.prepare_weights --models-dir /data/models "
                 "--liveness-source /data/antispoof-source")
 # Where each piece of state lives: the named volume, its mount point and the setting naming it.
 STATE_VOLUMES = {"state": ("/data/var", "FACEREC_VAR_DIR"), "media": ("/data/media", "MEDIA_ROOT"),

@@ -14,15 +14,15 @@ from rest_framework.test import APIClient
 from audit.models import AuditLog
 from identities import services as identity_services
 from identities.models import EnrollmentImage
-from recognition.pipeline.liveness import default_source_dir
 from tests.api_helpers import api_client
 from tests.recognition.conftest import PASSWORD, display_name, lfw_bytes
+from tests.shared_data import ANTISPOOF_SOURCE
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 
-ATTACK = (default_source_dir() / "samples" / "image_F2.jpg").read_bytes()  # a face shown on a screen
-LIVE_SAMPLE = (default_source_dir() / "samples" / "image_T1.jpg").read_bytes()
+ATTACK = (ANTISPOOF_SOURCE / "samples" / "image_F2.jpg").read_bytes()  # a face shown on a screen
+LIVE_SAMPLE = (ANTISPOOF_SOURCE / "samples" / "image_T1.jpg").read_bytes()
 
 
 def upload(data: bytes, name: str = "probe.jpg") -> SimpleUploadedFile:

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--background", action="store_true", help="run as a Celery task on the gpu queue")
 
     def handle(self, *args, weights: str | None, batch_size: int, background: bool, **options):
-        from recognition.pipeline.weights import WeightsUnavailable
+        from recognition.pipeline.errors import WeightsUnavailable
 
         weights = weights or settings.FACEREC_WEIGHTS
         if background:

@@ -45,7 +45,7 @@ def facenet_models_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def casia_weights(facenet_models_dir):
-    from recognition.pipeline.weights import ensure_converted_weights
+    from recognition.pipeline.facenet.loading import ensure_converted_weights
 
     return ensure_converted_weights(facenet_models_dir)
 
@@ -62,7 +62,7 @@ def face_crops() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def casia_torch_model(facenet_models_dir, casia_weights):
-    from recognition.pipeline.weights import load_facenet
+    from recognition.pipeline.facenet.loading import load_facenet
 
     model, _info = load_facenet("casia-webface", facenet_models_dir, "cpu")
     return model
@@ -70,13 +70,13 @@ def casia_torch_model(facenet_models_dir, casia_weights):
 
 @pytest.fixture(scope="session")
 def torch_embedder(facenet_models_dir, casia_weights):
-    from recognition.pipeline.embedding import FaceEmbedder
+    from recognition.pipeline.facenet.embedder import FaceEmbedder
 
     return FaceEmbedder(models_dir=facenet_models_dir, device="cpu", backend="torch", batch_size=4)
 
 
 @pytest.fixture(scope="session")
 def onnx_embedder(facenet_models_dir, casia_weights):
-    from recognition.pipeline.embedding import FaceEmbedder
+    from recognition.pipeline.facenet.embedder import FaceEmbedder
 
     return FaceEmbedder(models_dir=facenet_models_dir, device="cpu", backend="onnx", batch_size=4)

@@ -1,4 +1,4 @@
-"""The ONNX MTCNN (recognition.pipeline.mtcnn + mtcnn_export) against facenet-pytorch's, on real photos."""
+"""The ONNX MTCNN (recognition.pipeline.mtcnn: the numpy port and the exports) against facenet-pytorch's, on real photos."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from recognition.pipeline import mtcnn
+from recognition.pipeline.artifacts import sha256_file
 from recognition.pipeline.detection import (
     ONNX_BATCH_PIXELS,
     Detection,
@@ -20,13 +21,12 @@ from recognition.pipeline.detection import (
     min_face_size_for,
 )
 from recognition.pipeline.images import load_image_file
-from recognition.pipeline.mtcnn_export import (
+from recognition.pipeline.mtcnn.export import (
     NETS,
     ensure_mtcnn_onnx,
     export_mtcnn_bytes,
     onnx_path,
 )
-from recognition.pipeline.weights import sha256_file
 from tests.conftest import REPO_ROOT
 from tests.shared_data import LFW_IMAGES, ORL_DIR
 

@@ -11,14 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recognition.pipeline import embedding
-from recognition.pipeline.embedding import (
-    EMBEDDING_DIM,
-    FaceEmbedder,
-    ensure_onnx_export,
-    standardise,
-)
-from recognition.pipeline.weights import MODEL_VERSION, PT_FILENAME, SIDECAR_FILENAME, sha256_file
+from recognition.pipeline.artifacts import sha256_file
+from recognition.pipeline.facenet import embedder as embedding
+from recognition.pipeline.facenet.constants import EMBEDDING_DIM, MODEL_VERSION, PT_FILENAME, SIDECAR_FILENAME
+from recognition.pipeline.facenet.embedder import FaceEmbedder
+from recognition.pipeline.facenet.export import ensure_onnx_export
+from recognition.pipeline.facenet.preprocessing import standardise
 
 
 def assert_unit_rows(emb: np.ndarray) -> None:
@@ -28,8 +26,8 @@ def assert_unit_rows(emb: np.ndarray) -> None:
 
 def test_importing_the_pipeline_loads_neither_django_nor_torch():
     code = (
-        "import sys, recognition.pipeline.embedding, recognition.pipeline.weights; "
-        "from recognition.pipeline.embedding import FaceEmbedder; FaceEmbedder(device='cpu'); "
+        "import sys, recognition.pipeline.facenet.embedder, recognition.pipeline.prepare_weights; "
+        "from recognition.pipeline.facenet.embedder import FaceEmbedder; FaceEmbedder(device='cpu'); "
         "bad = [m for m in ('django', 'torch', 'onnxruntime') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3])

@@ -14,16 +14,19 @@ from itertools import combinations
 import numpy as np
 import pytest
 
-from recognition.pipeline import embedding, quantization
-from recognition.pipeline.embedding import BACKENDS, EMBEDDING_DIM, FaceEmbedder, ensure_onnx_export
-from recognition.pipeline.lfw import read_pairs, unique_images
-from recognition.pipeline.quantization import (
+from recognition.pipeline.artifacts import sha256_file
+from recognition.pipeline.facenet import embedder as embedding
+from recognition.pipeline.facenet import int8
+from recognition.pipeline.facenet.constants import EMBEDDING_DIM, PT_FILENAME, SIDECAR_FILENAME
+from recognition.pipeline.facenet.embedder import BACKENDS, FaceEmbedder
+from recognition.pipeline.facenet.export import ensure_onnx_export
+from recognition.pipeline.facenet.int8 import (
     CALIBRATION_IMAGES,
     CalibrationDataMissing,
     calibration_images,
     ensure_int8_export,
 )
-from recognition.pipeline.weights import PT_FILENAME, SIDECAR_FILENAME, sha256_file
+from recognition.pipeline.lfw import read_pairs, unique_images
 from tests.shared_data import LFW_DIR
 
 FP32_ONNX = "facenet-casia-webface.onnx"
@@ -66,7 +69,7 @@ def test_int8_embeds_with_the_same_weights(int8_embedder, onnx_embedder, int8_fi
     assert int8_embedder.model_info == onnx_embedder.model_info
     meta = json.loads(int8_file.path.with_name(f"{int8_file.path.name}.json").read_text())
     assert meta["fp32_onnx_sha256"] == int8_file.fp32.sha256 == sha256_file(int8_file.fp32.path)
-    assert meta["sha256"] == int8_file.sha256 and meta["recipe"] == quantization.RECIPE
+    assert meta["sha256"] == int8_file.sha256 and meta["recipe"] == int8.RECIPE
 
 
 def test_unknown_backend_is_refused_with_the_known_names():
@@ -108,8 +111,8 @@ def quantiser_calls(monkeypatch, face_crops):
         calls.append(sha256_file(fp32_path))
         return b"int8 model of " + calls[-1].encode()
 
-    monkeypatch.setattr(quantization, "calibration_crops", lambda paths, models_dir=None: face_crops)
-    monkeypatch.setattr(quantization, "quantize_bytes", fake_quantize)
+    monkeypatch.setattr(int8, "calibration_crops", lambda paths, models_dir=None: face_crops)
+    monkeypatch.setattr(int8, "quantize_bytes", fake_quantize)
     return calls
 
 

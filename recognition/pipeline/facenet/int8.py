@@ -31,14 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from recognition.pipeline.embedding import OnnxFile, ensure_onnx_export, standardise
-from recognition.pipeline.weights import (
-    DEFAULT_SPEC,
-    ModelInfo,
-    WeightsUnavailable,
-    default_models_dir,
-    ensure_cached_export,
-)
+from recognition.pipeline.artifacts import ensure_cached_export
+from recognition.pipeline.detection import FaceDetector, crop_face, nearest_to_center
+from recognition.pipeline.errors import WeightsUnavailable
+from recognition.pipeline.facenet.constants import DEFAULT_SPEC
+from recognition.pipeline.facenet.export import OnnxFile, ensure_onnx_export
+from recognition.pipeline.facenet.loading import ModelInfo
+from recognition.pipeline.facenet.preprocessing import standardise
+from recognition.pipeline.images import load_image_file
+from recognition.pipeline.lfw import read_pairs, unique_images
 
 # Evenly spaced picks from the sorted candidate images: enough faces for stable
 # activation ranges, few enough that `make weights` (MTCNN on 2 cores) stays quick.
@@ -87,16 +88,15 @@ class Int8OnnxFile:
         return self.fp32.weights
 
 
-def default_lfw_dir() -> Path:
-    """The shared data set: ``../shared/data/lfw`` beside the repository."""
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "lfw"
-
-
-def calibration_images(lfw_dir: Path | str | None = None) -> list[Path]:
-    """The fixed, ordered list of images the int8 model is calibrated on."""
-    from recognition.pipeline.lfw import read_pairs, unique_images
-
-    root = Path(lfw_dir) if lfw_dir is not None else default_lfw_dir()
+def calibration_images(lfw_dir: Path | str | None) -> list[Path]:
+    """The fixed, ordered list of images the int8 model is calibrated on, from the LFW folder
+    `lfw_dir` (the caller's: ``make weights`` passes ../shared/data/lfw)."""
+    if lfw_dir is None:
+        raise CalibrationDataMissing(
+            "no LFW folder given to calibrate the int8 embedder on; run `make weights` where ../shared/data "
+            "is present, or use backend 'onnx'"
+        )
+    root = Path(lfw_dir)
     dev_train, view2 = root / "pairsDevTrain.txt", root / "pairs.txt"
     if not dev_train.is_file() or not view2.is_file():
         raise CalibrationDataMissing(
@@ -115,9 +115,6 @@ def calibration_images(lfw_dir: Path | str | None = None) -> list[Path]:
 def calibration_crops(paths: list[Path], detector: Any = None, models_dir: Path | None = None) -> np.ndarray:
     """uint8 (N, 160, 160, 3) crops of the face nearest each image's centre, in ``paths`` order
     (MTCNN from `models_dir` unless a `detector` is given)."""
-    from recognition.pipeline.detection import FaceDetector, crop_face, nearest_to_center
-    from recognition.pipeline.images import load_image_file
-
     missing = [p for p in paths if not p.is_file()]
     if missing:
         raise CalibrationDataMissing(f"{len(missing)} LFW calibration images missing (first: {missing[0]})")
@@ -149,7 +146,7 @@ class _CropBatches:
 
 def float_nodes(model_path: Path) -> list[str]:
     """Nodes left in float: the convolution on the raw pixels and the final linear layer."""
-    import onnx
+    import onnx  # heavy, and only quantising needs it
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
     inputs = {i.name for i in graph.input}
@@ -163,7 +160,7 @@ def float_nodes(model_path: Path) -> list[str]:
 
 def quantize_bytes(fp32_path: Path, crops: np.ndarray) -> bytes:
     """The int8 (QDQ) model of the fp32 ONNX file at ``fp32_path``, calibrated on ``crops``."""
-    from onnxruntime.quantization import (
+    from onnxruntime.quantization import (  # heavy: only quantising
         CalibrationMethod,
         QuantFormat,
         QuantType,
@@ -193,21 +190,21 @@ def _int8_path(fp32: OnnxFile) -> Path:
     return fp32.path.with_suffix(".int8.onnx")
 
 
-def ensure_int8_export(models_dir: Path | str | None = None, spec: str = DEFAULT_SPEC, *,
+def ensure_int8_export(models_dir: Path | str, spec: str = DEFAULT_SPEC, *,
                        lfw_dir: Path | str | None = None) -> Int8OnnxFile:
     """Return the cached int8 model of ``spec``'s ONNX export, quantising when missing or stale
     (quantised from another export or with another recipe).
 
-    Quantising needs the LFW images (``lfw_dir``, default ``../shared/data/lfw``) and
-    MTCNN; it takes a minute or two on 2 cores, so ``make weights`` does it ahead of use.
+    Quantising needs the LFW images (``lfw_dir``; a cached model needs none) and MTCNN; it
+    takes a minute or two on 2 cores, so ``make weights`` does it ahead of use.
     Raises CalibrationDataMissing when the images are not there.
     """
-    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+    models_dir = Path(models_dir)
     fp32 = ensure_onnx_export(models_dir, spec)
     path = _int8_path(fp32)
 
     def quantize() -> tuple[bytes, dict]:
-        import onnxruntime
+        import onnxruntime  # heavy: only quantising
 
         crops = calibration_crops(calibration_images(lfw_dir), models_dir=models_dir)
         return quantize_bytes(fp32.path, crops), {
@@ -231,7 +228,6 @@ __all__ = [
     "Int8OnnxFile",
     "calibration_crops",
     "calibration_images",
-    "default_lfw_dir",
     "ensure_int8_export",
     "quantize_bytes",
 ]

@@ -4,31 +4,20 @@ facenet-pytorch installs P-Net, R-Net and O-Net state_dicts in its ``data/`` fol
 (nothing is downloaded). Each net is exported to ``<models_dir>/mtcnn-<net>.onnx`` with
 a dynamic batch axis (and dynamic height/width for the fully convolutional P-Net),
 cached with a ``.json`` sidecar holding the export's sha256 and that of its source
-weights, like the FaceNet export in recognition.pipeline.embedding. Importing this
-module imports neither torch nor onnxruntime.
+weights (recognition.pipeline.artifacts). Importing this module imports neither torch
+nor onnxruntime.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import io
-import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from recognition.pipeline.weights import (
-    WeightsUnavailable,
-    default_models_dir,
-    ensure_cached_export,
-    sha256_file,
-)
+from recognition.pipeline.artifacts import ensure_cached_export, required_models_dir, sha256_file
+from recognition.pipeline.errors import WeightsUnavailable
+from recognition.pipeline.onnx_models import ONNX_OPSET, OnnxModel, batch_axes, export_onnx_bytes
 
-if TYPE_CHECKING:
-    import onnxruntime
-
-ONNX_OPSET = 17
 NETS = ("pnet", "rnet", "onet")
 # Input side of R-Net and O-Net; P-Net takes any size of at least 12.
 NET_INPUT_SIZE = {"pnet": 12, "rnet": 24, "onet": 48}
@@ -61,40 +50,29 @@ def find_mtcnn_weights(net: str) -> Path:
                              "install the 'facenet-pytorch' package")
 
 
-def _build_net(net: str):
-    from facenet_pytorch.models.mtcnn import ONet, PNet, RNet
-
-    model = {"pnet": PNet, "rnet": RNet, "onet": ONet}[net](pretrained=True)
-    return model.eval().float()
-
-
 def export_mtcnn_bytes(net: str) -> bytes:
     """Export one MTCNN net (float32, CPU) to ONNX; the bytes depend only on weights and torch."""
-    import torch
+    import torch  # heavy: only when an export is missing or stale
+    from facenet_pytorch.models.mtcnn import ONet, PNet, RNet  # torch: heavy
 
-    model = _build_net(net)
+    model = {"pnet": PNet, "rnet": RNet, "onet": ONet}[net](pretrained=True).eval().float()
     size = NET_INPUT_SIZE[net]
-    # P-Net's dummy is larger than its minimum so that tracing sees a non-trivial map.
-    dummy = torch.zeros(2, 3, 4 * size, 4 * size) if net == "pnet" else torch.zeros(2, 3, size, size)
     outputs = NET_OUTPUTS[net]
-    axes = {"input": {0: "batch"}, **{name: {0: "batch"} for name in outputs}}
     if net == "pnet":
+        # P-Net's dummy is larger than its minimum so that tracing sees a non-trivial map.
+        dummy = torch.zeros(2, 3, 4 * size, 4 * size)
         axes = {"input": {0: "batch", 2: "height", 3: "width"},
                 **{name: {0: "batch", 2: "out_height", 3: "out_width"} for name in outputs}}
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        # As for FaceNet: the TorchScript exporter needs no onnxscript and suits these small nets.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (dummy,), buf, input_names=["input"], output_names=list(outputs),
-                          dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
-    return buf.getvalue()
+    else:
+        dummy, axes = torch.zeros(2, 3, size, size), batch_axes(outputs)
+    return export_onnx_bytes(model, dummy, outputs, axes)
 
 
-def ensure_mtcnn_onnx(models_dir: Path | str | None = None) -> dict[str, MtcnnOnnxFile]:
-    """The three cached exports, exporting those missing or stale (under the models dir lock)."""
-    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+def ensure_mtcnn_onnx(models_dir: Path | str, nets: tuple[str, ...] = NETS) -> dict[str, MtcnnOnnxFile]:
+    """The cached exports of `nets`, exporting those missing or stale (under the models dir lock)."""
+    models_dir = Path(models_dir)
     files: dict[str, MtcnnOnnxFile] = {}
-    for net in NETS:
+    for net in nets:
         source = find_mtcnn_weights(net)
         source_sha = sha256_file(source)
         path = onnx_path(models_dir, net)
@@ -105,7 +83,7 @@ def ensure_mtcnn_onnx(models_dir: Path | str | None = None) -> dict[str, MtcnnOn
 
 
 def _export(net: str, source: Path) -> tuple[bytes, dict]:
-    import torch
+    import torch  # heavy: only when an export is missing or stale
 
     size = "(batch, 3, height, width), height and width >= 12" if net == "pnet" else \
         f"(batch, 3, {NET_INPUT_SIZE[net]}, {NET_INPUT_SIZE[net]})"
@@ -119,18 +97,21 @@ def _export(net: str, source: Path) -> tuple[bytes, dict]:
     }
 
 
-def load_mtcnn_sessions(models_dir: Path | str | None = None, threads: int | None = None
-                        ) -> dict[str, onnxruntime.InferenceSession]:
-    """CPU ONNX Runtime sessions for pnet, rnet and onet (exported first if needed)."""
-    import onnxruntime as ort
+class MtcnnNetOnnx(OnnxModel):
+    """One of MTCNN's nets on ONNX Runtime, exported first where needed."""
 
-    files = ensure_mtcnn_onnx(models_dir)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or os.cpu_count() or 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return {net: ort.InferenceSession(str(f.path), options, providers=["CPUExecutionProvider"])
-            for net, f in files.items()}
+    def __init__(self, models_dir: Path | str | None, net: str, *, threads: int | None = None) -> None:
+        super().__init__()
+        self.models_dir, self.net, self.threads = models_dir, net, threads
+
+    def model_file(self) -> Path:
+        return ensure_mtcnn_onnx(required_models_dir(self.models_dir), (self.net,))[self.net].path
 
 
-__all__ = ["NETS", "MtcnnOnnxFile", "ensure_mtcnn_onnx", "export_mtcnn_bytes", "find_mtcnn_weights",
-           "load_mtcnn_sessions", "onnx_path"]
+def load_mtcnn_models(models_dir: Path | str | None, threads: int | None = None) -> dict[str, MtcnnNetOnnx]:
+    """pnet, rnet and onet, loaded (exported first if needed)."""
+    return {net: MtcnnNetOnnx(models_dir, net, threads=threads).load() for net in NETS}
+
+
+__all__ = ["NETS", "MtcnnNetOnnx", "MtcnnOnnxFile", "ensure_mtcnn_onnx", "export_mtcnn_bytes", "find_mtcnn_weights",
+           "load_mtcnn_models", "onnx_path"]

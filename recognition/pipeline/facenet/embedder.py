@@ -5,45 +5,32 @@ weights were trained with; not per-image prewhitening) and mapped to L2-normalis
 float32 512-d vectors. Interchangeable backends: torch (eager, CUDA in half
 precision), ONNX Runtime on CPU using an ONNX export of the same network cached
 beside the converted weights, and ONNX Runtime on an int8 quantisation of that
-export (recognition.pipeline.quantization). Models load lazily on first use.
+export (facenet.int8). Models load lazily on first use.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import threading
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
+from recognition.pipeline.artifacts import required_models_dir
 from recognition.pipeline.devices import cuda_available
-from recognition.pipeline.weights import (
-    DEFAULT_SPEC,
-    MODEL_NAME,
-    ModelInfo,
-    default_models_dir,
-    describe_weights,
-    ensure_cached_export,
-    load_facenet,
-)
+from recognition.pipeline.facenet.constants import DEFAULT_SPEC, EMBEDDING_DIM
+from recognition.pipeline.facenet.export import OnnxFile, ensure_onnx_export
+from recognition.pipeline.facenet.int8 import CalibrationDataMissing, Int8OnnxFile, ensure_int8_export
+from recognition.pipeline.facenet.loading import ModelInfo, load_facenet
+from recognition.pipeline.facenet.preprocessing import as_crops, l2_normalise, standardise
+from recognition.pipeline.onnx_models import OnnxModel
 
 if TYPE_CHECKING:
-    import onnxruntime
     import torch
 
-    from recognition.pipeline.quantization import Int8OnnxFile
-
 logger = logging.getLogger(__name__)
-
-CROP_SIZE = 160
-EMBEDDING_DIM = 512
-ONNX_OPSET = 17
 
 Device = Literal["auto", "cpu", "cuda"]
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
@@ -57,106 +44,28 @@ ONNX_BACKENDS = ("onnx", "onnx-int8")
 CPU_AUTO_BACKEND = "onnx"
 
 
-@dataclass(frozen=True)
-class OnnxFile:
-    """A cached ONNX export and the weights it was exported from."""
+class FaceNetOnnx(OnnxModel):
+    """FaceNet on ONNX Runtime: the fp32 export of `spec`'s weights, or its int8 model (quantised
+    on first use where `make weights` has not, from the LFW images in `lfw_dir`)."""
 
-    path: Path
-    sha256: str
-    weights: ModelInfo
+    def __init__(self, models_dir: Path | str | None, spec: str = DEFAULT_SPEC, *, int8: bool = False,
+                 lfw_dir: Path | str | None = None) -> None:
+        super().__init__()
+        self.models_dir, self.spec, self.int8, self.lfw_dir = models_dir, spec, int8, lfw_dir
+        self.file: OnnxFile | Int8OnnxFile | None = None
+
+    def model_file(self) -> Path:
+        models_dir = required_models_dir(self.models_dir)
+        self.file = (ensure_int8_export(models_dir, self.spec, lfw_dir=self.lfw_dir) if self.int8
+                     else ensure_onnx_export(models_dir, self.spec))
+        return self.file.path
 
     @property
-    def weights_sha256(self) -> str:
-        return self.weights.sha256
-
-
-def standardise(crops: np.ndarray) -> np.ndarray:
-    """uint8 NHWC RGB -> float32 NCHW in FaceNet's fixed ``(x - 127.5) / 128`` scale."""
-    x = crops.astype(np.float32)
-    x -= 127.5
-    x *= 1.0 / 128.0  # 1/128 is exact in binary, so this equals the division
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
-
-
-def _as_crops(crops: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-    if isinstance(crops, np.ndarray):
-        arr = crops
-    else:
-        items = list(crops)
-        if not items:
-            return np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8)
-        arr = np.stack(items)
-    if arr.ndim == 3:  # a single crop
-        arr = arr[None]
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (CROP_SIZE, CROP_SIZE, 3):
-        raise ValueError(
-            f"expected uint8 RGB crops of shape (N, {CROP_SIZE}, {CROP_SIZE}, 3), got {arr.dtype} {arr.shape}"
-        )
-    return arr
-
-
-def _onnx_stem(spec: str, weights: ModelInfo) -> str:
-    # The default weights get a stable, readable name; other weights are keyed by content.
-    return MODEL_NAME if spec == DEFAULT_SPEC else f"facenet-{weights.sha256[:16]}"
-
-
-def export_onnx_bytes(model: torch.nn.Module, *, input_size: int = CROP_SIZE, output_name: str = "embeddings"
-                      ) -> bytes:
-    """Export a network of square image batches (eval, CPU, float32; InceptionResnetV1 by default)
-    to ONNX with a dynamic batch axis: `input` (batch, 3, size, size) -> `output_name`."""
-    import torch
-
-    dummy = torch.zeros(2, 3, input_size, input_size)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        # The TorchScript exporter is deprecated but needs no onnxscript and handles
-        # this plain conv net fine; dynamo=True would add a dependency for nothing.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model,
-            (dummy,),
-            buf,
-            input_names=["input"],
-            output_names=[output_name],
-            dynamic_axes={"input": {0: "batch"}, output_name: {0: "batch"}},
-            opset_version=ONNX_OPSET,
-            dynamo=False,
-        )
-    return buf.getvalue()
-
-
-def ensure_onnx_export(models_dir: Path | str | None = None, spec: str = DEFAULT_SPEC) -> OnnxFile:
-    """Return the cached ONNX export of ``spec``'s network, exporting when missing or stale.
-
-    The sidecar ``<name>.onnx.json`` records the export's sha256 and the sha256 of
-    the weights it came from, so new weights (or a corrupted file) trigger a re-export.
-    """
-    models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
-    weights = describe_weights(spec, models_dir)
-    path = models_dir / f"{_onnx_stem(spec, weights)}.onnx"
-
-    def export() -> tuple[bytes, dict]:
-        import torch
-
-        model, loaded = load_facenet(spec, models_dir, "cpu")
-        if loaded.sha256 != weights.sha256:
-            raise RuntimeError(f"weights for {spec!r} changed during export")
-        return export_onnx_bytes(model.float()), {
-            "weights_name": weights.name,
-            "weights_version": weights.version,
-            "opset": ONNX_OPSET,
-            "torch": torch.__version__,
-            "input": "input: float32 (batch, 3, 160, 160), (x - 127.5) / 128",
-            "output": "embeddings: float32 (batch, 512), L2-normalised",
-        }
-
-    sha = ensure_cached_export(path, models_dir, {"weights_sha256": weights.sha256}, export)
-    return OnnxFile(path=path, sha256=sha, weights=weights)
+    def weights(self) -> ModelInfo:
+        """The weights embedded with (the same for the fp32 and the int8 model)."""
+        self.load()
+        assert self.file is not None
+        return self.file.weights
 
 
 class FaceEmbedder:
@@ -189,7 +98,7 @@ class FaceEmbedder:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.weights = weights
-        self.models_dir = Path(models_dir) if models_dir is not None else default_models_dir()
+        self.models_dir = Path(models_dir) if models_dir is not None else None
         self.batch_size = batch_size
         self._requested_device = device
         self._requested_backend = backend
@@ -198,7 +107,7 @@ class FaceEmbedder:
         self._resolved: tuple[str, str] | None = None
         self._lock = threading.Lock()
         self._torch_model: torch.nn.Module | None = None
-        self._session: onnxruntime.InferenceSession | None = None
+        self._session: FaceNetOnnx | None = None
         self._info: ModelInfo | None = None
 
     # -- configuration ------------------------------------------------------------
@@ -261,11 +170,9 @@ class FaceEmbedder:
             model = model.half()
         return model, info
 
-    def _load_int8_or_fp32(self) -> tuple[onnxruntime.InferenceSession, ModelInfo]:
+    def _load_int8_or_fp32(self) -> tuple[FaceNetOnnx, ModelInfo]:
         """'auto' on CPU: the int8 model, or the fp32 export where there is no int8 model
         and no LFW to calibrate one on (e.g. a container without ../shared/data)."""
-        from recognition.pipeline.quantization import CalibrationDataMissing
-
         try:
             return self._load_onnx(int8=True)
         except CalibrationDataMissing as exc:
@@ -273,29 +180,17 @@ class FaceEmbedder:
             self._resolved = ("cpu", "onnx")
             return self._load_onnx()
 
-    def _load_onnx(self, *, int8: bool = False) -> tuple[onnxruntime.InferenceSession, ModelInfo]:
-        import onnxruntime as ort
-
-        if int8:
-            from recognition.pipeline.quantization import ensure_int8_export
-
-            onnx_file: OnnxFile | Int8OnnxFile = ensure_int8_export(
-                self.models_dir, self.weights, lfw_dir=self.calibration_dir)
-        else:
-            onnx_file = ensure_onnx_export(self.models_dir, self.weights)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(onnx_file.path), options, providers=["CPUExecutionProvider"])
-        return session, onnx_file.weights
+    def _load_onnx(self, *, int8: bool = False) -> tuple[FaceNetOnnx, ModelInfo]:
+        model = FaceNetOnnx(self.models_dir, self.weights, int8=int8, lfw_dir=self.calibration_dir).load()
+        return model, model.weights
 
     # -- inference ----------------------------------------------------------------
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """Raw network output for one standardised NCHW float32 batch."""
         if self._session is not None:
-            return self._session.run(["embeddings"], {"input": batch})[0]
-        import torch
+            return self._session.run(batch, ["embeddings"])[0]
+        import torch  # heavy: the torch backend only
 
         assert self._torch_model is not None
         x = torch.from_numpy(batch).to(self.device)
@@ -320,7 +215,7 @@ class FaceEmbedder:
         ``tta``: horizontal-flip test time augmentation, the re-normalised mean of the
         embeddings of each crop and of its mirror image.
         """
-        arr = _as_crops(crops)
+        arr = as_crops(crops)
         if arr.shape[0] == 0:
             return np.zeros((0, EMBEDDING_DIM), np.float32)
         self._ensure_loaded()
@@ -336,15 +231,4 @@ class FaceEmbedder:
         return f"FaceEmbedder(weights={self.weights!r}, {where}, batch_size={self.batch_size})"
 
 
-__all__ = [
-    "BACKENDS",
-    "CPU_AUTO_BACKEND",
-    "CROP_SIZE",
-    "EMBEDDING_DIM",
-    "FaceEmbedder",
-    "OnnxFile",
-    "ensure_onnx_export",
-    "export_onnx_bytes",
-    "l2_normalise",
-    "standardise",
-]
+__all__ = ["BACKENDS", "CPU_AUTO_BACKEND", "FaceEmbedder", "FaceNetOnnx"]
