@@ -26,6 +26,14 @@ _ATTRIBUTES_HELP = ("Optional attributes recorded with the person's consent, key
                     "an empty value drops its key. On update the object replaces the stored one.")
 
 
+def _cleaned(clean, data):
+    """`clean(data)`, the service's one check, with its DomainError as the field's validation error."""
+    try:
+        return clean(data)
+    except DomainError as exc:
+        raise serializers.ValidationError(exc.message, code=exc.code)
+
+
 class AttributesField(serializers.DictField):
     """key -> text; parsed by identities.services.clean_attributes, the one place with the rules."""
 
@@ -33,10 +41,7 @@ class AttributesField(serializers.DictField):
     child = serializers.CharField(allow_blank=True, max_length=identity_services.MAX_ATTRIBUTE_VALUE_CHARS)
 
     def to_internal_value(self, data) -> dict[str, str]:
-        try:
-            return identity_services.clean_attributes(data)
-        except DomainError as exc:
-            raise serializers.ValidationError(exc.message, code=exc.code)
+        return _cleaned(identity_services.clean_attributes, data)
 
 
 _CONTACT_EMAIL_HELP = ("Optional; where re-enrollment and consent-expiry notices go. Blank when there is none "
@@ -53,10 +58,7 @@ class ContactEmailField(serializers.EmailField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data) -> str:
-        try:
-            return identity_services.clean_contact_email(data)
-        except DomainError as exc:
-            raise serializers.ValidationError(exc.message, code=exc.code)
+        return _cleaned(identity_services.clean_contact_email, data)
 
 
 # One rule for erased identities on every endpoint, said in the schema: reads answer 200 with
