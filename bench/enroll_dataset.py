@@ -35,9 +35,9 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.db.models import Q  # noqa: E402
 
-from identities import services  # noqa: E402
+from enrollment import services  # noqa: E402
 from identities.models import EnrollmentImage, Identity  # noqa: E402
-from identities.services import Upload  # noqa: E402
+from enrollment.services import Upload  # noqa: E402
 from recognition.pipeline.images import IMAGE_SUFFIXES  # noqa: E402
 
 

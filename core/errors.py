@@ -49,3 +49,10 @@ class PhotoRejected(DomainError):
 
     code = "image_rejected"
     status = 400
+
+    @classmethod
+    def from_image_rejected(cls, exc, *, field: str, label: str = "", detail=None) -> PhotoRejected:
+        """The one mapping of the pipeline's ImageRejected (`reason`, `detail`) to an answer: its reason is
+        the code; too many bytes is 413, anything else 400. `label` (a file name) leads the message."""
+        return cls(f"{label}: {exc.detail}" if label else exc.detail, code=exc.reason, field=field, detail=detail,
+                   status=413 if exc.reason == "too_large" else 400)

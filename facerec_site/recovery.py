@@ -28,7 +28,7 @@ REPORT_TASK = "evaluation.tasks.run_report"
 
 def recover_lost_work(app) -> dict:
     from evaluation.services import requeue_orphaned_reports
-    from identities.services import requeue_stale_photos
+    from enrollment.services import requeue_stale_photos
 
     started = time.time()
     states = worker_states(app)

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "recognition",
     "evaluation",
     "reenrollment",
+    "enrollment",
     "django_celery_beat",
 ]
 

@@ -14,7 +14,7 @@ urlpatterns = [
     path("login/", security.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("identities.api_urls")),
+    path("api/v1/", include("enrollment.api_urls")),
     path("api/v1/", include("recognition.api_urls")),
     path("api/v1/", include("evaluation.api_urls")),
     path("api/v1/", include("reenrollment.api_urls")),
@@ -24,7 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from its own URL (?script): no inline script for the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    path("identities/", include("identities.urls")),
+    path("identities/", include("enrollment.urls")),
     path("recognize/", include("recognition.urls")),
     path("reports/", include("evaluation.urls")),
     path("reenrollment/", include("reenrollment.urls")),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from accounts import roles
 from audit.models import AuditLog
-from identities.models import EnrollmentImage, Identity
+from identities.models import Consent, EnrollmentImage, Identity
 
 # Who reaches people's records, for the pages and the API: any of these reads them (scoped_to says
 # which), any of those changes them (may_change_identity says whose).
@@ -86,3 +89,24 @@ def identity_history(identity: Identity) -> QuerySet[AuditLog]:
         | Q(target_type="identities.enrollmentimage", target_id__in=photo_ids)
         | Q(target_type="identities.consent", target_id__in=consent_ids)
     ).order_by("-id")
+
+
+def valid_consent(identity: Identity, at: datetime | None = None) -> Consent | None:
+    """The most recent consent of `identity` that is valid now (or at `at`), or None."""
+    at = at or timezone.now()
+    for consent in identity.consents.filter(withdrawn_at__isnull=True, given_at__lte=at):
+        if consent.is_valid(at):
+            return consent
+    return None
+
+
+def listed_identities(user) -> QuerySet[Identity]:
+    """The people this user may read, with their photo counts, in a stable order for pages."""
+    # Aggregated querysets drop Meta.ordering: order explicitly for stable pages.
+    overview = identities_overview().select_related("created_by").order_by("display_name", "id")
+    return visible_identities(user, overview)
+
+
+def listed_photos(user) -> QuerySet[EnrollmentImage]:
+    """The photo records this user may read, with who uploaded and reviewed them."""
+    return visible_photos(user, EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by"))

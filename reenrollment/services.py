@@ -1,8 +1,8 @@
-"""Writes of re-enrollment: the daily rule check, drift, fulfilment, retirement, consent expiry.
+"""Writes of re-enrollment: the daily rule check, drift, fulfilment, retirement.
 
 Every job takes `now` (the beat tasks pass nothing: the real clock) and is safe to
-run twice: a rule broken again while its request is open raises nothing new, and
-an expired consent is handled once (its identity then carries an erasure date).
+run twice: a rule broken again while its request is open raises nothing new.
+Consent expiry is enrollment.services.expire_consents (a consent lapse, like a withdrawal).
 """
 
 from __future__ import annotations
@@ -21,7 +21,12 @@ from django.utils import timezone
 
 from audit import services as audit
 from core.errors import InvalidTransition, NotFound
-from identities.models import Consent, EnrollmentImage, Identity
+from identities.models import EnrollmentImage, Identity
+from identities.selectors import valid_consent
+from recognition.models import MatchScore
+from recognition.runtime import get_embedder
+from recognition.selectors import active_templates
+from recognition.services import deactivate_templates
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
 
 log = logging.getLogger(__name__)
@@ -56,8 +61,6 @@ def _policy(override: IdentityPolicy | None) -> Policy:
 
 
 def _serving_model_version() -> str:
-    from recognition.runtime import get_embedder
-
     return get_embedder().model_info.version
 
 
@@ -76,9 +79,6 @@ def drift_figures(identity: Identity, *, model_version: str, policy: Policy) -> 
     alike its enrollment photos are). Recent: the median of its last `drift_window`
     successful matches since its last fulfilled re-enrollment. None until both exist.
     """
-    from recognition.models import MatchScore
-    from recognition.selectors import active_templates
-
     vectors = [np.asarray(v, dtype=np.float32) for v in
                active_templates(model_version).filter(identity=identity).values_list("vector", flat=True)]
     if len(vectors) < 2:
@@ -104,8 +104,6 @@ def drift_figures(identity: Identity, *, model_version: str, policy: Policy) -> 
 
 def check_identities(*, now: datetime | None = None) -> list[ReenrollmentRequest]:
     """Raise a request for every identity that breaks a rule (once while it is open); notify; expire old ones."""
-    from identities.services import valid_consent
-
     now = now or timezone.now()
     expire_requests(now=now)
     model_version = _serving_model_version()
@@ -176,16 +174,10 @@ photos to the operator before {due:%Y-%m-%d}; they go through the usual review.
 Request #{id}. You received this because you consented to face recognition; you may
 withdraw that consent at any time.
 """
-CONSENT_SUBJECT = "Your consent to face recognition has expired"
-CONSENT_BODY = """Hello {name},
-
-Your consent to face recognition expired on {expired:%Y-%m-%d}. Your face templates are
-switched off now, and your photos will be erased on {erase:%Y-%m-%d} unless you give
-consent again before then.
-"""
 
 
-def _send(identity: Identity, subject: str, body: str) -> bool:
+def mail_identity(identity: Identity, subject: str, body: str) -> bool:
+    """Mail the person at their contact address; False when there is none or the mail server failed."""
     if not identity.contact_email:
         return False
     try:
@@ -203,7 +195,7 @@ def notify_pending() -> int:
                     .exclude(identity__contact_email="").select_related("identity")):
         body = REQUEST_BODY.format(name=request.identity.display_name, reason=request.get_reason_display(),
                                    due=request.due_at, id=request.pk)
-        if _send(request.identity, REQUEST_SUBJECT, body):
+        if mail_identity(request.identity, REQUEST_SUBJECT, body):
             ReenrollmentRequest.objects.filter(pk=request.pk).update(notified_at=timezone.now())
             audit.record(action="reenrollment.notify", target=request,
                          details={"identity_id": request.identity_id, "channel": "email"})
@@ -237,8 +229,6 @@ def fulfil_requests(*, identity: Identity, approved: list[EnrollmentImage], acto
 
 def retire_old_templates(*, identity: Identity, keep: int, actor=None) -> list[int]:
     """Approved photos beyond the newest `keep` become `retired`: templates off, photo kept until erasure."""
-    from recognition.services import deactivate_templates
-
     old = list(EnrollmentImage.objects.filter(identity=identity, status=EnrollmentImage.Status.APPROVED)
                .order_by("-created_at", "-id").values_list("pk", flat=True)[keep:])
     if not old:
@@ -268,51 +258,6 @@ def dismiss_request(*, request_id: int, actor=None, note: str = "") -> Reenrollm
 
 def _is_user(actor) -> bool:
     return bool(getattr(actor, "is_authenticated", False))
-
-
-# --- consent expiry -------------------------------------------------------------------------
-
-
-def expire_consents(*, now: datetime | None = None) -> list[int]:
-    """Identities whose consent ran out: templates off now, erasure scheduled after the grace period.
-
-    The erasure itself is done by `identities.services.erase_due_identities` (hourly),
-    which checks the consent again, so consent renewed in the grace period keeps the
-    person (their photos then need a new review to become templates again).
-    """
-    from identities.services import valid_consent
-    from recognition.services import deactivate_templates, request_retrain
-
-    now = now or timezone.now()
-    expired_ids = (Consent.objects.filter(expires_at__lte=now, withdrawn_at__isnull=True,
-                                          identity__status=Identity.Status.ACTIVE,
-                                          identity__erasure_due_at__isnull=True)
-                   .values_list("identity_id", flat=True).distinct())
-    handled = []
-    for identity in Identity.objects.filter(pk__in=list(expired_ids)).order_by("pk"):
-        if valid_consent(identity, at=now) is not None:
-            continue  # a newer consent is in force
-        with transaction.atomic():
-            identity = Identity.objects.select_for_update().get(pk=identity.pk)
-            if identity.erasure_due_at is not None:
-                continue  # another run got here first
-            expired_at = (identity.consents.filter(expires_at__lte=now).order_by("-expires_at")
-                          .values_list("expires_at", flat=True).first())
-            # The grace period runs from the expiry; a job that ran late does not extend it.
-            erase_at = max((expired_at or now) + timedelta(days=settings.FACEREC_CONSENT_EXPIRY_GRACE_DAYS), now)
-            deactivated = deactivate_templates(identity=identity)
-            identity.erasure_due_at = erase_at
-            identity.save(update_fields=["erasure_due_at", "updated_at"])
-            audit.record(action="consent.expired", target=identity, details={
-                "expired_at": expired_at.isoformat() if expired_at else None, "templates_deactivated": deactivated,
-                "erasure_due_at": erase_at.isoformat()})
-            if deactivated:
-                request_retrain()
-        if _send(identity, CONSENT_SUBJECT, CONSENT_BODY.format(name=identity.display_name, expired=expired_at or now,
-                                                                erase=erase_at)):
-            audit.record(action="consent.expiry_notify", target=identity, details={"channel": "email"})
-        handled.append(identity.pk)
-    return handled
 
 
 def policy_as_dict(identity: Identity) -> dict:

@@ -1,4 +1,7 @@
-"""Beat-scheduled jobs of re-enrollment: thin and safe to run twice."""
+"""Beat-scheduled jobs of re-enrollment: thin and safe to run twice.
+
+Consent expiry (still named `reenrollment.tasks.expire_consents`) is enrollment.tasks.expire_consents.
+"""
 
 from celery import shared_task
 
@@ -9,9 +12,3 @@ from reenrollment import services
 def check_reenrollment() -> list[int]:
     """Daily: template age, too few photos and drift rules; notifications; expired requests."""
     return [request.pk for request in services.check_identities()]
-
-
-@shared_task(name="reenrollment.tasks.expire_consents")
-def expire_consents() -> list[int]:
-    """Daily: templates of identities whose consent expired go off; erasure follows the grace period."""
-    return services.expire_consents()

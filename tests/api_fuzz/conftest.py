@@ -16,7 +16,7 @@ from django.db import close_old_connections
 from accounts.services import create_token
 from evaluation.models import EvaluationReport
 from evaluation.services import report_dir, report_task_id
-from identities import services as identity_services
+from enrollment import services as identity_services
 from identities.models import EnrollmentImage
 from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import lfw_bytes

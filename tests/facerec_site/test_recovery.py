@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from facerec_site.tasks import recover_lost_work
 from facerec_site.workers import HeldTask, WorkerStates, restore_orphaned_messages, worker_states
-from identities import services
+from enrollment.services import photos as services
 from identities.models import EnrollmentImage
 from tests.conftest import REPO_ROOT
-from tests.identities.test_workflow import enrolled_person, photo, wait_until_processed
+from tests.enrollment.test_workflow import enrolled_person, photo, wait_until_processed
 
 QUEUE = "test-recovery"
 # Takes one message without acknowledging it, prints its task id, and dies as a killed worker does.

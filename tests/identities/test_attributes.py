@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from audit.models import AuditLog
 from core.errors import DomainError
+from enrollment.services import erase_identity
 from identities import services
 from identities.models import Identity
 
@@ -94,7 +95,7 @@ def test_update_replaces_the_attributes_and_refuses_bad_ones_without_saving(admi
 
 def test_erasure_blanks_the_attributes(admin):
     identity = services.create_identity(display_name="Ada", attributes={"cohort": "2024"})
-    services.erase_identity(identity=identity, actor=admin)
+    erase_identity(identity=identity, actor=admin)
     assert Identity.objects.get(pk=identity.pk).attributes == {}
     assert "2024" not in json.dumps(AuditLog.objects.get(action="identity.erase").details)
 

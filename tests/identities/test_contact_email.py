@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from audit.models import AuditLog
 from core.errors import DomainError
+from enrollment.services import erase_identity
 from identities import services
 from identities.models import Identity
 
@@ -65,7 +66,7 @@ def test_update_refuses_a_bad_address_without_saving_anything(admin):
 
 def test_erasure_blanks_the_contact_email(admin):
     identity = services.create_identity(display_name="Ada", contact_email=ADDRESS)
-    services.erase_identity(identity=identity, actor=admin)
+    erase_identity(identity=identity, actor=admin)
     assert Identity.objects.get(pk=identity.pk).contact_email == ""
     assert_no_address_in_the_audit_log(ADDRESS)
 

@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from audit.models import AuditLog
 from facerec_site.local_keys import load_photo_keys
-from identities import services
+from enrollment import services
 from identities.management.commands import rotate_photo_keys
 from identities.models import EnrollmentImage, Identity, private_storage
 from identities.storage import PhotoUndecryptable

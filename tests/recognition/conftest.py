@@ -21,7 +21,7 @@ import pytest
 from django.db import transaction
 from PIL import Image
 
-from identities import services as identity_services
+from enrollment import services as identity_services
 from identities.models import EnrollmentImage, Identity
 from recognition import services
 from recognition.models import ClassifierVersion

@@ -12,7 +12,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
-from identities import services as identity_services
+from enrollment import services as identity_services
 from identities.models import EnrollmentImage
 from tests.api_helpers import api_client
 from tests.recognition.conftest import PASSWORD, display_name, lfw_bytes

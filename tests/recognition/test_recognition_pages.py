@@ -12,7 +12,7 @@ from django.urls import reverse
 from PIL import Image
 
 from audit.models import AuditLog
-from identities import services as identity_services
+from enrollment import services as identity_services
 from identities.models import EnrollmentImage
 from recognition.selectors import default_threshold
 from recognition.services import current_model_version as serving_version

@@ -108,7 +108,7 @@ def test_a_model_change_switches_over_with_complete_templates_and_a_ready_classi
     """Next weights fill their templates while the current ones serve; the switch has no gap."""
     import shutil
 
-    from identities import services as enrollment
+    from enrollment import services as enrollment
     from recognition.pipeline.images import load_image_file
     from recognition.runtime import get_embedder
     from tests.shared_data import LFW_IMAGES

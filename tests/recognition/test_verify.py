@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
-from identities import services as identity_services
+from enrollment import services as identity_services
 from tests.api_helpers import api_client
 from tests.recognition.conftest import grey_jpeg, lfw_bytes
 from tests.users import make_user

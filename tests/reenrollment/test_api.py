@@ -12,7 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
-from identities import services as identity_services
+from enrollment import services as identity_services
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
 from tests.api_helpers import api_client, assert_error
 from tests.reenrollment.test_pages import DRIFT, person, reenrollment_request

@@ -17,7 +17,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from audit.models import AuditLog
-from identities import services as identity_services
+from enrollment import services as identity_services
 from identities.models import Consent, EnrollmentImage, Identity
 from recognition.models import FaceEmbedding, MatchScore
 from recognition.runtime import get_pipeline, read_image_file

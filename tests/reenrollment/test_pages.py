@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditLog
-from identities import services as identity_services
+from enrollment import services as identity_services
 from identities.models import EnrollmentImage, Identity
 from reenrollment import services
 from reenrollment.models import ReenrollmentRequest

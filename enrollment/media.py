@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # What a photo may be served as: the types upload sniffing stores; anything else (a row from
 # elsewhere) goes out as bytes a browser will not interpret.
 SERVED_CONTENT_TYPES = frozenset(CONTENT_TYPES.values())
-CROP_CONTENT_TYPE = "image/png"  # identities.services._save_crop writes PNG
+CROP_CONTENT_TYPE = "image/png"  # enrollment.services.processing writes crops as PNG
 
 
 def photo_file_response(image: EnrollmentImage, which: str) -> HttpResponse:

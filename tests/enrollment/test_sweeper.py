@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditLog
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage
 from tests.shared_data import LFW_IMAGES
 

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as token_services
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage, Identity
 from reenrollment.models import ReenrollmentRequest
 from tests.recognition.conftest import lfw_bytes

@@ -8,7 +8,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from audit.models import AuditLog
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage, Identity
 from tests.shared_data import LFW_IMAGES
 

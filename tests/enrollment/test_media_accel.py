@@ -23,7 +23,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from PIL import Image
 
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage, Identity, private_storage
 from tests import photo_fixtures
 from tests.conftest import REPO_ROOT, database_url

@@ -1,6 +1,6 @@
 """Django admin for identities: browsing, plus review and withdrawal through the same services.
 
-Nothing here writes around identities.services: photos and consents are view-only
+Nothing here writes around the services (enrollment.services): photos and consents are view-only
 with actions, deleting is off (erasure is a service with its audit entry and file
 removal, on the identity page).
 """
@@ -12,8 +12,8 @@ from django.contrib import admin, messages
 
 from core.admin import ViewOnlyAdmin
 from core.errors import DomainError
-from identities import services
-from identities.forms import AttributesField
+from enrollment import services
+from enrollment.forms import AttributesField
 from identities.models import Consent, EnrollmentImage, Identity
 
 ADMIN_REJECTION_REASON = "rejected in admin"

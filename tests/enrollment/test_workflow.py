@@ -13,7 +13,7 @@ from PIL import Image
 
 from audit.models import AuditLog
 from core.errors import ConsentRequired, DuplicatePhoto, InvalidTransition, PhotoRejected
-from identities import services
+from enrollment import services
 from identities.models import Consent, EnrollmentImage, Identity, private_storage
 from recognition.models import ClassifierVersion, FaceEmbedding
 from tests.shared_data import LFW_IMAGES
@@ -156,7 +156,7 @@ def test_processing_twice_creates_one_embedding(celery_worker):
 def test_sweeper_requeues_photos_a_dead_worker_left_in_processing(celery_worker):
     bush = enrolled_person("George W Bush")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(services, "_queue_processing", lambda ids: None)  # the broker "lost" the task
+        mp.setattr("enrollment.services.photos._queue_processing", lambda ids: None)  # the broker "lost" the task
         [image] = services.enroll_photos(identity=bush, uploads=[photo("George_W_Bush", 1)])
     EnrollmentImage.objects.filter(pk=image.pk).update(
         status="processing", processing_started_at=timezone.now() - timedelta(hours=1))
@@ -186,7 +186,7 @@ def test_bad_uploads_are_refused_and_store_nothing(admin_user, settings):
     files_before = len(stored_photo_files(settings.MEDIA_ROOT))
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(services, "_queue_processing", lambda ids: None)
+        mp.setattr("enrollment.services.photos._queue_processing", lambda ids: None)
         services.enroll_photos(identity=bush, uploads=[good])
         with pytest.raises(DuplicatePhoto):
             services.enroll_photos(identity=bush, uploads=[good])

@@ -1,6 +1,6 @@
 """The identity pages: list, enroll, detail, review queue, erasure and the private photo view.
 
-Thin: forms parse, identities.services writes, identities.selectors reads. A domain
+Thin: forms parse, enrollment.services writes, identities.selectors reads. A domain
 error is shown beside the field it names, never as a 500.
 """
 
@@ -21,10 +21,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.roles import can, capability_required
 from core.errors import DomainError
 from core.forms import add_domain_error
-from identities import selectors, services
-from identities.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm
-from identities.media import photo_file_response
+from core.pictures import annotated_picture
+from enrollment import services
+from enrollment.forms import ConsentForm, IdentityForm, PhotosForm, ReviewForm
+from enrollment.media import photo_file_response
+from identities import selectors
 from identities.models import Consent, EnrollmentImage, Identity
+from recognition.runtime import read_image_file
+from reenrollment.selectors import open_requests_of, with_summaries
 
 PAGE_SIZE = 25
 REVIEW_PAGE_SIZE = 50
@@ -141,7 +145,7 @@ def _detail_page(request, identity: Identity, *, photos_form=None, consent_form=
     return render(request, "identities/identity_detail.html", {
         "identity": identity,
         "consents": [(c, c.is_valid()) for c in identity.consents.select_related("recorded_by")],
-        "valid_consent": services.valid_consent(identity),
+        "valid_consent": selectors.valid_consent(identity),
         "photos": photos,
         "processing": any(p.status in (EnrollmentImage.Status.PENDING, EnrollmentImage.Status.PROCESSING)
                           for p in photos),
@@ -160,8 +164,6 @@ def _open_reenrollment_requests(user, identity: Identity) -> list:
     """Who manages re-enrollment sees why this person is asked to re-enroll (the requests page has them all)."""
     if not can(user, "manage_reenrollment"):
         return []
-    from reenrollment.selectors import open_requests_of, with_summaries
-
     return with_summaries(open_requests_of(identity)[:REENROLLMENT_REQUESTS_SHOWN])
 
 
@@ -291,9 +293,6 @@ def photo_original(request, pk: int):
 def photo_faces(request, pk: int):
     """The photo with every significant face boxed and numbered, the chosen one green; picking another
     redoes the checks and the template for that face (services.choose_face)."""
-    from core.pictures import annotated_picture
-    from recognition.runtime import read_image_file
-
     image = get_object_or_404(selectors.photos_with_visible_faces(request.user), pk=pk)
     error = None
     if request.method == "POST":

@@ -8,11 +8,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditLog
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage
 from recognition.models import FaceEmbedding
 from recognition.runtime import decode_image, get_pipeline
-from tests.identities.test_workflow import enrolled_person, photo, wait_until_processed
+from tests.enrollment.test_workflow import enrolled_person, photo, wait_until_processed
 from tests.recognition.conftest import side_by_side
 
 API = "/api/v1"
@@ -31,7 +31,7 @@ def group_upload(*people: tuple[str, int], face_box=None) -> services.Upload:
 @pytest.fixture
 def in_process(monkeypatch):
     """Processing runs here, on the real pipeline, instead of on the worker (faster to test policies)."""
-    monkeypatch.setattr(services, "_queue_processing", lambda ids: None)
+    monkeypatch.setattr("enrollment.services.photos._queue_processing", lambda ids: None)
 
 
 def processed(identity, upload) -> EnrollmentImage:

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from django.apps import apps
 
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage, Identity, private_storage
 from recognition import services as recognition
 from recognition.models import ClassifierVersion, FaceEmbedding
 from recognition.runtime import decode_image
-from tests.identities.test_workflow import photo, wait_until_processed
+from tests.enrollment.test_workflow import photo, wait_until_processed
 from tests.shared_data import LFW_IMAGES
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,8 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
-from identities import services
+from enrollment import services
+from identities import services as identity_services
 from identities.models import Consent, EnrollmentImage, Identity, private_storage
 from tests.api_helpers import api_client
 from tests.shared_data import LFW_IMAGES
@@ -121,7 +122,7 @@ def test_a_unique_constraint_race_is_a_409_not_a_500(admin_api, monkeypatch):
         Identity.objects.create(display_name="first", external_ref="R-1")
         return Identity.objects.create(display_name="second", external_ref="R-1")
 
-    monkeypatch.setattr(services, "create_identity", racing)
+    monkeypatch.setattr(identity_services, "create_identity", racing)
     assert_error(admin_api.post(f"{API}/identities/", {"display_name": "X"}, format="json"), 409, "conflict")
 
 
@@ -608,7 +609,7 @@ def test_an_unexpected_error_is_a_generic_500_with_the_request_id(admin_api, mon
     def broken(**kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "create_identity", broken)
+    monkeypatch.setattr(identity_services, "create_identity", broken)
     response = admin_api.post(f"{API}/identities/", {"display_name": "X"}, format="json",
                               HTTP_X_REQUEST_ID="req-42")
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from identities import views
+from enrollment import views
 
 app_name = "identities"
 

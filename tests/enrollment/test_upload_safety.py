@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from identities import services
+from enrollment import services
 from identities.models import EnrollmentImage, Identity, private_storage
 from tests import photo_fixtures
 from tests.api_helpers import api_client, assert_error

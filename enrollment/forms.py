@@ -1,4 +1,4 @@
-"""Forms of the identity pages: they parse input; the rules live in identities.services."""
+"""Forms of the identity pages: they parse input; the rules live in the services."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.errors import DomainError
-from identities import services
 from identities.models import Consent, Identity
+from identities.services import MAX_CONTACT_EMAIL_CHARS, clean_attributes, clean_contact_email
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -73,7 +73,7 @@ class AttributesField(forms.CharField):
                 raise ValidationError(f"Line {number}: {key!r} is given twice.", code="duplicate")
             parsed[key] = text
         try:
-            return services.clean_attributes(parsed)
+            return clean_attributes(parsed)
         except DomainError as exc:
             raise ValidationError(exc.message, code=exc.code)
 
@@ -88,7 +88,7 @@ class IdentityForm(forms.Form):
     display_name = forms.CharField(max_length=200, label="Name")
     external_ref = forms.CharField(max_length=200, required=False, label="External reference",
                                    help_text="Optional id in another system (unique).")
-    contact_email = forms.EmailField(required=False, label="Contact email", max_length=services.MAX_CONTACT_EMAIL_CHARS,
+    contact_email = forms.EmailField(required=False, label="Contact email", max_length=MAX_CONTACT_EMAIL_CHARS,
                                      help_text="Optional: where re-enrollment and consent-expiry notices go.")
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     attributes = AttributesField()
@@ -101,7 +101,7 @@ class IdentityForm(forms.Form):
 
     def clean_contact_email(self) -> str:
         try:
-            return services.clean_contact_email(self.cleaned_data["contact_email"])
+            return clean_contact_email(self.cleaned_data["contact_email"])
         except DomainError as exc:
             raise ValidationError(exc.message, code=exc.code)
 
@@ -163,5 +163,5 @@ class IdListField(forms.Field):
 class ReviewForm(forms.Form):
     ids = IdListField()
     action = forms.ChoiceField(choices=[("approve", "Approve selected"), ("reject", "Reject selected")])
-    # Required for a rejection only; identities.services.reject_photos enforces it.
+    # Required for a rejection only; enrollment.services.reject_photos enforces it.
     reason = forms.CharField(max_length=500, required=False, label="Reason (needed to reject)")

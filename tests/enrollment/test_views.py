@@ -15,7 +15,8 @@ from django.urls import reverse
 from PIL import Image
 
 from audit.models import AuditLog
-from identities import services
+from enrollment import services
+from identities import selectors
 from identities.models import Consent, EnrollmentImage, Identity, private_storage
 from tests.shared_data import lfw_bytes
 from tests.users import make_user
@@ -202,7 +203,7 @@ def test_a_new_consent_is_recorded_on_the_detail_page(client, operator):
     client.force_login(operator)
     response = client.post(reverse("identities:add_consent", args=[identity.pk]), consent_data())
     assert response.status_code == 302
-    assert services.valid_consent(identity) is not None
+    assert selectors.valid_consent(identity) is not None
     missing_box = {k: v for k, v in consent_data().items() if k != "consent_given"}
     response = client.post(reverse("identities:add_consent", args=[identity.pk]), missing_box)
     assert response.status_code == 200 and "consent_given" in response.context["consent_form"].errors
@@ -244,7 +245,7 @@ def test_the_list_shows_counts_searches_and_pages(client, admin, monkeypatch):
     assert [i.display_name for i in response.context["page"]] == ["Ada Lovelace"]
     assert b'value="lovel"' in response.content
 
-    monkeypatch.setattr("identities.views.PAGE_SIZE", 1)
+    monkeypatch.setattr("enrollment.views.PAGE_SIZE", 1)
     first = client.get(reverse("identities:list"))
     second = client.get(reverse("identities:list"), {"page": 2})
     assert [i.display_name for i in first.context["page"]] == ["Ada Lovelace"]

@@ -1,0 +1,1 @@
+"""Enrollment: the workflows spanning identities, recognition and re-enrollment, and the identity pages and API."""
