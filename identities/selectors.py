@@ -100,13 +100,25 @@ def valid_consent(identity: Identity, at: datetime | None = None) -> Consent | N
     return None
 
 
-def listed_identities(user) -> QuerySet[Identity]:
-    """The people this user may read, with their photo counts, in a stable order for pages."""
+def listed_identities(user, *, search: str | None = None, status: str | None = None) -> QuerySet[Identity]:
+    """The people this user may read, with their photo counts, in a stable order for pages; `search` in the
+    display name or external ref, `status` one of Identity.Status."""
     # Aggregated querysets drop Meta.ordering: order explicitly for stable pages.
     overview = identities_overview().select_related("created_by").order_by("display_name", "id")
-    return visible_identities(user, overview)
+    identities = visible_identities(user, overview)
+    if search:
+        identities = identities.filter(Q(display_name__icontains=search) | Q(external_ref__icontains=search))
+    if status:
+        identities = identities.filter(status=status)
+    return identities
 
 
-def listed_photos(user) -> QuerySet[EnrollmentImage]:
-    """The photo records this user may read, with who uploaded and reviewed them."""
-    return visible_photos(user, EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by"))
+def listed_photos(user, *, identity_id: int | None = None, status: str | None = None) -> QuerySet[EnrollmentImage]:
+    """The photo records this user may read, with who uploaded and reviewed them; optionally one person's,
+    or those in one EnrollmentImage.Status."""
+    photos = visible_photos(user, EnrollmentImage.objects.select_related("uploaded_by", "reviewed_by"))
+    if identity_id is not None:
+        photos = photos.filter(identity_id=identity_id)
+    if status:
+        photos = photos.filter(status=status)
+    return photos

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from functools import partial
+
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.validators import UniqueValidator
 from rest_framework.views import APIView
 
-from core.api import Pagination, StrictInputSerializer, error_responses, paginated_response
+from core.api import Pagination, StrictInputSerializer, error_responses, filtered_page
 from core.errors import DomainError
 from enrollment import services
 from enrollment.api.access import CanReadOrChangeIdentity, IdentityListPermission, visible_identity
@@ -136,15 +137,9 @@ class IdentityListApi(APIView):
     @extend_schema(parameters=[FilterSerializer], responses={200: IdentityOutputSerializer(many=True),
                                                              **error_responses(400, 401, 403, 404)})
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        identities = selectors.listed_identities(request.user)
-        if search := filters.validated_data.get("search"):
-            identities = identities.filter(Q(display_name__icontains=search) | Q(external_ref__icontains=search))
-        if identity_status := filters.validated_data.get("status"):
-            identities = identities.filter(status=identity_status)
-        return paginated_response(request=request, view=self, queryset=identities,
-                                  serializer_class=IdentityOutputSerializer)
+        return filtered_page(request=request, view=self, filter_serializer=self.FilterSerializer,
+                             select=partial(selectors.listed_identities, request.user),
+                             serializer_class=IdentityOutputSerializer)
 
     @extend_schema(request=InputSerializer, responses={201: IdentityDetailOutputSerializer,
                                                        **error_responses(400, 401, 403, 409)})

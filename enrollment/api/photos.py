@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -10,7 +12,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
+from core.api import Pagination, StrictInputSerializer, error_responses, filtered_page, get_visible_or_404
 from core.upload_limits import MaxUploadSizeHandler
 from enrollment import services
 from enrollment.api.access import CanReadIdentities, CanReadOrChangeIdentity, visible_identity
@@ -168,7 +170,7 @@ class PhotoListApi(APIView):
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
-        identity = serializers.IntegerField(required=False, min_value=1)
+        identity = serializers.IntegerField(required=False, min_value=1, source="identity_id")
         status = serializers.ChoiceField(choices=EnrollmentImage.Status.choices, required=False)
 
         class Meta:
@@ -177,14 +179,9 @@ class PhotoListApi(APIView):
     @extend_schema(parameters=[FilterSerializer], responses={200: PhotoOutputSerializer(many=True),
                                                              **error_responses(400, 401, 403, 404)})
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        photos = selectors.listed_photos(request.user)
-        if "identity" in filters.validated_data:
-            photos = photos.filter(identity_id=filters.validated_data["identity"])
-        if photo_status := filters.validated_data.get("status"):
-            photos = photos.filter(status=photo_status)
-        return paginated_response(request=request, view=self, queryset=photos, serializer_class=PhotoOutputSerializer)
+        return filtered_page(request=request, view=self, filter_serializer=self.FilterSerializer,
+                             select=partial(selectors.listed_photos, request.user),
+                             serializer_class=PhotoOutputSerializer)
 
 
 class PhotoDetailApi(APIView):
