@@ -49,3 +49,29 @@ class PhotoRejected(DomainError):
 
     code = "image_rejected"
     status = 400
+
+
+class InvalidThreshold(DomainError):
+    code = "invalid_threshold"
+    status = 400
+
+
+class NoFace(DomainError):
+    """A probe that must show a face (verify) shows none."""
+
+    code = "no_face"
+    status = 400
+
+
+class NoTemplates(DomainError):
+    """Nothing to compare a claim with: the identity has no approved template."""
+
+    code = "no_templates"
+    status = 409
+
+
+class LivenessUnavailable(DomainError):
+    """The liveness check a policy demands cannot run (its weights are missing)."""
+
+    code = "liveness_unavailable"
+    status = 503
