@@ -9,9 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recognition.management.progress import progress_bar, skipped_summary
 from recognition.pipeline.faces import embed_files
-from recognition.runtime import get_pipeline, read_image_file
 from recognition.pipeline.images import IMAGE_SUFFIXES
-
+from recognition.runtime import get_pipeline, read_image_file
 
 
 def dataset_files(data_dir: Path) -> list[tuple[str, Path]]:
