@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-EMBEDDING_DIM = 512
+from recognition.pipeline.embedding import EMBEDDING_DIM  # the network's, re-exported for the vector column
 
 
 class FaceEmbedding(models.Model):
