@@ -273,6 +273,7 @@ def forget_loaded_classifiers() -> None:
 
 
 def retrain_underway() -> bool:
+    """A retrain waits or runs: it will replace the current classifier anyway."""
     return ClassifierVersion.objects.filter(status__in=[ClassifierVersion.Status.PENDING,
                                                         ClassifierVersion.Status.TRAINING]).exists()
 
@@ -290,6 +291,7 @@ class Gallery:
 
 
 def serving_gallery(model_version: str) -> Gallery:
+    """The gallery of `model_version` as it is now; a classifier that cannot be loaded is left out."""
     row = current_classifier(model_version)
     classifier, outdated = None, False
     if row is not None and row.status == ClassifierVersion.Status.READY and row.artifact_dir:
