@@ -210,7 +210,7 @@ def identify(model_version: str, centres: np.ndarray, first_pk: int, probes: int
     from recognition import selectors, services
     from recognition.models import RecognitionThreshold
 
-    gallery = services.Gallery.current(model_version)
+    gallery = services.current_gallery(model_version)
     threshold = selectors.current_threshold(RecognitionThreshold.Kind.IDENTIFY, model_version=model_version).value
     sigma = PROBE_SPREAD / math.sqrt(centres.shape[1])
     who = rng.integers(0, len(centres), probes + warmup)

@@ -56,3 +56,28 @@ class PhotoRejected(DomainError):
         the code; too many bytes is 413, anything else 400. `label` (a file name) leads the message."""
         return cls(f"{label}: {exc.detail}" if label else exc.detail, code=exc.reason, field=field, detail=detail,
                    status=413 if exc.reason == "too_large" else 400)
+
+class InvalidThreshold(DomainError):
+    code = "invalid_threshold"
+    status = 400
+
+
+class NoFace(DomainError):
+    """A probe that must show a face (verify) shows none."""
+
+    code = "no_face"
+    status = 400
+
+
+class NoTemplates(DomainError):
+    """Nothing to compare a claim with: the identity has no approved template."""
+
+    code = "no_templates"
+    status = 409
+
+
+class LivenessUnavailable(DomainError):
+    """The liveness check a policy demands cannot run (its weights are missing)."""
+
+    code = "liveness_unavailable"
+    status = 503

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 from django.conf import settings
-from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -23,15 +22,11 @@ from core.api import StrictInputSerializer, error_responses
 from core.upload_limits import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services
+from recognition.selectors import verifiable_identities
 
 MAX_TOP_K = 20
 TWO_MODES = ("send either image_a and image_b (are these two photos the same person?), or image and "
              "identity_id (is this photo that enrolled person?)")
-
-
-def verifiable_identities(user) -> QuerySet[Identity]:
-    """Identities a user may verify against: everyone enrolled, for whoever holds verify (a claim names one)."""
-    return Identity.objects.all() if can(user, "verify") else Identity.objects.none()
 
 
 def decode_upload(file, field: str) -> np.ndarray:

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from identities.models import Identity
+from recognition.models import RecognitionThreshold
+from recognition.selectors import current_model_version, current_threshold
 
 MAX_TOP_K = 20
 ACCEPT = "image/jpeg,image/png,image/webp,image/*"
@@ -48,10 +50,7 @@ def _liveness_field(form: forms.Form, allowed: bool) -> None:
 
 def _describe_default(form: forms.Form, kind: str) -> None:
     # Per instance, so the text follows the threshold in force (a report may have set it).
-    from recognition.runtime import get_embedder
-    from recognition.selectors import current_threshold
-
-    in_force = current_threshold(kind, model_version=get_embedder().model_info.version)
+    in_force = current_threshold(kind, model_version=current_model_version())
     form.fields["threshold"].help_text = f"Between 0 and 1. Empty: {in_force.value:.3f} ({in_force.source})."
 
 
@@ -62,7 +61,7 @@ class IdentifyForm(forms.Form):
 
     def __init__(self, *args, choose_liveness: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        _describe_default(self, "identify")
+        _describe_default(self, RecognitionThreshold.Kind.IDENTIFY)
         _liveness_field(self, choose_liveness)
 
 
@@ -76,7 +75,7 @@ class VerifyImagesForm(forms.Form):
 
     def __init__(self, *args, choose_liveness: bool = False, **kwargs):
         super().__init__(*args, prefix="pair", **kwargs)
-        _describe_default(self, "verify")
+        _describe_default(self, RecognitionThreshold.Kind.VERIFY)
         _liveness_field(self, choose_liveness)
 
 
@@ -93,5 +92,5 @@ class VerifyIdentityForm(forms.Form):
     def __init__(self, *args, identities, choose_liveness: bool = False, **kwargs):
         super().__init__(*args, prefix="claim", **kwargs)
         self.fields["identity"].queryset = identities
-        _describe_default(self, "verify")
+        _describe_default(self, RecognitionThreshold.Kind.VERIFY)
         _liveness_field(self, choose_liveness)

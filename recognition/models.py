@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-from recognition.pipeline.facenet import EMBEDDING_DIM
+from recognition.pipeline.facenet import EMBEDDING_DIM  # the network's, for the vector column
 
 
 class FaceEmbedding(models.Model):

@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from pgvector.django import CosineDistance, MaxInnerProduct
 
-from recognition.models import ClassifierVersion, FaceEmbedding, RecognitionThreshold
+from accounts.roles import can
+from identities.models import Identity
+from identities.selectors import visible_identities
+from recognition.models import EMBEDDING_DIM, ClassifierVersion, FaceEmbedding, RecognitionThreshold
+from recognition.pipeline.classifier import FaceClassifier
 from recognition.pipeline.open_set import Scorer
+from recognition.runtime import get_embedder
+
+log = logging.getLogger(__name__)
+
+
+def current_model_version() -> str:
+    """The serving embedding model (FACEREC_WEIGHTS): templates and thresholds are kept per version."""
+    return get_embedder().model_info.version
 
 
 def current_classifier(model_version: str) -> ClassifierVersion | None:
@@ -80,8 +95,29 @@ def describe_threshold(row: RecognitionThreshold) -> str:
     return f"{row.source}, {verb}{by} on {when}" if row.source else f"{verb}{by} on {when}"
 
 
+def threshold_for(kind: str, requested: float | None, model_version: str) -> tuple[float, str]:
+    """The request's threshold, else the one in force for the model; and where it came from."""
+    if requested is not None:
+        return requested, "request"
+    in_use = current_threshold(kind, model_version=model_version)
+    return in_use.value, in_use.source
+
+
 def active_templates(model_version: str):
-    return FaceEmbedding.objects.filter(active=True, model_version=model_version, identity__status="active")
+    return FaceEmbedding.objects.filter(active=True, model_version=model_version,
+                                        identity__status=Identity.Status.ACTIVE)
+
+
+def training_templates(model_version: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Active templates of active identities: (template ids, identity labels, vectors), read in one pass."""
+    rows = active_templates(model_version).order_by("pk").values_list("pk", "identity_id", "vector")
+    ids, labels, vectors = [], [], []
+    for pk, identity_id, vector in rows.iterator(chunk_size=5000):
+        ids.append(pk)
+        labels.append(str(identity_id))
+        vectors.append(np.asarray(vector, dtype=np.float32))
+    X = np.stack(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
+    return np.array(ids, dtype=np.int64), np.array(labels), X
 
 
 @dataclass(frozen=True)
@@ -99,9 +135,7 @@ def templates_of_photos(photo_ids, model_version: str | None = None) -> np.ndarr
     """The serving model's embeddings of these photos (active or not), one row each; None when there are none.
     Enrollment asks which face of a group photo is most like the person's other photos."""
     if model_version is None:
-        from recognition.runtime import get_embedder
-
-        model_version = get_embedder().model_info.version
+        model_version = current_model_version()
     vectors = list(FaceEmbedding.objects.filter(image_id__in=list(photo_ids), model_version=model_version)
                    .values_list("vector", flat=True))
     return np.stack([np.asarray(v, dtype=np.float32) for v in vectors]) if vectors else None
@@ -201,3 +235,92 @@ def identity_similarity(vector: np.ndarray, *, identity_id: int, model_version: 
     if not rows:
         return None
     return max(r[1] for r in rows), max(r[2] for r in rows), len(rows)
+
+
+def possible_duplicate(vector: np.ndarray, *, model_version: str, exclude_identity_id: int) -> dict | None:
+    """The closest other identity, when identify would answer it for this photo (its threshold, its score)."""
+    neighbours = [n for n in nearest_identities(vector, model_version=model_version, limit=6)
+                  if n.identity_id != exclude_identity_id]
+    if not neighbours:
+        return None
+    nearest = neighbours[0]
+    score = float(scorer(model_version).score(nearest.score_similarity, active_template_count(model_version)))
+    threshold = current_threshold(RecognitionThreshold.Kind.IDENTIFY, model_version=model_version).value
+    if score < threshold:
+        return None
+    # Ids only: a name copied here would outlive that person's erasure.
+    return {"identity_id": nearest.identity_id, "similarity": round(nearest.similarity, 4),
+            "score": round(score, 4), "threshold": threshold}
+
+
+# --- classifiers and the gallery identify searches ------------------------------------
+
+
+def loaded_classifier(artifact_dir: str) -> FaceClassifier:
+    """The classifier of an artifact folder, loaded once per process and again when its files change."""
+    stamp = (Path(artifact_dir) / "classifier.json").stat().st_mtime_ns
+    return _load_classifier_files(artifact_dir, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_classifier_files(artifact_dir: str, stamp: int) -> FaceClassifier:
+    return FaceClassifier.load(Path(artifact_dir))
+
+
+def forget_loaded_classifiers() -> None:
+    """After artifact files were rewritten or deleted (the stamp alone misses a deletion)."""
+    _load_classifier_files.cache_clear()
+
+
+def retrain_underway() -> bool:
+    """A retrain waits or runs: it will replace the current classifier anyway."""
+    return ClassifierVersion.objects.filter(status__in=[ClassifierVersion.Status.PENDING,
+                                                        ClassifierVersion.Status.TRAINING]).exists()
+
+
+@dataclass
+class Gallery:
+    """What one identify call searches: the serving model's templates and its current classifier."""
+
+    model_version: str
+    templates: int  # active templates: a stranger meets every one of them
+    classifier_row: ClassifierVersion | None
+    classifier: FaceClassifier | None  # None: missing, training, too few identities
+    # The current classifier was trained by an older release (another format): it needs replacing.
+    outdated_classifier: bool = False
+
+
+def serving_gallery(model_version: str) -> Gallery:
+    """The gallery of `model_version` as it is now; a classifier that cannot be loaded is left out."""
+    row = current_classifier(model_version)
+    classifier, outdated = None, False
+    if row is not None and row.status == ClassifierVersion.Status.READY and row.artifact_dir:
+        try:
+            classifier = loaded_classifier(row.artifact_dir)
+        except OSError:  # superseded and deleted meanwhile: similarity alone
+            log.warning("classifier v%s unreadable; identifying by similarity", row.pk, exc_info=True)
+        except ValueError:
+            log.warning("classifier v%s has an older format; identifying by similarity until it is "
+                        "retrained", row.pk)
+            outdated = True
+    return Gallery(model_version=model_version, templates=active_template_count(model_version),
+                   classifier_row=row if classifier is not None else None, classifier=classifier,
+                   outdated_classifier=outdated)
+
+
+# --- people, as identify and verify show them ------------------------------------------
+
+
+def verifiable_identities(user) -> QuerySet[Identity]:
+    """Identities a user may verify against: everyone enrolled, for whoever holds verify (a claim names one)."""
+    return Identity.objects.all() if can(user, "verify") else Identity.objects.none()
+
+
+def display_names(identity_ids) -> dict[int, str]:
+    return dict(Identity.objects.filter(pk__in=list(identity_ids)).values_list("pk", "display_name"))
+
+
+def readable_identity_ids(user, identity_ids) -> set[int]:
+    """Those of `identity_ids` that `user` may read."""
+    return set(visible_identities(user, Identity.objects.filter(pk__in=list(identity_ids)))
+               .values_list("pk", flat=True))

@@ -2,12 +2,13 @@
 
 from celery import shared_task
 
-from recognition import services
-
 
 @shared_task(name="recognition.tasks.retrain_classifier")
 def retrain_classifier(version_id: int) -> dict | None:
-    version = services.retrain(version_id)
+    # inside: services import this module (the task <-> service cycle)
+    from recognition.services import retrain
+
+    version = retrain(version_id)
     return None if version is None else {"version": version.pk, "status": version.status}
 
 
@@ -15,9 +16,12 @@ def retrain_classifier(version_id: int) -> dict | None:
 def embed_missing_templates(self, batch_size: int = 64, weights: str | None = None) -> dict:
     """Embed photos for `weights` (the next model) in batches, re-queuing itself until none is
     missing, then train that version's classifier; see `manage.py reembed`."""
-    progress = services.reembed_batch(batch_size=batch_size, weights=weights)
+    # inside: services import this module (the task <-> service cycle)
+    from recognition.services import reembed_batch, request_retrain_now
+
+    progress = reembed_batch(batch_size=batch_size, weights=weights)
     if progress["embedded"] and progress["remaining"]:
         embed_missing_templates.apply_async(kwargs={"batch_size": batch_size, "weights": weights})
     elif progress["embedded"]:
-        services.request_retrain_now(model_version=progress["model_version"])
+        request_retrain_now(model_version=progress["model_version"])
     return progress

@@ -17,8 +17,10 @@ from core.forms import add_domain_error
 from core.pictures import annotated_picture
 from identities.models import Identity
 from recognition import services
-from recognition.api import decode_upload, verifiable_identities
+from recognition.api import decode_upload
 from recognition.forms import IdentifyForm, VerifyIdentityForm, VerifyImagesForm
+from recognition.selectors import verifiable_identities
+
 
 @capability_required("identify")
 @require_http_methods(["GET", "POST"])

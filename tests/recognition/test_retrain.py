@@ -10,7 +10,8 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
 from identities.models import Consent, EnrollmentImage, Identity
-from recognition import services
+from recognition import selectors, services
+from recognition.services import training
 from recognition.models import ClassifierVersion, FaceEmbedding
 from recognition.pipeline.classifier import FaceClassifier
 from tests.photo_fixtures import synthetic_gallery
@@ -242,7 +243,7 @@ def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypa
     people = synthetic_gallery(3)
     version = _retrain()
     late = synthetic_gallery(1, seed=7)[0]  # no retrain since
-    gallery = services.Gallery.current(services.current_model_version())
+    gallery = services.current_gallery(services.current_model_version())
     assert gallery.classifier is not None and gallery.classifier_row.pk == version.pk
     vector = np.asarray(FaceEmbedding.objects.filter(identity=late).first().vector)
 
@@ -253,7 +254,7 @@ def test_identification_works_while_the_classifier_is_missing_or_behind(monkeypa
 
     vector = np.asarray(FaceEmbedding.objects.filter(identity=people[1]).first().vector)
     ClassifierVersion.objects.filter(pk=version.pk).update(status="training", current=False)  # none usable
-    gallery = services.Gallery.current(services.current_model_version())
+    gallery = services.current_gallery(services.current_model_version())
     assert gallery.classifier is None
     candidates, decided_by, _ = services.identify_embedding(vector, gallery=gallery, top_k=3, threshold=0.3)
     assert candidates[0].identity_id == people[1].pk and decided_by == "score"
@@ -270,7 +271,7 @@ def test_a_training_that_ends_after_a_newer_one_does_not_replace_it(tmp_path, dj
     FaceClassifier().fit(np.eye(4, 512), ["a", "a", "b", "b"]).save(artifact)
 
     with django_capture_on_commit_callbacks(execute=True):  # the older training ends last
-        late = services._finish(older, ClassifierVersion.Status.READY, services.current_model_version(),
+        late = training._finish(older, ClassifierVersion.Status.READY, services.current_model_version(),
                                 artifact_dir=str(artifact))
 
     late.refresh_from_db()
@@ -283,15 +284,15 @@ def test_a_classifier_of_an_older_format_is_replaced(monkeypatch, settings, tmp_
     synthetic_gallery(3)
     version = _retrain()
     (Path(version.artifact_dir) / "classifier.json").write_text('{"metadata": {"kernel": "rbf"}}')  # 2026 SVC
-    services._forget_loaded_classifiers()
+    selectors.forget_loaded_classifiers()
     sent = SentTasks(monkeypatch)
 
-    gallery = services.Gallery.current(services.current_model_version())
+    gallery = services.current_gallery(services.current_model_version())
 
     assert gallery.classifier is None  # identify goes on by similarity meanwhile
     waiting = ClassifierVersion.objects.get(status="pending")
     assert waiting.urgent and sent.calls == [(waiting.pk, 0)]
-    services.Gallery.current(services.current_model_version())
+    services.current_gallery(services.current_model_version())
     assert len(sent.calls) == 1  # asked once
 
 
@@ -299,14 +300,14 @@ def test_someone_erased_while_the_classifier_trains_is_left_out_of_it(monkeypatc
     from django.utils import timezone
 
     people = synthetic_gallery(3)
-    read_templates = services._template_rows
+    read_templates = selectors.training_templates
 
     def read_then_erase(model_version):
         rows = read_templates(model_version)
         Identity.objects.filter(pk=people[0].pk).update(status="erased", updated_at=timezone.now())
         return rows
 
-    monkeypatch.setattr(services, "_template_rows", read_then_erase)
+    monkeypatch.setattr(selectors, "training_templates", read_then_erase)
     version = _retrain()
 
     labels = FaceClassifier.load(version.artifact_dir).labels_.tolist()

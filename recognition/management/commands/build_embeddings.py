@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.management.commands._progress import progress_bar, skipped_summary
+from recognition.management.progress import progress_bar, skipped_summary
 from recognition.pipeline.faces import embed_files
-from recognition.runtime import get_pipeline, read_image_file
 from recognition.pipeline.images import IMAGE_SUFFIXES
-
+from recognition.runtime import get_pipeline, read_image_file
 
 
 def dataset_files(data_dir: Path) -> list[tuple[str, Path]]:

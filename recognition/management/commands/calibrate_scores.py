@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 
-from recognition.management.commands._progress import progress_bar, skipped_summary
+from recognition.management.progress import progress_bar, skipped_summary
 from recognition.pipeline.calibration import calibration_path, fit_calibration
 from recognition.pipeline.faces import embed_files
 from recognition.pipeline.images import IMAGE_SUFFIXES

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from recognition import services
+from recognition.pipeline.errors import WeightsUnavailable
+from recognition.tasks import embed_missing_templates
 
 
 class Command(BaseCommand):
@@ -23,12 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--background", action="store_true", help="run as a Celery task on the gpu queue")
 
     def handle(self, *args, weights: str | None, batch_size: int, background: bool, **options):
-        from recognition.pipeline.errors import WeightsUnavailable
-
         weights = weights or settings.FACEREC_WEIGHTS
         if background:
-            from recognition.tasks import embed_missing_templates
-
             result = embed_missing_templates.delay(batch_size=batch_size, weights=weights)
             self.stdout.write(f"queued: job {result.id}")
             return

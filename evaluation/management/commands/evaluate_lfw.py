@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluation import metrics
 from evaluation.protocols import finite
-from recognition.management.commands._progress import progress_bar, skipped_summary
+from recognition.management.progress import progress_bar, skipped_summary
 from recognition.pipeline.faces import embed_files
 from recognition.pipeline.lfw import read_pairs, unique_images
 from recognition.runtime import get_pipeline, read_image_file
