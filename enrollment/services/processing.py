@@ -26,13 +26,14 @@ from identities.models import EnrollmentImage
 from identities.services import delete_stored_files, require_active
 from recognition.pipeline.errors import ImageRejected
 from recognition.pipeline.quality import assess_quality, face_at, preselect_face
-from recognition.runtime import get_pipeline, quality_thresholds, read_image_file
-from recognition.selectors import templates_of_photos
+from recognition.runtime import get_pipeline, quality_thresholds
+from recognition.selectors import possible_duplicate, templates_of_photos
 from recognition.services import (
     check_liveness,
     deactivate_templates,
+    embed_face,
     failed_liveness,
-    possible_duplicate,
+    read_photo_faces,
     store_embedding,
 )
 
@@ -101,8 +102,10 @@ def _check_face(image: EnrollmentImage, pixels, detections, chosen, thresholds, 
                                                 "threshold: the photo may show a printed photo or a screen "
                                                 "instead of the person")
         return outcome
-    outcome.crop = pipeline.crop(pixels, report.detection)
-    outcome.embedding = embedding if embedding is not None else pipeline.embedder.embed(outcome.crop[None])[0]
+    if embedding is None:
+        outcome.crop, outcome.embedding = embed_face(pixels, report.detection, pipeline)
+    else:  # computed already, with the other faces', to choose the person's
+        outcome.crop, outcome.embedding = pipeline.crop(pixels, report.detection), embedding
     outcome.duplicate = possible_duplicate(outcome.embedding, model_version=pipeline.embedder.model_info.version,
                                            exclude_identity_id=image.identity_id)
     return outcome
@@ -162,10 +165,9 @@ def _process_claimed(image: EnrollmentImage, claim: int) -> str | None:
     image_id = image.pk
     pipeline = get_pipeline()
     try:
-        pixels = read_image_file(image.file)
+        pixels, detections = read_photo_faces(image.file, pipeline)
     except ImageRejected as exc:
         return _finish_rejected(image, exc.reason, exc.detail, {}, claim=claim)
-    detections = pipeline.detector.detect(pixels)
     thresholds = quality_thresholds()
     chosen, several, chosen_embedding = _person_face(image, pixels, detections, thresholds, pipeline)
     faces = _faces_field(several)
@@ -209,8 +211,7 @@ def choose_face(*, image_id: int, index: int, actor=None) -> EnrollmentImage:
     image = EnrollmentImage.objects.select_related("identity").get(pk=image_id)
     _face_choice_allowed(image, index)
     pipeline = get_pipeline()
-    pixels = read_image_file(image.file)
-    detections = pipeline.detector.detect(pixels)
+    pixels, detections = read_photo_faces(image.file, pipeline)
     chosen = face_at(detections, image.faces[index]["box"], min_overlap=0.5)
     if chosen is None:  # the detector is deterministic: the face it found before is there
         raise InvalidTransition(f"face {index} of photo #{image.pk} was not found again")

@@ -18,7 +18,6 @@ from recognition.services.matching import (
     identify,
     identify_embedding,
     liveness_policy,
-    photo_rejected,
     record_match_scores,
     verify_identity,
     verify_images,
@@ -39,7 +38,7 @@ __all__ = [
     "Candidate", "Gallery", "IdentifiedFace", "IdentifyResult", "VerifyResult", "activate_templates",
     "check_liveness", "current_gallery", "current_model_version", "deactivate_templates", "decode_probe",
     "delete_recognition_data", "delete_superseded_artifacts", "embed_face", "failed_liveness", "identify",
-    "identify_embedding", "liveness_policy", "photo_rejected", "possible_duplicate", "read_photo_faces",
+    "identify_embedding", "liveness_policy", "possible_duplicate", "read_photo_faces",
     "record_match_scores", "reembed_batch", "request_retrain", "request_retrain_now", "retrain",
     "scrub_identity_from_classifiers", "set_threshold", "store_embedding", "verify_identity", "verify_images",
 ]

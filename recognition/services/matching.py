@@ -89,18 +89,12 @@ class VerifyResult:
 # --- probes and liveness (presentation-attack detection) ----------------------------
 
 
-def photo_rejected(exc: ImageRejected, *, field: str, message: str | None = None, detail=None) -> PhotoRejected:
-    """The pipeline's refusal of an image as the user's error: 413 for a file over the limit, else 400."""
-    return PhotoRejected(message or exc.detail, code=exc.reason, field=field, detail=detail,
-                         status=413 if exc.reason == "too_large" else 400)
-
-
 def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
     """Probe bytes -> RGB array, or a clear 400/413 error. Probes are never stored."""
     try:
         return decode_image(data)
     except ImageRejected as exc:
-        raise photo_rejected(exc, field=field) from None
+        raise PhotoRejected.from_image_rejected(exc, field=field) from None
 
 
 def liveness_policy(requested: str | None = None) -> str:
