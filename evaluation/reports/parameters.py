@@ -143,8 +143,8 @@ class Source(serializers.Field):
 
 COMMON = ("seed", "target_far", "min_photos", "folds", "max_impostor_pairs", "source")
 FROM_A_FOLDER = ("folder", "max_identities", "max_photos_per_identity", "tta")
-BENCHMARK = ("pairs", "subtract_mean")
-WITH_PAIRS = ("pairs_per_fold",)
+BENCHMARK = ("pairs",)
+WITH_PAIRS = ("pairs_per_fold", "subtract_mean")
 OPEN_SET = ("holdout", "holdout_fraction", "gallery_photos", "max_probes_per_identity", "enrolled", "strangers",
             "target_fpir")
 
@@ -196,6 +196,8 @@ class ReportParameters(serializers.Serializer):
             used += BENCHMARK
             if str(self.initial_data.get("pairs") or "").strip():
                 used += WITH_PAIRS
+            elif self.initial_data.get("subtract_mean"):
+                used += ("subtract_mean",)  # read only to be refused (below), unless it says false
         if self.kind == Kind.OPEN_SET:
             used += OPEN_SET
             fields["min_photos"] = WholeNumber(1, 1000, default=2)
@@ -204,7 +206,7 @@ class ReportParameters(serializers.Serializer):
     def to_internal_value(self, data):
         unknown = sorted(set(data) - set(self._declared_fields))
         if unknown:
-            raise serializers.ValidationError({unknown[0]: f"unknown parameter(s): {', '.join(unknown)}"})
+            raise serializers.ValidationError({unknown[0]: [f"unknown parameter(s): {', '.join(unknown)}"]})
         return super().to_internal_value({**data, "source": self.source_asked})
 
     def validate(self, attrs: dict) -> dict:
@@ -220,7 +222,7 @@ class ReportParameters(serializers.Serializer):
                     raise serializers.ValidationError({"pairs": f"no pairs file {attrs['pairs']!r} in "
                                                                 f"{attrs['folder']}"})
             else:
-                if attrs.pop("subtract_mean"):
+                if attrs.pop("subtract_mean", False):
                     raise serializers.ValidationError(
                         {"subtract_mean": "subtract_mean needs a pairs file (it uses the training folds)"})
                 del attrs["pairs"]
