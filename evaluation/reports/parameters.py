@@ -19,12 +19,21 @@ TRUE_WORDS, FALSE_WORDS = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"
 
 
 class ParameterError(ValueError):
+    """A parameter a report cannot use; `field` names it."""
+
     def __init__(self, message: str, field: str):
         super().__init__(message)
         self.field = field
 
 
-class _Parameter(serializers.Field):
+class _Value(serializers.Field):
+    """Parameters are stored as validated: plain JSON values."""
+
+    def to_representation(self, value):
+        return value
+
+
+class _Parameter(_Value):
     """Optional: absent, null or "" takes `default` (a callable is read at each use)."""
 
     def __init__(self, *, default=None):
@@ -35,9 +44,6 @@ class _Parameter(serializers.Field):
         if data is empty or data is None or data == "":
             return True, self.fallback() if callable(self.fallback) else self.fallback
         return False, data
-
-    def to_representation(self, value):
-        return value
 
 
 class WholeNumber(_Parameter):
@@ -101,17 +107,14 @@ class Labels(_Parameter):
         return [str(label) for label in data]
 
 
-class Name(serializers.Field):
-    """A file or folder name, "" when absent; it is checked against the disk by the serializer."""
+class Name(_Value):
+    """A file or folder name, "" when absent (a pairs file is looked for in its folder by the serializer)."""
 
     def validate_empty_values(self, data):
         return False, "" if data is empty else data
 
     def to_internal_value(self, data) -> str:
         return str(data or "").strip()
-
-    def to_representation(self, value):
-        return value
 
 
 class FolderName(Name):
@@ -124,7 +127,7 @@ class FolderName(Name):
         return name
 
 
-class Source(serializers.Field):
+class Source(_Value):
     """enrolled (the approved photos) or folder; what the kind reads is the only one it takes."""
 
     def to_internal_value(self, data) -> str:
@@ -136,9 +139,6 @@ class Source(serializers.Field):
         if kind == Kind.ENROLLED and data != "enrolled":
             raise serializers.ValidationError("an enrolled-data report reads the platform's approved photos")
         return data
-
-    def to_representation(self, value):
-        return value
 
 
 COMMON = ("seed", "target_far", "min_photos", "folds", "max_impostor_pairs", "source")
