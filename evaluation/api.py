@@ -20,6 +20,7 @@ from accounts.roles import requires
 from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
 from evaluation import reports, selectors, services
 from evaluation.models import EvaluationReport
+from recognition.models import RecognitionThreshold
 
 _PARAMETERS_HELP = (
     "Optional; absent ones take their defaults. Common: seed, target_far, folds, min_photos, max_impostor_pairs. "
@@ -161,7 +162,7 @@ class ReportApplyThresholdApi(APIView):
     permission_classes = [requires("run_reports")]
 
     class InputSerializer(StrictInputSerializer):
-        kind = serializers.ChoiceField(choices=[("verify", "verify"), ("identify", "identify")],
+        kind = serializers.ChoiceField(choices=RecognitionThreshold.Kind.choices,
                                        help_text="verify: 1:1; identify: 1:N open set.")
 
         class Meta:

@@ -14,8 +14,14 @@ import numpy as np
 from django.conf import settings
 
 from evaluation.protocols import LabelledEmbeddings
+from identities.models import EnrollmentImage, Identity
 from recognition.models import EMBEDDING_DIM
+from recognition.pipeline.faces import embed_files
 from recognition.pipeline.images import IMAGE_SUFFIXES
+from recognition.pipeline.lfw import resolve_image_dir
+from recognition.pipeline.liveness import LivenessWeightsUnavailable
+from recognition.runtime import get_liveness_checker, get_pipeline, read_image_file
+from recognition.selectors import active_templates
 
 ATTRIBUTES_FILE = "attributes.csv"  # optional: a row per identity, column `identity` plus attribute columns
 
@@ -59,8 +65,6 @@ def resolve_folder(name: str) -> Path:
 
 def image_dir(folder: Path) -> Path:
     """LFW keeps its images one level down (lfw-deepfunneled/); other sets are flat."""
-    from recognition.pipeline.lfw import resolve_image_dir
-
     return resolve_image_dir(folder)
 
 
@@ -107,9 +111,6 @@ def folder_attributes(folder: Path) -> dict[str, dict[str, str]]:
 
 def liveness_checker_or_none():
     """The serving liveness check, or None when its weights are not installed (reports go on without it)."""
-    from recognition.pipeline.liveness import LivenessWeightsUnavailable
-    from recognition.runtime import get_liveness_checker
-
     try:
         return get_liveness_checker().load()
     except LivenessWeightsUnavailable:
@@ -120,9 +121,6 @@ def embed_paths(paths: list[Path], *, tta: bool = False, centre_crop_when_no_fac
                 liveness: bool = False):
     """FileEmbeddings of `paths` (one face each, nearest the centre) with the serving pipeline;
     `liveness`: each face's liveness score too (when the check is installed)."""
-    from recognition.pipeline.faces import embed_files
-    from recognition.runtime import get_pipeline, read_image_file
-
     done = [0]
 
     def tick(n: int) -> None:
@@ -148,8 +146,6 @@ def folder_dataset(folder: Path, listing: FolderListing, *, tta: bool = False, p
 
 def enrolled_liveness_scores() -> list[float]:
     """The liveness scores recorded when the approved photos were processed (those that have one)."""
-    from identities.models import EnrollmentImage
-
     scores = []
     for quality in EnrollmentImage.objects.filter(status=EnrollmentImage.Status.APPROVED).values_list(
             "quality", flat=True).iterator():
@@ -168,10 +164,7 @@ def _relative(folder: Path, path: str) -> str:
 
 def enrolled_dataset(model_version: str) -> LabelledEmbeddings:
     """Active templates of approved photos of active identities, labelled by identity id."""
-    from identities.models import Identity
-    from recognition.selectors import active_templates
-
-    rows = list(active_templates(model_version).filter(image__status="approved")
+    rows = list(active_templates(model_version).filter(image__status=EnrollmentImage.Status.APPROVED)
                 .order_by("identity_id", "image_id").values_list("identity_id", "image_id", "vector"))
     vectors = np.zeros((len(rows), EMBEDDING_DIM), np.float32)
     for row, (_, _, vector) in enumerate(rows):

@@ -1,4 +1,5 @@
-"""Forms of the report pages: they parse input; the rules live in evaluation.reports.clean_parameters."""
+"""Forms of the report pages: they parse input; the rules live in the serializer the API shares
+(evaluation.reports.parameters.ReportParameters, through services.create_report)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django import forms
 
 from evaluation.datasets import available_folders
 from evaluation.models import EvaluationReport
+from recognition.models import RecognitionThreshold
 
 
 def _number(field_class, label: str, help_text: str = "", **kwargs) -> forms.Field:
@@ -94,4 +96,4 @@ class ReportForm(forms.Form):
 
 
 class ApplyThresholdForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("verify", "verify"), ("identify", "identify")])
+    kind = forms.ChoiceField(choices=RecognitionThreshold.Kind.choices)

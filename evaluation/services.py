@@ -6,8 +6,8 @@ import logging
 import shutil
 import time
 import traceback
-from datetime import timedelta
 from collections.abc import Collection
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -21,6 +21,10 @@ from core.tasks import enqueue_on_commit
 from evaluation import reports
 from evaluation.datasets import DatasetError
 from evaluation.models import EvaluationReport
+from evaluation.tasks import run_report as run_report_task
+from recognition.models import RecognitionThreshold
+from recognition.runtime import get_embedder
+from recognition.services import set_threshold
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +58,13 @@ def create_report(*, kind: str, parameters: dict | None = None, actor=None, sche
     audit.record(action="evaluation.report_requested", actor=actor, target=report,
                  details={"kind": kind, "parameters": cleaned, "scheduled": scheduled})
 
-    from evaluation.tasks import run_report as task
-
     def _unreachable(exc: Exception) -> None:
         # Say so on the report instead of leaving it pending.
         EvaluationReport.objects.filter(pk=report.pk, status=EvaluationReport.Status.PENDING).update(
             status=EvaluationReport.Status.FAILED, error="the job queue was unreachable; create the report again",
             finished_at=timezone.now(), progress_message="failed")
 
-    enqueue_on_commit(task, [report.pk], task_id=report.task_id, on_failure=_unreachable)
+    enqueue_on_commit(run_report_task, [report.pk], task_id=report.task_id, on_failure=_unreachable)
     return report
 
 
@@ -80,8 +82,6 @@ def requeue_orphaned_reports(*, held_report_ids: Collection[int], older_than_s: 
     """Reports `running` that no live worker holds (its worker died) are queued again from the start; one
     that stopped its worker `max_attempts` times fails instead (it may be what kills the worker). The
     recovery sweep (facerec_site.recovery) says which ones the live workers hold."""
-    from evaluation.tasks import run_report as task
-
     cutoff = timezone.now() - timedelta(seconds=older_than_s)
     with transaction.atomic():
         orphaned = list(EvaluationReport.objects.select_for_update(skip_locked=True).filter(
@@ -99,7 +99,7 @@ def requeue_orphaned_reports(*, held_report_ids: Collection[int], older_than_s: 
             status=EvaluationReport.Status.PENDING, progress=0.0, progress_message="queued again: its worker stopped")
         audit.record(action="evaluation.report_requeued", details={"report_ids": again, "failed": given_up})
         for pk in again:
-            enqueue_on_commit(task, [pk], task_id=report_task_id(pk))
+            enqueue_on_commit(run_report_task, [pk], task_id=report_task_id(pk))
     return again
 
 
@@ -155,14 +155,12 @@ def _finish_failed(report: EvaluationReport, error: str, *, claim: int) -> Evalu
     return report
 
 
-THRESHOLD_KINDS = {"verify": "verification", "identify": "open-set identification"}
+THRESHOLD_KINDS = {RecognitionThreshold.Kind.VERIFY: "verification",
+                   RecognitionThreshold.Kind.IDENTIFY: "open-set identification"}
 
 
 def apply_recommended_threshold(*, report_id: int, kind: str, actor=None):
     """Make a finished report's recommended threshold the platform's verify or identify threshold."""
-    from recognition.runtime import get_embedder
-    from recognition.services import set_threshold
-
     if kind not in THRESHOLD_KINDS:
         raise DomainError("kind must be verify or identify", code="invalid", field="kind")
     report = EvaluationReport.objects.filter(pk=report_id).first()

@@ -21,6 +21,8 @@ from core.forms import add_domain_error
 from evaluation import reports, selectors, services
 from evaluation.forms import ApplyThresholdForm, ReportForm
 from evaluation.models import EvaluationReport
+from recognition.models import RecognitionThreshold
+from recognition.selectors import current_threshold
 
 PAGE_SIZE = 25
 SKIPPED_SHOWN = 50
@@ -137,16 +139,15 @@ def _open_set(o: dict) -> dict:
     verify = v and {"threshold": _num(v.get("threshold"), 4), "source": v.get("source", ""),
                     "tar": _pct(v.get("tar")), "far": _pct(v.get("far"), 3),
                     "claims": (o.get("verify_identity") or {}).get("claims") or {}}
-    return {"at_threshold": at_threshold, "verify": verify,"enrolled": o.get("enrolled_identities"), "held_out": o.get("held_out_identities") or [],
+    return {"at_threshold": at_threshold, "verify": verify, "enrolled": o.get("enrolled_identities"), "held_out": o.get("held_out_identities") or [],
             "gallery_photos": o.get("gallery_photos"), "mated": o.get("mated_probes"),
             "nonmated": o.get("nonmated_probes"), "rows": rows, "rank1": rank1}
 
 
 def _recommendations(report: EvaluationReport) -> list[dict]:
-    from recognition.selectors import current_threshold
-
     out = []
-    for kind, rate_name, hit_name in (("verify", "far", "tar"), ("identify", "fpir", "dir")):
+    for kind, rate_name, hit_name in ((RecognitionThreshold.Kind.VERIFY, "far", "tar"),
+                                      (RecognitionThreshold.Kind.IDENTIFY, "fpir", "dir")):
         rec = (report.metrics.get("recommended") or {}).get(kind)
         if not rec:
             continue

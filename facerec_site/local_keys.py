@@ -29,6 +29,7 @@ def local_secret_key(path: Path) -> str:
     is the one both use.
     """
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)  # var/ is made where first written
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
         try:
             with os.fdopen(fd, "w") as fh:
@@ -85,6 +86,7 @@ def _local_photo_keys(path: Path) -> list[str]:
     (web and worker) end up with the same key, never an empty or half-written file.
     """
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)  # var/ is made where first written
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".photo_keys-")  # 0600
         try:
             with os.fdopen(fd, "w") as fh:

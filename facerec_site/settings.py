@@ -7,15 +7,14 @@ attached to). Production sets them, SECRET_KEY and ALLOWED_HOSTS explicitly.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from facerec_site import embedded, environment
+from facerec_site.addresses import is_loopback, redis_cache_location
 from facerec_site.local_keys import load_photo_keys, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,29 +23,11 @@ env = environ.Env()
 # The environment, then .env (or FACEREC_ENV_FILE): the same reading embedded.ensure_started made.
 environment.load()
 
+# Created where first written (the keys below, the embedded servers, the storage), not here.
 VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
-
-
-def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
-    """A setting that must be one of `choices`; anything else stops the start with the list."""
-    value = env.str(name, default=default)
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be {', '.join(choices[:-1])} or {choices[-1]}, not {value!r}")
-    return value
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 _INSECURE_KEY_HINTS = ("django-insecure", "changeme", "change-me", "secret")
@@ -55,7 +36,7 @@ if not DEBUG:
     if "*" in ALLOWED_HOSTS or not ALLOWED_HOSTS:
         raise ImproperlyConfigured("With DEBUG off, set ALLOWED_HOSTS to the site's real host names (not '*').")
     if not SECRET_KEY:
-        if not all(_is_loopback(h) for h in ALLOWED_HOSTS):
+        if not all(is_loopback(h) for h in ALLOWED_HOSTS):
             raise ImproperlyConfigured("With DEBUG off and a public ALLOWED_HOSTS, set SECRET_KEY (50+ random chars).")
         SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
     elif len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.lower().startswith(_INSECURE_KEY_HINTS):
@@ -156,21 +137,21 @@ CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT_S
 CELERY_TASK_PUBLISH_RETRY_POLICY = _FAIL_FAST
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": _FAIL_FAST}
-# The broker hands a message out again when its worker has not acknowledged it for this long
-# (Redis-protocol brokers). Tasks are acknowledged when done, so it must exceed the longest task
-# and the longest countdown (a debounced retrain waits up to FACEREC_RETRAIN_MAX_WAIT_S), or a
-# running task gets a second copy. It is only the fallback: the recovery sweep below hands on
-# what a dead worker held within seconds.
+# A message its worker has not acknowledged for this long is handed out again (Redis brokers). Tasks
+# acknowledge when done, so it must exceed the longest task and countdown (FACEREC_RETRAIN_MAX_WAIT_S)
+# or a running task gets a second copy; only the fallback: the recovery sweep below acts in seconds.
 CELERY_VISIBILITY_TIMEOUT_S = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S}
 CELERY_TIMEZONE = "UTC"
-# Beat keeps its schedules in the database (django-celery-beat): staff edit times or
-# switch jobs off in the admin (Periodic tasks); these defaults are written there when
-# beat starts and a job of that name is not there yet (facerec_site/beat.py).
+# Beat keeps its schedules in the database (django-celery-beat; staff edit them in the admin): the
+# schedule below is written there when beat starts, for each job not there yet (facerec_site/beat.py).
 CELERY_BEAT_SCHEDULER = "facerec_site.beat:SeededDatabaseScheduler"
 # The recovery sweep (facerec_site.recovery): what a dead worker held is handed on within
 # this interval plus a few seconds (a photo or report held by a killed worker: under 60 s).
 FACEREC_RECOVERY_INTERVAL_S = env.float("FACEREC_RECOVERY_INTERVAL_S", default=15.0)
+# The weekly enrolled-data report (Monday 03:00 UTC) is scheduled but off unless this is set (or staff
+# switch it on in the admin's Periodic tasks).
+FACEREC_WEEKLY_REPORT = env.bool("FACEREC_WEEKLY_REPORT", default=False)
 CELERY_BEAT_SCHEDULE = {
     # A sweep that waited a whole interval (every worker busy) is dropped: the next one does its job.
     "recover-lost-work": {"task": "facerec_site.tasks.recover_lost_work", "schedule": FACEREC_RECOVERY_INTERVAL_S,
@@ -178,6 +159,9 @@ CELERY_BEAT_SCHEDULE = {
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
+    "weekly-enrolled-report": {
+        "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
+        "enabled": FACEREC_WEEKLY_REPORT},  # a django-celery-beat field, set when the job is first written
 }
 # Embedding work (MTCNN + FaceNet) goes to the `gpu` queue: start those workers on
 # machines with an accelerator (`celery worker -Q gpu`); everything else is `default`.
@@ -190,24 +174,9 @@ CELERY_TASK_ROUTES = {
 }
 
 # --- Cache: login lockout and API throttle counters, shared by all web processes ------
-def _redis_cache_location(broker_url: str, db: int) -> str | None:
-    """The broker's Redis-protocol server as a redis-py URL on database `db`; None if not Redis.
-
-    kombu's socket form `redis+socket:///run/valkey.sock?virtual_host=0` becomes
-    `unix:///run/valkey.sock?db=2`; `redis://host:6379/0` becomes `redis://host:6379/2`.
-    """
-    url = urlsplit(broker_url)
-    if url.scheme in {"redis+socket", "socket"}:
-        return f"unix://{url.path}?db={db}"
-    if url.scheme in {"redis", "rediss"}:  # TLS options carry over; kombu's own do not
-        tls = [(k, v) for k, v in parse_qsl(url.query) if k.startswith("ssl_")]
-        return urlunsplit(url._replace(path=f"/{db}", query=urlencode(tls)))
-    return None
-
-
 if env.str("CACHE_URL", default=""):
     CACHES = {"default": env.cache_url("CACHE_URL")}
-elif _cache_location := _redis_cache_location(CELERY_BROKER_URL, env.int("FACEREC_CACHE_DB", default=2)):
+elif _cache_location := redis_cache_location(CELERY_BROKER_URL, env.int("FACEREC_CACHE_DB", default=2)):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_location,
                           "KEY_PREFIX": "facerec"}}
 else:  # a non-Redis broker: counters are then per process
@@ -233,13 +202,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))  # made by collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Not the manifest variant: pages must render before `collectstatic` ran (tests, manage.py).
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Face photos are biometric data: MEDIA_ROOT is private storage, never served by URL.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # ... and encrypted at rest (identities/storage.py): Fernet keys, comma-separated, current
@@ -250,11 +218,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 # are then optional and only decrypt files encrypted before.
 FACEREC_PHOTO_ENCRYPTION = env.bool("FACEREC_PHOTO_ENCRYPTION", default=True)
 FACEREC_PHOTO_KEYS = load_photo_keys(env.list("FACEREC_PHOTO_KEYS", default=[]), key_file=VAR_DIR / "photo_keys",
-                                     local_only=all(_is_loopback(h) for h in ALLOWED_HOSTS),
+                                     local_only=all(is_loopback(h) for h in ALLOWED_HOSTS),
                                      required=FACEREC_PHOTO_ENCRYPTION)
-# The permission-checked photo view hands plain files to nginx with `X-Accel-Redirect:
-# <this prefix><storage name>` (an `internal` location aliasing MEDIA_ROOT/private/, see
-# README); encrypted files are always decrypted and sent by Django. Empty: Django sends all.
+# The photo view hands plain files to nginx with `X-Accel-Redirect: <this prefix><storage name>` (an
+# `internal` location aliasing MEDIA_ROOT/private/, see README); Django sends encrypted ones (and all if empty).
 FACEREC_MEDIA_ACCEL_REDIRECT = env.str("FACEREC_MEDIA_ACCEL_REDIRECT", default="")
 
 REST_FRAMEWORK = {
@@ -277,8 +244,7 @@ REST_FRAMEWORK = {
         "facerec_site.throttling.AnonRateThrottle",
         "facerec_site.throttling.RecognitionRateThrottle",
     ],
-    # How many reverse proxies append to X-Forwarded-For; 0 trusts only REMOTE_ADDR (DRF's
-    # default, None, would let any client pick its own address by sending the header).
+    # Reverse proxies appending to X-Forwarded-For; 0 trusts only REMOTE_ADDR (DRF's None lets a client pick).
     "NUM_PROXIES": env.int("FACEREC_NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
@@ -359,11 +325,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 
 # --- Face recognition ------------------------------------------------------------
-FACEREC_DEVICE = _env_choice("FACEREC_DEVICE", ("auto", "cpu", "cuda"), default="auto")
+# The values these may take, and the check that refuses others at start-up: recognition.configuration.
+FACEREC_DEVICE = env.str("FACEREC_DEVICE", default="auto")  # auto, cpu or cuda
 FACEREC_WEIGHTS = env.str("FACEREC_WEIGHTS", default="casia-webface")
 FACEREC_MODELS_DIR = Path(env.str("FACEREC_MODELS_DIR", default=str(VAR_DIR / "models")))
-FACEREC_EMBEDDING_BACKEND = _env_choice("FACEREC_EMBEDDING_BACKEND", ("auto", "torch", "onnx", "onnx-int8"),
-                                        default="auto")
+FACEREC_EMBEDDING_BACKEND = env.str("FACEREC_EMBEDDING_BACKEND", default="auto")  # auto, torch, onnx, onnx-int8
 FACEREC_EMBEDDING_BATCH_SIZE = env.int("FACEREC_EMBEDDING_BATCH_SIZE", default=32)
 # MTCNN box crop: margin 32 px at 160 px, measured best on LFW View 1 (see issue 3 notes).
 FACEREC_CROP_SIZE = env.int("FACEREC_CROP_SIZE", default=160)
@@ -371,10 +337,7 @@ FACEREC_CROP_MARGIN = env.int("FACEREC_CROP_MARGIN", default=32)
 # Smallest face (px) MTCNN's image pyramid looks for. Unset: derived from the quality
 # minimum below (28.2 px for 40), so detection skips the pyramid levels that would only find
 # faces too small to enroll or to identify reliably, about a third of its work.
-FACEREC_MIN_DETECT_FACE_PX = env.float("FACEREC_MIN_DETECT_FACE_PX", default=None)
-if FACEREC_MIN_DETECT_FACE_PX is not None and FACEREC_MIN_DETECT_FACE_PX < 12:
-    raise ImproperlyConfigured("FACEREC_MIN_DETECT_FACE_PX must be at least 12 (MTCNN's smallest window), "
-                               f"not {FACEREC_MIN_DETECT_FACE_PX:g}")
+FACEREC_MIN_DETECT_FACE_PX = env.float("FACEREC_MIN_DETECT_FACE_PX", default=None)  # 12 or more
 # Enrollment quality limits (recognition.pipeline.quality.QualityThresholds; defaults
 # calibrated on LFW and ORL, see that module).
 FACEREC_QUALITY = {
@@ -385,14 +348,10 @@ FACEREC_QUALITY = {
     "max_yaw_ratio": env.float("FACEREC_QUALITY_MAX_YAW_RATIO", default=0.40),
     # review: a photo with several people goes to review with the face most likely the person's
     # chosen, and the reviewer may pick another; single: such a photo is refused; largest: the largest.
-    "policy": _env_choice("FACEREC_QUALITY_FACE_POLICY", ("review", "single", "largest"), default="review"),
+    "policy": env.str("FACEREC_QUALITY_FACE_POLICY", default="review"),
 }
-# Passive liveness (MiniFASNet, recognition/pipeline/liveness.py): `off`, `report` (every face
-# of identify, verify and enrollment gets its liveness score) or `enforce` (faces that fail
-# are not identified, verify answers no match, enrollment photos are rejected). Callers
-# holding the `choose_liveness` capability may pick another policy per request.
-LIVENESS_POLICIES = ("off", "report", "enforce")
-FACEREC_LIVENESS = _env_choice("FACEREC_LIVENESS", LIVENESS_POLICIES, default="report")
+# Passive liveness: off, report or enforce (recognition.configuration.LIVENESS_POLICIES says what each does).
+FACEREC_LIVENESS = env.str("FACEREC_LIVENESS", default="report")
 # Score at or above which a face counts as live; unset: the default calibrated on LFW and ORL.
 FACEREC_LIVENESS_THRESHOLD = env.float("FACEREC_LIVENESS_THRESHOLD", default=None)
 # Consent withdrawal deactivates templates at once; erasure follows after this many days.
@@ -418,10 +377,7 @@ FACEREC_UNCALIBRATED_THRESHOLD = 0.45
 # pgvector's hnsw.ef_search for identify's nearest-template search (recall against latency).
 # Unset: from the gallery's size (recognition.selectors.hnsw_ef_search): 100 up to 100,000
 # templates, 100 more per 100,000 beyond, at most 400.
-FACEREC_HNSW_EF_SEARCH = env.int("FACEREC_HNSW_EF_SEARCH", default=None)
-if FACEREC_HNSW_EF_SEARCH is not None and not 1 <= FACEREC_HNSW_EF_SEARCH <= 1000:
-    raise ImproperlyConfigured(f"FACEREC_HNSW_EF_SEARCH must be from 1 to 1000 (pgvector's range), "
-                               f"not {FACEREC_HNSW_EF_SEARCH}")
+FACEREC_HNSW_EF_SEARCH = env.int("FACEREC_HNSW_EF_SEARCH", default=None)  # 1 to 1000
 FACEREC_MIN_PHOTOS_PER_IDENTITY = env.int("FACEREC_MIN_PHOTOS_PER_IDENTITY", default=2)
 # Retrains are debounced: one runs once approvals have paused this long, or at the latest
 # FACEREC_RETRAIN_MAX_WAIT_S after the first request it serves (a bulk enrollment trains
@@ -478,12 +434,6 @@ FACEREC_TARGET_FPIR = env.float("FACEREC_TARGET_FPIR", default=5e-3)
 # identity, or LFW with its pairs files). ../shared/data is the development data set.
 FACEREC_DATASET_ROOTS = env.list("FACEREC_DATASET_ROOTS", default=[
     str(path) for path in (VAR_DIR / "datasets", BASE_DIR.parent / "shared" / "data") if path.is_dir()])
-# A weekly enrolled-data report (Monday 03:00 UTC): in the schedule, switched off unless
-# this is set (staff can also switch it on in the admin's Periodic tasks).
-FACEREC_WEEKLY_REPORT = env.bool("FACEREC_WEEKLY_REPORT", default=False)
-CELERY_BEAT_SCHEDULE["weekly-enrolled-report"] = {
-    "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
-    "enabled": FACEREC_WEEKLY_REPORT}  # a django-celery-beat field, set when the job is first written
 
 LOGGING = {
     "version": 1,

@@ -8,7 +8,6 @@ shape in core.api.exception_handler.
 from __future__ import annotations
 
 import numpy as np
-from django.conf import settings
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -23,6 +22,7 @@ from core.upload_limits import MaxUploadSizeHandler
 from identities.models import Identity
 from recognition import services
 from recognition.selectors import verifiable_identities
+from recognition.configuration import LIVENESS_POLICIES
 
 MAX_TOP_K = 20
 TWO_MODES = ("send either image_a and image_b (are these two photos the same person?), or image and "
@@ -51,7 +51,7 @@ LIVENESS_HELP = ("Liveness policy for this request: `off`, `report` (each face g
 
 
 def _liveness_field() -> serializers.ChoiceField:
-    return serializers.ChoiceField(choices=list(settings.LIVENESS_POLICIES), required=False, help_text=LIVENESS_HELP)
+    return serializers.ChoiceField(choices=list(LIVENESS_POLICIES), required=False, help_text=LIVENESS_HELP)
 
 
 def requested_liveness(request, given: dict) -> str | None:

@@ -95,14 +95,14 @@ def test_production_settings_send_the_security_headers_and_cookie_flags():
 
 
 def test_the_cache_is_the_brokers_server_on_a_database_of_its_own():
-    from facerec_site.settings import _redis_cache_location
+    from facerec_site.addresses import redis_cache_location
 
-    assert (_redis_cache_location("redis+socket:///srv/var/valkey.sock?virtual_host=0", 2)
+    assert (redis_cache_location("redis+socket:///srv/var/valkey.sock?virtual_host=0", 2)
             == "unix:///srv/var/valkey.sock?db=2")
-    assert _redis_cache_location("redis://:pw@redis:6379/0", 2) == "redis://:pw@redis:6379/2"
-    assert (_redis_cache_location("rediss://redis:6380/1?ssl_cert_reqs=none&visibility_timeout=9", 3)
+    assert redis_cache_location("redis://:pw@redis:6379/0", 2) == "redis://:pw@redis:6379/2"
+    assert (redis_cache_location("rediss://redis:6380/1?ssl_cert_reqs=none&visibility_timeout=9", 3)
             == "rediss://redis:6380/3?ssl_cert_reqs=none")
-    assert _redis_cache_location("amqp://rabbit//", 2) is None
+    assert redis_cache_location("amqp://rabbit//", 2) is None
 
 
 def test_no_sqlite_or_eager_tasks_anywhere():

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             # Not printed: stdout ends up in terminal scrollback and container logs. Stored hashed,
             # so this file is the only copy.
             path = Path(settings.VAR_DIR) / PASSWORD_FILENAME
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_file_atomically(path, (password + "\n").encode())  # 0600 from creation
             self.stdout.write(self.style.SUCCESS(
                 f"Created administrator {username!r}; its generated password is in {path} (readable by this "
