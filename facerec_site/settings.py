@@ -29,7 +29,6 @@ VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolv
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
-
 _INSECURE_KEY_HINTS = ("django-insecure", "changeme", "change-me", "secret")
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not DEBUG:
