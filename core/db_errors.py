@@ -48,7 +48,7 @@ def log_unavailable(request, exc: BaseException) -> str:
 
 def api_error(request, exc: BaseException) -> tuple[dict, int, dict[str, str]]:
     """(body, status, headers) for the API's error shape."""
-    from core.api import error_body
+    from core.api import error_body  # inside: core.api imports this module (cycle)
 
     log_unavailable(request, exc)
     return error_body(CODE, MESSAGE), 503, {"Retry-After": str(RETRY_AFTER_S)}

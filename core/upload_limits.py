@@ -19,6 +19,7 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 
+from core.api import error_body
 from core.errors import PhotoRejected
 
 MIB = 1024 * 1024
@@ -44,8 +45,6 @@ def content_length(request) -> int | None:
 
 def too_large_response(request, *, length: int, limit: int) -> HttpResponse:
     if request.path_info.startswith("/api/"):
-        from core.api import error_body
-
         return JsonResponse(error_body("too_large", f"the request body ({length} bytes) is larger than the "
                                                     f"limit of {limit} bytes"), status=413)
     message = f"This upload ({length / MIB:.1f} MB) is larger than the limit of {limit / MIB:.0f} MB."

@@ -7,6 +7,7 @@ class FacerecSiteConfig(AppConfig):
     verbose_name = "Site"
 
     def ready(self) -> None:
+        # inside ready(): worker_setup imports models, which load after this module
         from facerec_site import worker_setup
 
         # The machine that migrates is the site: its settings become the reference workers compare.

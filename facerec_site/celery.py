@@ -23,6 +23,7 @@ from facerec_site import workers  # noqa: E402,F401
 @worker_init.connect
 def _refuse_unless_ready(sender=None, **kwargs):
     """Every worker, however started, checks it shares the site's keys, weights and storage."""
+    # inside: worker_setup imports models; this module loads before the apps are ready
     from facerec_site.worker_setup import refuse_unless_ready
 
     refuse_unless_ready(sender)

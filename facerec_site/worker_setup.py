@@ -18,8 +18,13 @@ from collections.abc import Collection
 from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError, ProgrammingError
+from django.db import OperationalError, ProgrammingError, connections
 from django.utils.crypto import salted_hmac
+
+from facerec_site.health import weight_files
+from facerec_site.models import SharedSetting
+from identities.storage import PhotoUndecryptable, decrypt, encrypt
+from recognition.pipeline import liveness
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +45,6 @@ def _secret_fingerprint() -> str:
 
 def _reads(token: str) -> bool:
     """Do this process's photo keys decrypt the site's token (identities.storage, as photos are read)?"""
-    from identities.storage import PhotoUndecryptable, decrypt
-
     try:
         return decrypt(token.encode()) == _PHOTO_KEY_CHECK
     except PhotoUndecryptable:
@@ -51,9 +54,6 @@ def _reads(token: str) -> bool:
 def _models() -> tuple[str | None, str]:
     """(fingerprint of the prepared weights, or None when they are missing; what is wrong). Files only:
     a worker asks this before its pool forks, where CUDA must not be initialised (torch is not asked)."""
-    from facerec_site.health import weight_files
-    from recognition.pipeline import liveness
-
     try:
         status = weight_files()
     except Exception as exc:  # the weights' settings themselves are wrong: say so, do not crash
@@ -75,14 +75,10 @@ def record(*, role: str = "migrate") -> None:
     The photo-key token is renewed only when these keys read the old one: after a rotation it
     follows the newest key; keys that cannot read it would lock every photo out, and are
     reported instead of recorded."""
-    from facerec_site.models import SharedSetting
-
     who = _who(role)
     SharedSetting.objects.update_or_create(name=SECRET_KEY, defaults={"fingerprint": _secret_fingerprint(),
                                                                        "recorded_by": who})
     if settings.FACEREC_PHOTO_KEYS:
-        from identities.storage import encrypt
-
         token = SharedSetting.objects.filter(name=PHOTO_KEYS).values_list("fingerprint", flat=True).first()
         if token is None or _reads(token):
             SharedSetting.objects.update_or_create(name=PHOTO_KEYS, defaults={
@@ -97,10 +93,6 @@ def record(*, role: str = "migrate") -> None:
 
 
 def record_after_migrate(sender=None, using: str = "default", **kwargs) -> None:
-    from django.db import connections
-
-    from facerec_site.models import SharedSetting
-
     # A partial migrate (one app, or back to an old state) may leave the table out.
     if using == "default" and SharedSetting._meta.db_table in connections[using].introspection.table_names():
         record(role="migrate")
@@ -112,8 +104,6 @@ def problems(queues: Collection[str] | None) -> list[str]:
     `queues`: those the worker consumes (None: all); the weights matter only for the gpu queue.
     A reference not recorded yet (a database migrated before this check existed) is recorded
     from this worker's settings."""
-    from facerec_site.models import SharedSetting
-
     try:
         stored = dict(SharedSetting.objects.values_list("name", "fingerprint"))
     except ProgrammingError:

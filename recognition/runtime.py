@@ -15,7 +15,9 @@ from recognition.pipeline.detection import FaceDetector, min_face_size_for
 from recognition.pipeline.devices import cuda_available
 from recognition.pipeline.facenet.embedder import FaceEmbedder
 from recognition.pipeline.faces import FacePipeline
+from recognition.pipeline.images import load_image
 from recognition.pipeline.liveness import DEFAULT_THRESHOLD, LivenessChecker
+from recognition.pipeline.quality import QualityThresholds
 
 
 def torch_device() -> str:
@@ -79,15 +81,11 @@ def get_liveness_checker() -> LivenessChecker:
 
 @functools.cache
 def quality_thresholds():
-    from recognition.pipeline.quality import QualityThresholds
-
     return QualityThresholds(**settings.FACEREC_QUALITY)
 
 
 def decode_image(data: bytes):
     """Image bytes -> RGB array under the configured byte and pixel limits (raises ImageRejected)."""
-    from recognition.pipeline.images import load_image
-
     return load_image(data, max_bytes=settings.FACEREC_MAX_UPLOAD_BYTES,
                       max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
 

@@ -286,7 +286,7 @@ def crop_face(
 ) -> np.ndarray:
     """A (size, size, 3) uint8 face crop, identical to facenet-pytorch's extract_face on
     a numpy image (same box arithmetic, cv2 INTER_AREA resize), without float conversion."""
-    import cv2
+    import cv2  # heavy: imported on the first crop, not with the pipeline
 
     rgb = _as_rgb_uint8(image)
     x1, y1, x2, y2 = crop_box(detection, rgb.shape, size=size, margin=margin)

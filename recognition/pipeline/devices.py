@@ -32,7 +32,7 @@ def cuda_available() -> bool:
     """torch.cuda.is_available(), without importing torch where there is no driver."""
     if not has_cuda_driver():
         return False
-    import torch
+    import torch  # heavy: imported only where a CUDA driver is present
 
     return torch.cuda.is_available()
 

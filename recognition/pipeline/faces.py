@@ -23,6 +23,7 @@ from recognition.pipeline.detection import (
     largest,
     nearest_to_center,
 )
+from recognition.pipeline.errors import ImageRejected
 from recognition.pipeline.facenet.constants import EMBEDDING_DIM
 from recognition.pipeline.facenet.embedder import FaceEmbedder
 
@@ -99,8 +100,6 @@ def embed_files(pipeline: FacePipeline, paths: Sequence[str], load: Callable[[st
     as the published LFW protocol does (1 of LFW's 7,701 pair images).
     `liveness_checker` (a recognition.pipeline.liveness.LivenessChecker) also scores each face.
     """
-    from recognition.pipeline.errors import ImageRejected
-
     kept_paths: list[str] = []
     kept: list[np.ndarray] = []
     skipped: dict[str, str] = {}

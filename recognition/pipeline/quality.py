@@ -83,7 +83,7 @@ class QualityReport:
 
 def sharpness(crop: np.ndarray) -> float:
     """Variance of the Laplacian of the grey image: low means blurred or featureless."""
-    import cv2
+    import cv2  # heavy: imported on the first quality check, not with the pipeline
 
     grey = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY) if crop.ndim == 3 else crop
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
