@@ -1,5 +1,5 @@
 """Group photos at enrollment on LFW: how many enrollment photos show several significant faces, and how
-often the preselected face is the person's (identities.services' rule, run here on the pipeline).
+often the preselected face is the person's (enrollment.services.processing's rule, run here on the pipeline).
 
 LFW's deep-funneled photos are centred on their subject, so the subject is the detected face nearest
 the centre; bystanders are the others. Each person's photos are taken in order, as an operator would

@@ -1,6 +1,6 @@
 """A real gallery for identification and verification tests, built in-process.
 
-People are enrolled through identities.services from real LFW photos, each photo is
+People are enrolled through enrollment.services from real LFW photos, each photo is
 processed (detect, quality, crop, embed) here rather than by a worker, approved, and
 the classifier is trained by recognition.services.retrain. Building costs a few
 seconds, so `gallery` is class-scoped: it is built once inside an outer transaction
