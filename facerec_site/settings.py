@@ -369,10 +369,9 @@ FACEREC_MAX_PROCESSING_ATTEMPTS = env.int("FACEREC_MAX_PROCESSING_ATTEMPTS", def
 # distribution shipped with the weights: verify at FACEREC_TARGET_FAR per comparison (a
 # claimed person's several templates accounted for), identify at FACEREC_TARGET_FPIR
 # whatever the gallery's size. A value set here is used instead, on the same scale.
-# Weights without a calibration score plain cosine similarity, by default against 0.45.
+# Weights without a calibration score plain cosine similarity (recognition.selectors.UNCALIBRATED_THRESHOLD).
 FACEREC_VERIFY_THRESHOLD = env.float("FACEREC_VERIFY_THRESHOLD", default=None)
 FACEREC_IDENTIFY_THRESHOLD = env.float("FACEREC_IDENTIFY_THRESHOLD", default=None)
-FACEREC_UNCALIBRATED_THRESHOLD = 0.45
 # pgvector's hnsw.ef_search for identify's nearest-template search (recall against latency).
 # Unset: from the gallery's size (recognition.selectors.hnsw_ef_search): 100 up to 100,000
 # templates, 100 more per 100,000 beyond, at most 400.

@@ -41,6 +41,8 @@ THRESHOLD_SETTINGS = {
     RecognitionThreshold.Kind.VERIFY: "FACEREC_VERIFY_THRESHOLD",
     RecognitionThreshold.Kind.IDENTIFY: "FACEREC_IDENTIFY_THRESHOLD",
 }
+# Weights shipped without a score calibration compare plain cosine similarity against this.
+UNCALIBRATED_THRESHOLD = 0.45
 
 
 @functools.cache
@@ -68,7 +70,7 @@ def default_threshold(kind: str, *, model_version: str) -> ThresholdInUse:
                        else (settings.FACEREC_TARGET_FPIR, "FPIR"))
     calibrated = scorer(model_version).threshold_at(rate)
     if calibrated is None:
-        return ThresholdInUse(value=settings.FACEREC_UNCALIBRATED_THRESHOLD,
+        return ThresholdInUse(value=UNCALIBRATED_THRESHOLD,
                               source="built-in default (these weights have no calibration)")
     per = "per claim, whatever the templates compared" if kind == RecognitionThreshold.Kind.VERIFY \
         else "whatever the gallery size"
