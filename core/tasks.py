@@ -13,6 +13,9 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+# Worth a task's retry (the disk, the database or a model file for a moment); other errors fail the work.
+TRANSIENT_ERRORS = (OSError, ConnectionError, TimeoutError)
+
 
 def send_task(task, args=(), *, on_failure: Callable[[Exception], None] | None = None, **options) -> bool:
     """`task.apply_async(args, **options)`; on any failure (kombu's OperationalError for the broker,

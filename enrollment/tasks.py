@@ -9,7 +9,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from enrollment.errors import TRANSIENT_ERRORS
+from core.tasks import TRANSIENT_ERRORS
+
 
 
 @shared_task(name="identities.tasks.process_enrollment_image", bind=True, max_retries=3,

@@ -160,6 +160,7 @@ CELERY_BEAT_SCHEDULE = {
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
+    "expire-video-results": {"task": "videos.tasks.expire_video_results", "schedule": crontab(minute=45, hour=1)},
     "weekly-enrolled-report": {
         "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
         "enabled": FACEREC_WEEKLY_REPORT},  # a django-celery-beat field, set when the job is first written
@@ -170,6 +171,7 @@ GPU_QUEUE = "gpu"
 CELERY_TASK_ROUTES = {
     "recognition.tasks.embed_*": {"queue": GPU_QUEUE},
     "identities.tasks.process_enrollment_image": {"queue": GPU_QUEUE},
+    "videos.tasks.process_video": {"queue": GPU_QUEUE},
     # Benchmark reports embed whole dataset folders.
     "evaluation.tasks.run_report": {"queue": GPU_QUEUE},
 }

@@ -21,7 +21,7 @@ from PIL import Image
 
 from audit import services as audit
 from core.errors import DomainError, InvalidTransition
-from enrollment.errors import TRANSIENT_ERRORS
+from core.tasks import TRANSIENT_ERRORS
 from identities.models import EnrollmentImage
 from identities.services import delete_stored_files, require_active
 from recognition.pipeline.errors import ImageRejected

@@ -1,0 +1,25 @@
+"""Celery tasks of the videos app: thin, idempotent, take ids."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from core.tasks import TRANSIENT_ERRORS
+
+
+@shared_task(name="videos.tasks.process_video", bind=True, max_retries=3, autoretry_for=TRANSIENT_ERRORS,
+             retry_backoff=5, retry_jitter=True)
+def process_video(self, video_id: int) -> str | None:
+    """Decode, track and decide one video (the gpu queue). A second delivery finds it claimed and does
+    nothing; a bad file ends the job `failed` with its reason, never a retry."""
+    from videos.services import processing  # inside: services import this module (the task <-> service cycle)
+
+    return processing.process_video(video_id)
+
+
+@shared_task(name="videos.tasks.expire_video_results")
+def expire_video_results() -> int:
+    """Daily: results older than FACEREC_VIDEO_RESULT_DAYS go, with their crops."""
+    from videos.services import retention  # inside: services import this module (the task <-> service cycle)
+
+    return retention.expire_results()
