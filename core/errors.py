@@ -57,6 +57,21 @@ class PhotoRejected(DomainError):
         return cls(f"{label}: {exc.detail}" if label else exc.detail, code=exc.reason, field=field, detail=detail,
                    status=413 if exc.reason == "too_large" else 400)
 
+
+class UnsupportedMediaType(DomainError):
+    """An upload that is not what the endpoint takes (a photo, a sound or noise sent as a video)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class UploadTooLarge(DomainError):
+    """A file past its route's size limit, refused while it was being received."""
+
+    code = "too_large"
+    status = 413
+
+
 class InvalidThreshold(DomainError):
     code = "invalid_threshold"
     status = 400

@@ -7,6 +7,10 @@ files add MaxUploadSizeHandler, which refuses it there; for the pages this middl
 PageUploadSizeHandler, which stops keeping the file at the limit and gives the form an
 empty OversizedUpload that the form refuses by its size, beside its field. A body sent
 without a Content-Length (chunked) is not read by Django under WSGI at all.
+
+A route that takes one large file (the video upload) marks its view with `large_upload`: it
+gets its own per-file limit (the setting it names) and a body limit of that plus
+FRAMING_BYTES, and every other route keeps the photo limits.
 """
 
 from __future__ import annotations
@@ -17,12 +21,16 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.html import escape
 
 from core.api import error_body
-from core.errors import PhotoRejected
+from core.errors import UploadTooLarge
 
 MIB = 1024 * 1024
+PHOTO_LIMIT_SETTING = "FACEREC_MAX_UPLOAD_BYTES"
+# Room for the other fields and the multipart framing around a large route's one file.
+FRAMING_BYTES = MIB
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -30,7 +38,7 @@ _PAGE = """<!doctype html>
 <body>
 <h1>Upload too large</h1>
 <p>{message}</p>
-<p>Go back and send fewer photos at once, each at most {file_limit:g} MB.</p>
+<p>{advice}</p>
 </body></html>
 """
 
@@ -43,36 +51,72 @@ def content_length(request) -> int | None:
         return None
 
 
-def too_large_response(request, *, length: int, limit: int) -> HttpResponse:
+def large_upload(limit_setting: str):
+    """Marks a view (a function, or an APIView class) that takes one file larger than a photo: its files are
+    held to settings.<limit_setting> and its body to that plus FRAMING_BYTES, instead of the photo limits.
+    Put it outermost, above the other decorators."""
+    def mark(view):
+        view.upload_limit_setting = limit_setting
+        return view
+    return mark
+
+
+def route_limit_setting(request) -> str | None:
+    """The per-file limit setting `large_upload` gave the view of this URL; None: the photo limits."""
+    try:
+        view = resolve(request.path_info, getattr(request, "urlconf", None)).func
+    except Resolver404:
+        return None
+    return getattr(view, "upload_limit_setting", None) or getattr(getattr(view, "view_class", None),
+                                                                   "upload_limit_setting", None)
+
+
+def request_limit(limit_setting: str | None) -> int:
+    if limit_setting is None:
+        return settings.FACEREC_MAX_REQUEST_BYTES
+    return getattr(settings, limit_setting) + FRAMING_BYTES
+
+
+def too_large_response(request, *, length: int, limit: int, limit_setting: str | None = None) -> HttpResponse:
     if request.path_info.startswith("/api/"):
         return JsonResponse(error_body("too_large", f"the request body ({length} bytes) is larger than the "
                                                     f"limit of {limit} bytes"), status=413)
     message = f"This upload ({length / MIB:.1f} MB) is larger than the limit of {limit / MIB:.0f} MB."
-    page = _PAGE.format(message=escape(message), file_limit=settings.FACEREC_MAX_UPLOAD_BYTES / MIB)
+    if limit_setting is None:
+        file_limit = settings.FACEREC_MAX_UPLOAD_BYTES / MIB
+        advice = f"Go back and send fewer photos at once, each at most {file_limit:g} MB."
+    else:
+        advice = f"Go back and send a smaller file, at most {getattr(settings, limit_setting) / MIB:g} MB."
+    page = _PAGE.format(message=escape(message), advice=escape(advice))
     return HttpResponse(page, status=413, content_type="text/html; charset=utf-8")
 
 
 class UploadLimitsMiddleware:
-    """Refuses an announced body over FACEREC_MAX_REQUEST_BYTES unread; adds the per-file limit to page uploads.
+    """Refuses an announced body over its route's limit unread; adds the per-file limit to page uploads.
 
     It must come before anything that reads request.POST (CsrfViewMiddleware does): upload
-    handlers cannot change once the body is parsed.
+    handlers cannot change once the body is parsed. The URL is resolved only when it matters (a
+    body over the photo limit, a page upload), so other requests pay nothing for it.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        length, limit = content_length(request), settings.FACEREC_MAX_REQUEST_BYTES
+        length = content_length(request)
+        page_upload = request.content_type == "multipart/form-data" and not request.path_info.startswith("/api/")
+        over_default = length is not None and length > settings.FACEREC_MAX_REQUEST_BYTES
+        limit_setting = route_limit_setting(request) if over_default or page_upload else None
+        limit = request_limit(limit_setting)
         if length is not None and length > limit:
-            return too_large_response(request, length=length, limit=limit)
-        if request.content_type == "multipart/form-data" and not request.path_info.startswith("/api/"):
-            request.upload_handlers.insert(0, PageUploadSizeHandler(request))
+            return too_large_response(request, length=length, limit=limit, limit_setting=limit_setting)
+        if page_upload:
+            request.upload_handlers.insert(0, PageUploadSizeHandler(request, limit_setting=limit_setting))
         return self.get_response(request)
 
 
 class OversizedUpload(UploadedFile):
-    """A page upload cut off at FACEREC_MAX_UPLOAD_BYTES while it was received: `size` says how much
+    """A page upload cut off at its limit while it was received: `size` says how much
     arrived, and it holds none of it (read() gives b"")."""
 
     def __init__(self, *, name: str, content_type: str | None, size: int, charset: str | None,
@@ -85,25 +129,28 @@ class OversizedUpload(UploadedFile):
 
 
 class _FileSizeLimit(FileUploadHandler):
-    """Holds each file to FACEREC_MAX_UPLOAD_BYTES (read as the file starts, so a changed setting applies)."""
+    """Holds each file to settings.<limit_setting> (read as the file starts, so a changed setting applies);
+    FACEREC_MAX_UPLOAD_BYTES unless the route is a `large_upload`."""
+
+    def __init__(self, request=None, *, limit_setting: str | None = None):
+        super().__init__(request)
+        self.limit_setting = limit_setting or PHOTO_LIMIT_SETTING
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
-        self.max_bytes = settings.FACEREC_MAX_UPLOAD_BYTES
+        self.max_bytes = getattr(settings, self.limit_setting)
 
     def past_limit(self, raw_data: bytes, start: int) -> bool:
         return start + len(raw_data) > self.max_bytes
 
 
 class MaxUploadSizeHandler(_FileSizeLimit):
-    """For the API: refuses a file (413) as soon as it passes FACEREC_MAX_UPLOAD_BYTES, before the rest is
-    read or spooled."""
+    """For the API: refuses a file (413) as soon as it passes its limit, before the rest is read or spooled."""
 
     def receive_data_chunk(self, raw_data, start):
         if self.past_limit(raw_data, start):
-            raise PhotoRejected(f"{self.file_name}: more than the limit of {self.max_bytes} bytes",
-                                code="too_large", field=self.field_name, detail={"file": self.file_name},
-                                status=413)
+            raise UploadTooLarge(f"{self.file_name}: more than the limit of {self.max_bytes} bytes",
+                                 field=self.field_name, detail={"file": self.file_name})
         return raw_data
 
     def file_complete(self, file_size):
@@ -111,7 +158,7 @@ class MaxUploadSizeHandler(_FileSizeLimit):
 
 
 class PageUploadSizeHandler(_FileSizeLimit):
-    """For the pages: keeps nothing of a file past FACEREC_MAX_UPLOAD_BYTES and hands the form an
+    """For the pages: keeps nothing of a file past its limit and hands the form an
     OversizedUpload instead, so the form shows its "too large" error rather than the request failing.
 
     The rest of the file is still read off the connection (and dropped): the form's other

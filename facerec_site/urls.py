@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("reenrollment.api_urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("accounts.audit_api_urls")),
+    path("api/v1/", include("videos.api_urls")),
     path("api/v1/jobs/<str:task_id>/", jobs.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from its own URL (?script): no inline script for the CSP.
@@ -27,6 +28,7 @@ urlpatterns = [
     path("identities/", include("enrollment.urls")),
     path("recognize/", include("recognition.urls")),
     path("reports/", include("evaluation.urls")),
+    path("videos/", include("videos.urls")),
     path("reenrollment/", include("reenrollment.urls")),
     path("accounts/", include("accounts.urls")),
 ]
