@@ -11,10 +11,17 @@ from core.tasks import TRANSIENT_ERRORS
              retry_backoff=5, retry_jitter=True)
 def process_video(self, video_id: int) -> str | None:
     """Decode, track and decide one video (the gpu queue). A second delivery finds it claimed and does
-    nothing; a bad file ends the job `failed` with its reason, never a retry."""
+    nothing; a bad file ends the job `failed` with its reason, never a retry. The service gives the claim
+    back on a transient error; after the last retry the video fails here, and its upload is deleted."""
     from videos.services import processing  # inside: services import this module (the task <-> service cycle)
 
-    return processing.process_video(video_id)
+    try:
+        return processing.process_video(video_id)
+    except TRANSIENT_ERRORS:
+        if self.request.retries >= self.max_retries:
+            processing.fail_video(video_id, code=processing.PROCESSING_ERROR,
+                                  detail="gave up after repeated transient errors", only_pending=True)
+        raise
 
 
 @shared_task(name="videos.tasks.expire_video_results")

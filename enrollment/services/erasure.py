@@ -11,11 +11,12 @@ from identities.selectors import valid_consent
 from identities.services import delete_stored_files
 from recognition.services import delete_recognition_data, request_retrain, scrub_identity_from_classifiers
 from reenrollment.models import IdentityPolicy
+from videos.services.retention import forget_identity as forget_in_videos
 
 
 def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
-    """Right to erasure: photos, crops, embeddings and consents go; name, external ref, notes, contact
-    email and attributes are blanked; one audit entry stays.
+    """Right to erasure: photos, crops, embeddings, consents and video tracks go; name, external ref, notes,
+    contact email and attributes are blanked; one audit entry stays.
 
     Idempotent: erasing an erased identity removes whatever is left (nothing) and
     records nothing new.
@@ -31,6 +32,9 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         identity.reenrollment_requests.all().delete()
         IdentityPolicy.objects.filter(identity=identity).delete()
         counts["consents"] = Consent.objects.filter(identity=identity).delete()[0]
+        # Their tracks in video results, with the crops (after commit, as the photos); counted when there were any.
+        if video_tracks := forget_in_videos(identity.pk):
+            counts["video_tracks"] = video_tracks
         # Other people's photos flagged as looking like this person forget whom they looked like.
         for other in EnrollmentImage.objects.filter(quality__possible_duplicate__identity_id=identity.pk):
             other.quality = {**other.quality, "possible_duplicate": None}

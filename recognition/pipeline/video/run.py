@@ -1,0 +1,114 @@
+"""A video file in, the faces followed through it out: decode, detect and embed in batches of
+sampled frames, track, with progress and the time each stage took."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recognition.pipeline.facenet.constants import EMBEDDING_DIM
+from recognition.pipeline.faces import FacePipeline
+from recognition.pipeline.video.decode import DecodeCounts, VideoInfo, probe_video, sampled_frames
+from recognition.pipeline.video.tracking import FaceTracker
+from recognition.pipeline.video.tracks import Sighting, Track, sighting_quality
+
+# MTCNN's own last gate is 0.7; below 0.9 a video's "faces" are mostly patterns of the background,
+# which would each become a one-frame track.
+MIN_DETECTION_PROBABILITY = 0.9
+# The callback is called at most this often (plus once at the end): it usually writes a database row.
+PROGRESS_INTERVAL_S = 0.25
+
+
+@dataclass
+class Progress:
+    share: float  # 0..1 of the duration
+    frames_decoded: int
+    faces_found: int
+
+
+@dataclass
+class VideoResult:
+    info: VideoInfo
+    sample_fps: float
+    frames_decoded: int
+    faces_found: int
+    tracks: list[Track]
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds = {"decode": 0.0, "detect": 0.0, "embed": 0.0, "track": 0.0}
+
+    def __call__(self, stage: str, start: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - start
+        return now
+
+
+def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: float, max_pixels: int,
+                batch_frames: int = 8, keep_best_frames: bool = False,
+                on_progress: Callable[[Progress], None] | None = None) -> VideoResult:
+    """Follow every face through the video at `path` (streamed, never held whole); raises VideoRejected.
+
+    `batch_frames` sampled frames go through the detector together and all their faces through the
+    embedder together. `keep_best_frames` keeps each track's best whole frame (for liveness).
+    """
+    info = probe_video(path, max_pixels=max_pixels)
+    timer, counts, tracker = _Timer(), DecodeCounts(), FaceTracker()
+    faces_found, last_report = 0, 0.0
+
+    def report(final: bool = False) -> None:
+        nonlocal last_report
+        now = time.monotonic()
+        if on_progress is None or (not final and now - last_report < PROGRESS_INTERVAL_S):
+            return
+        last_report = now
+        share = 1.0 if final else (min(1.0, counts.last_time_s / info.duration_s) if info.duration_s else 0.0)
+        on_progress(Progress(share=share, frames_decoded=counts.frames_sampled, faces_found=faces_found))
+
+    def run_batch(batch: list[tuple[float, np.ndarray]]) -> None:
+        nonlocal faces_found
+        images = [image for _, image in batch]
+        start = time.perf_counter()
+        detections = [[d for d in found if d.probability >= MIN_DETECTION_PROBABILITY]
+                      for found in pipeline.detector.detect_many(images)]
+        start = timer("detect", start)
+        crops = [pipeline.crop(image, d) for image, found in zip(images, detections) for d in found]
+        embeddings = (pipeline.embedder.embed(np.stack(crops)) if crops
+                      else np.zeros((0, EMBEDDING_DIM), np.float32))
+        start = timer("embed", start)
+        k = 0
+        for (time_s, image), found in zip(batch, detections):
+            sightings = [Sighting(time_s=time_s, detection=d, embedding=embeddings[k + i],
+                                  quality=sighting_quality(d, crops[k + i], image.shape))
+                         for i, d in enumerate(found)]
+            tracker.update(time_s, sightings, crops[k:k + len(found)], image if keep_best_frames else None)
+            k += len(found)
+        faces_found += len(crops)
+        timer("track", start)
+
+    batch: list[tuple[float, np.ndarray]] = []
+    frames = sampled_frames(path, sample_fps=sample_fps, max_pixels=max_pixels, counts=counts)
+    try:
+        start = time.perf_counter()
+        for item in frames:
+            timer("decode", start)
+            batch.append(item)
+            if len(batch) >= batch_frames:
+                run_batch(batch)
+                batch = []
+                report()
+            start = time.perf_counter()
+        timer("decode", start)
+        if batch:
+            run_batch(batch)
+    finally:
+        frames.close()
+    report(final=True)
+    return VideoResult(info=info, sample_fps=sample_fps, frames_decoded=counts.frames_sampled,
+                       faces_found=faces_found, tracks=tracker.finish(), timings=timer.seconds)
