@@ -95,8 +95,8 @@ class UploadLimitsMiddleware:
     """Refuses an announced body over its route's limit unread; adds the per-file limit to page uploads.
 
     It must come before anything that reads request.POST (CsrfViewMiddleware does): upload
-    handlers cannot change once the body is parsed. The URL is resolved only when it matters (a
-    body over the photo limit, a page upload), so other requests pay nothing for it.
+    handlers cannot change once the body is parsed. The URL is resolved only for a request with a
+    body, so a GET pays nothing for it.
     """
 
     def __init__(self, get_response):
@@ -105,8 +105,7 @@ class UploadLimitsMiddleware:
     def __call__(self, request):
         length = content_length(request)
         page_upload = request.content_type == "multipart/form-data" and not request.path_info.startswith("/api/")
-        over_default = length is not None and length > settings.FACEREC_MAX_REQUEST_BYTES
-        limit_setting = route_limit_setting(request) if over_default or page_upload else None
+        limit_setting = route_limit_setting(request) if length or page_upload else None
         limit = request_limit(limit_setting)
         if length is not None and length > limit:
             return too_large_response(request, length=length, limit=limit, limit_setting=limit_setting)

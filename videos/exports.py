@@ -116,4 +116,4 @@ def as_webvtt(rows: list[TrackRow], *, sample_fps: float | None, duration_s: flo
             end = row.first_seen_s + 0.001  # a cue must end after it starts
         lines += [f"t-{row.number}", f"{timecode(row.first_seen_s)} --> {timecode(end)}",
                   _cue_text(f"{row.label} (track {row.number})"), ""]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"

@@ -21,6 +21,8 @@ from django.db import transaction
 from audit import services as audit
 from core.errors import DomainError, UnsupportedMediaType, UploadTooLarge
 from core.tasks import enqueue_on_commit
+from recognition.pipeline.errors import EMPTY, NOT_AN_IMAGE, ImageRejected
+from recognition.pipeline.images import sniff_content_type
 from recognition.pipeline.video import VideoInfo, VideoRejected, probe_video
 from videos.models import Video
 from videos.tasks import process_video as process_video_task
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 FIELD = "video"
 # What FFmpeg cannot take as a video at all: the wrong kind of file (415), not a bad video (400).
 NOT_A_VIDEO = frozenset({"not_a_video", "no_video_stream"})
+# FFmpeg opens a photo as a one-frame video (its image demuxers); this endpoint takes none.
+STILL_IMAGE_CONTAINERS = ("image2",)
+HEAD_BYTES = 256 * 1024  # enough for an image's header (EXIF included) to be recognised
 
 
 def processing_task_id(video_id: int) -> str:
@@ -78,12 +83,32 @@ def upload_video(*, user, uploaded_file: UploadedFile) -> Video:
 
 
 def _probe(uploaded_file: UploadedFile, name: str) -> VideoInfo:
+    if _is_still_image(uploaded_file):
+        raise UnsupportedMediaType(f"{name}: this is a photo, not a video (use identify for a photo)",
+                                   field=FIELD, detail={"reason": "not_a_video"})
     with _on_disk(uploaded_file) as path:
         try:
-            return probe_video(path, max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
+            info = probe_video(path, max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS)
         except VideoRejected as exc:
             log.info("video upload refused: %s", exc.reason)
             raise rejection_error(exc, name=name) from None
+    if info.container in STILL_IMAGE_CONTAINERS or info.container.endswith("_pipe"):
+        raise UnsupportedMediaType(f"{name}: this is a still image ({info.codec}), not a video", field=FIELD,
+                                   detail={"reason": "not_a_video"})
+    return info
+
+
+def _is_still_image(uploaded_file: UploadedFile) -> bool:
+    """Whether the file starts like a photo (JPEG, PNG, WebP, GIF, ...): its header, never its name."""
+    uploaded_file.seek(0)
+    head = uploaded_file.read(HEAD_BYTES)
+    uploaded_file.seek(0)
+    try:
+        sniff_content_type(head)
+    except ImageRejected as exc:
+        # Not recognised (or nothing): let FFmpeg judge it. Any other refusal names an image format.
+        return exc.reason not in (NOT_AN_IMAGE, EMPTY)
+    return True
 
 
 @contextmanager
