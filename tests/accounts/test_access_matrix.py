@@ -38,6 +38,7 @@ from recognition.models import FaceEmbedding
 from reenrollment.models import ReenrollmentRequest
 from tests.tokens import token_for
 from tests.users import make_user
+from videos.models import Video, VideoTrack
 
 SEEDED_ID = 9001
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -100,6 +101,14 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "accounts_api:token-revoke": {"POST": ADMIN_ONLY},
     "accounts_api:token-revoke-slash": {"POST": ADMIN_ONLY},
     "accounts_api:api-client-create": {"POST": ADMIN_ONLY},
+    # videos (API): the seeded video is the admin's upload, and only its uploader or view_identities sees it
+    "videos_api:video-list": {"GET": RECOGNISE, "POST": RECOGNISE},
+    "videos_api:video-detail": {"GET": ADMIN_ONLY},
+    "videos_api:video-tracks": {"GET": ADMIN_ONLY},
+    "videos_api:video-track-crop": {"GET": ADMIN_ONLY},
+    "videos_api:video-export-json": {"GET": ADMIN_ONLY},
+    "videos_api:video-export-csv": {"GET": ADMIN_ONLY},
+    "videos_api:video-export-vtt": {"GET": ADMIN_ONLY},
     # pages
     "identities:list": {"GET": frozenset({ADMIN, REVIEWER, OPERATOR})},
     "identities:create": {"GET": ENROLL, "POST": ENROLL},
@@ -114,6 +123,10 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "identities:photo_faces": {"GET": REVIEW, "POST": REVIEW},
     "recognition:identify": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
     "recognition:verify": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
+    "videos:list": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
+    "videos:detail": {"GET": ADMIN_ONLY},
+    "videos:export": {"GET": ADMIN_ONLY},
+    "videos:track_crop": {"GET": ADMIN_ONLY},
     "evaluation:list": {"GET": ADMIN_ONLY},
     "evaluation:create": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
     "evaluation:detail": {"GET": ADMIN_ONLY},
@@ -133,7 +146,7 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
 ADMIN_SITE_METHODS = ("GET", "POST")
 
 # Values for URL parameters, by parameter name; ints are the one seeded id.
-_STR_VALUES = {"task_id": f"enroll-photo-{SEEDED_ID}", "name": "roc", "url": "no-such-page/"}
+_STR_VALUES = {"task_id": f"enroll-photo-{SEEDED_ID}", "name": "roc", "url": "no-such-page/", "fmt": "csv"}
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,8 @@ def _noise_png(seed: int, size: int = 48) -> bytes:
 
 
 ORIGINAL_BYTES, CROP_BYTES = _noise_png(1), _noise_png(2)
+VIDEO_CROP_BYTES = _noise_png(4)  # an identified track's best face
+VIDEO_CROP_ROUTES = ("videos:track_crop", "videos_api:video-track-crop")
 EMBEDDING_VALUE = 0.0421337  # one distinctive component; its text must appear in no response
 EMBEDDING_TEXTS = ("0.0421337", "0.042133", "0.04213")
 
@@ -266,6 +281,12 @@ def world(db, settings) -> World:
     ReenrollmentRequest.objects.create(pk=SEEDED_ID, identity=person,
                                        reason=ReenrollmentRequest.Reason.choices[0][0],
                                        due_at=timezone.now() + timedelta(days=30))
+    video = Video.objects.create(pk=SEEDED_ID, uploaded_by=admin, original_name="seeded.mp4",
+                                 status=Video.Status.DONE, duration_s=2.0, sample_fps=5.0, threshold=0.5)
+    track = VideoTrack(video=video, number=SEEDED_ID, identity=person, score=0.9, decided_by="score",
+                       first_seen_s=0.2, last_seen_s=1.0, frames_seen=5, best_time_s=0.6, best_box=[1, 1, 40, 40])
+    track.crop.save("crop.png", ContentFile(VIDEO_CROP_BYTES), save=False)
+    track.save()
     tokens = {API_CLIENT: token_for(users[API_CLIENT])}
     token_for(admin, name="seeded")
     ApiToken.objects.filter(user=admin).update(id=SEEDED_ID)
@@ -335,6 +356,8 @@ def test_route_answers_only_the_roles_allowed(route: Route, world: World):
                 problems.append(f"{method} {route.url} as {role}: returned the face photo")
             if CROP_BYTES in body and not (route.key == "identities:photo_crop" and role in allowed):
                 problems.append(f"{method} {route.url} as {role}: returned the face crop")
+            if VIDEO_CROP_BYTES in body and not (route.key in VIDEO_CROP_ROUTES and role in allowed):
+                problems.append(f"{method} {route.url} as {role}: returned a video track's face crop")
             if any(text.encode() in body for text in EMBEDDING_TEXTS):
                 problems.append(f"{method} {route.url} as {role}: returned embedding values")
     assert not problems, "\n".join(problems)
@@ -347,3 +370,5 @@ def test_the_photo_views_serve_the_seeded_bytes_to_those_allowed(world: World):
         original = _request(world, by_key["identities:photo_original"], "GET", role)
         crop = _request(world, by_key["identities:photo_crop"], "GET", role)
         assert _body(original) == ORIGINAL_BYTES and _body(crop) == CROP_BYTES
+    for key in VIDEO_CROP_ROUTES:
+        assert _body(_request(world, by_key[key], "GET", ADMIN)) == VIDEO_CROP_BYTES
