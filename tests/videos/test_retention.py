@@ -15,27 +15,12 @@ from audit.models import AuditLog
 from enrollment import services as enrollment
 from facerec_site.tasks import recover_lost_work
 from identities.models import private_storage
-from tests.videos.conftest import process_through_worker, stored_video, wait_for_video
+from tests.videos.conftest import finished_video, process_through_worker, stored_video, wait_for_video
 from videos.models import Video, VideoTrack, video_storage
 from videos.services import retention
 from videos.tasks import expire_video_results
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def finished_video(*, days_ago: float, status: str = "done", identity=None) -> tuple[Video, list[str]]:
-    """A finished job with two tracks (the first identified, with a crop) as the worker leaves it."""
-    video = Video.objects.create(status=status, finished_at=timezone.now() - timedelta(days=days_ago))
-    crops = []
-    for number, who in ((1, identity), (2, None)):
-        track = VideoTrack(video=video, number=number, identity=who, score=0.9 if who else 0.1,
-                           reason="" if who else "below_threshold", first_seen_s=0.4, last_seen_s=1.8,
-                           frames_seen=8, best_time_s=1.0, best_box=[10, 10, 90, 100])
-        if who is not None:
-            track.crop.save("crop", ContentFile(b"\x89PNG not really"), save=False)
-            crops.append(track.crop.name)
-        track.save()
-    return video, crops
 
 
 def test_results_older_than_the_retention_period_expire_with_their_crops(enrolled, settings):
