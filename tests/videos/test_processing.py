@@ -76,7 +76,8 @@ def test_only_the_identified_persons_crop_is_kept_and_it_is_encrypted(celery_wor
         assert crop.format == "PNG" and min(crop.size) >= 100
     x1, y1, x2, y2 = bush.best_box
     assert 0 <= x1 < x2 <= 640 and 0 <= y1 < y2 <= 360
-    assert bush.liveness is None or set(bush.liveness) == {"score", "is_live"}
+    # The default policy (`report`) scores each track's best frame and does not block on it.
+    assert set(bush.liveness) == {"score", "is_live"} and set(stranger.liveness) == {"score", "is_live"}
 
 
 def test_two_people_on_screen_at_once_are_two_tracks(celery_worker, enrolled, uploader, clips):
@@ -91,6 +92,25 @@ def test_two_people_on_screen_at_once_are_two_tracks(celery_worker, enrolled, up
     for person in ("George_W_Bush", "Colin_Powell"):
         assert_times(people[enrolled.people[person].pk], clip.shows[person])
         assert people[enrolled.people[person].pk].crop
+
+
+def test_progress_is_written_while_the_job_runs(celery_worker, enrolled, uploader, clips):
+    video = stored_video(clips["walk"].path, user=uploader)
+    process_video_task.apply_async(args=[video.pk])
+    seen = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        row = Video.objects.values("status", "progress", "frames_decoded", "faces_found").get(pk=video.pk)
+        if row["status"] in ("done", "failed"):
+            break
+        if row["status"] == "processing":
+            seen.add((row["progress"], row["frames_decoded"], row["faces_found"]))
+        time.sleep(0.02)
+
+    assert row["status"] == "done"
+    partial = [(p, frames, faces) for p, frames, faces in seen if 0 < p < 1]
+    assert partial, seen
+    assert all(0 < frames < 21 and faces <= frames for _, frames, faces in partial)
 
 
 def test_the_job_is_audited_with_ids_only(celery_worker, enrolled, uploader, clips):
@@ -162,3 +182,30 @@ def test_a_task_that_gives_up_fails_a_waiting_video_and_deletes_its_upload(uploa
     assert_upload_deleted(waiting, upload)
     held.refresh_from_db()
     assert held.status == "processing" and video_storage.exists(held.file.name)  # a run holds it
+
+
+def test_with_liveness_enforced_a_track_that_fails_it_is_unknown_and_keeps_no_crop(enrolled, uploader, clips,
+                                                                                   settings):
+    """Run in this process (the worker's policy is its environment's): a face pasted on a synthetic
+    background is a photo of a photo, which the liveness model scores as an attack."""
+    settings.FACEREC_LIVENESS = "enforce"
+    video = stored_video(clips["walk"].path, user=uploader)
+
+    assert processing.process_video(video.pk) == "done"
+
+    bush, stranger = Video.objects.get(pk=video.pk).tracks.order_by("number")
+    assert bush.liveness["is_live"] is False
+    assert (bush.identity_id, bush.reason, bush.score, bool(bush.crop)) == (None, "liveness_failed", None, False)
+    for track in (bush, stranger):
+        assert (track.reason == "liveness_failed") == (not track.liveness["is_live"])
+
+
+def test_with_liveness_off_no_track_is_scored(enrolled, uploader, clips, settings):
+    settings.FACEREC_LIVENESS = "off"
+    video = stored_video(clips["walk"].path, user=uploader)
+
+    assert processing.process_video(video.pk) == "done"
+
+    bush, stranger = Video.objects.get(pk=video.pk).tracks.order_by("number")
+    assert bush.identity_id == enrolled.people["George_W_Bush"].pk and bush.crop
+    assert bush.liveness is None and stranger.liveness is None
