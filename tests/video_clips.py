@@ -8,7 +8,9 @@ in MP4 by default. The broken files the worker must refuse are built here too.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -65,11 +67,16 @@ def _paste(frame: np.ndarray, tile: np.ndarray, x: int, y: int) -> None:
 
 def clip_frames(appearances, *, duration_s: float, size=(640, 360), fps: int = 25, cuts=()):
     """The clip's RGB frames, one per 1/fps s, generated as they are written (never held whole)."""
+    yield from frames_at([index / fps for index in range(round(duration_s * fps))], appearances, size=size,
+                         cuts=cuts)
+
+
+def frames_at(times: Sequence[float], appearances, *, size=(640, 360), cuts=()):
+    """The clip's RGB frames at the given instants (s), in order."""
     width, height = size
     tiles = {(a.photo, a.size): _face_tile(a.photo, a.size) for a in appearances}
     backgrounds: dict[int, np.ndarray] = {}
-    for index in range(round(duration_s * fps)):
-        t = index / fps
+    for t in times:
         scene = sum(t >= cut for cut in cuts)
         if scene not in backgrounds:
             backgrounds[scene] = _background(width, height, scene)
@@ -81,10 +88,12 @@ def clip_frames(appearances, *, duration_s: float, size=(640, 360), fps: int = 2
 
 
 def write_clip(path: str | os.PathLike, appearances=(), *, duration_s: float, size=(640, 360), fps: int = 25,
-               cuts=(), codec: str = "libx264") -> Path:
-    """Encode the clip (MP4/MKV/WebM/AVI/MOV by the file's suffix) and return its path."""
+               cuts=(), codec: str = "libx264", faststart: bool = False) -> Path:
+    """Encode the clip (MP4/MKV/WebM/AVI/MOV by the file's suffix) and return its path. `faststart`
+    (MP4/MOV): the index first, as streaming sites write it (a truncated copy then still opens)."""
     path = Path(path)
-    with av.open(str(path), mode="w") as container:
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), mode="w", options=options) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
@@ -92,6 +101,26 @@ def write_clip(path: str | os.PathLike, appearances=(), *, duration_s: float, si
             stream.options = {"preset": "ultrafast", "crf": "23"}
         for pixels in clip_frames(appearances, duration_s=duration_s, size=size, fps=fps, cuts=cuts):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+def write_vfr_clip(path: str | os.PathLike, appearances=(), *, frame_times: Sequence[float], size=(640, 360),
+                   cuts=()) -> Path:
+    """An H.264 MP4 with a variable frame rate: one frame at each of `frame_times` (s, increasing,
+    millisecond timestamps), as phones record when the light or the load changes."""
+    path = Path(path)
+    millisecond = Fraction(1, 1000)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = millisecond
+        stream.options = {"preset": "ultrafast", "crf": "23"}
+        for t, pixels in zip(frame_times, frames_at(frame_times, appearances, size=size, cuts=cuts)):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), millisecond
+            container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
 

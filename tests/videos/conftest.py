@@ -14,11 +14,13 @@ import hashlib
 import io
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files import File
 from django.core.files.base import ContentFile
+from django.utils import timezone
 from PIL import Image
 
 from enrollment import services as enrollment
@@ -29,7 +31,7 @@ from tests.recognition.conftest import ENROLLMENT_PHOTOS, STRANGERS, display_nam
 from tests.users import make_user
 from tests.video_clips import Appearance, audio_only, huge_header, lfw_photo, random_bytes, truncated_copy, \
     write_clip, zero_frames
-from videos.models import Video
+from videos.models import Video, VideoTrack
 from videos.tasks import process_video as process_video_task
 
 ENROLLED = ("George_W_Bush", "Colin_Powell", "Tony_Blair")
@@ -177,3 +179,33 @@ def process_through_worker(path: Path, *, user=None, timeout_s: float = 180) -> 
     video = stored_video(path, user=user)
     queue_video(video)
     return wait_for_video(video.pk, timeout_s)
+
+
+def face_png(person: str = "George_W_Bush", n: int = CLIP_PHOTO, size: int = 112) -> bytes:
+    """A real face crop as PNG bytes (the LFW photo's centre), as a track's stored crop is."""
+    with Image.open(lfw_photo(person, n)) as image:
+        buf = io.BytesIO()
+        image.convert("RGB").crop((70, 70, 180, 180)).resize((size, size)).save(buf, format="PNG")
+        return buf.getvalue()
+
+
+def finished_video(*, days_ago: float = 0, status: str = "done", identity=None, user=None
+                   ) -> tuple[Video, list[str]]:
+    """A finished job (no worker) with two tracks as the worker leaves them: the first identified as
+    `identity` with an encrypted crop (unknown without one), the second unknown. Returns it and the
+    crops' storage names."""
+    video = Video.objects.create(status=status, uploaded_by=user, original_name="clip.mp4", container="mp4",
+                                 codec="h264", width=640, height=360, duration_s=4.2, sample_fps=5.0,
+                                 frames_decoded=21, faces_found=15, progress=1.0, threshold=0.5,
+                                 finished_at=timezone.now() - timedelta(days=days_ago))
+    crops = []
+    for number, who in ((1, identity), (2, None)):
+        track = VideoTrack(video=video, number=number, identity=who, score=0.9 if who else 0.1,
+                           decided_by="score", reason="" if who else "below_threshold",
+                           first_seen_s=0.4 + 2 * (number - 1), last_seen_s=1.8 + 2 * (number - 1), frames_seen=8,
+                           best_time_s=1.0 + 2 * (number - 1), best_box=[10, 10, 90, 100])
+        if who is not None:
+            track.crop.save("crop", ContentFile(face_png()), save=False)
+            crops.append(track.crop.name)
+        track.save()
+    return video, crops
