@@ -171,9 +171,12 @@ class VideoListApi(APIView):
                                   serializer_class=VideoOutputSerializer)
 
     @extend_schema(summary="Upload a video to identify the people in it",
-                   description="What is not a video is refused at once (415 `unsupported_media_type`; a picture "
-                               "larger than FACEREC_MAX_IMAGE_PIXELS: 400 `resolution_too_large`). The video is "
-                               "queued for the worker: poll `url` until its status is done or failed.",
+                   description="What is not a video (a photo, a sound file, noise) is refused at once: 415 "
+                               "`unsupported_media_type`. A video refused from its header is a 400 with the reason "
+                               "as its code (`resolution_too_large`: more than FACEREC_MAX_IMAGE_PIXELS a frame; "
+                               "`no_frames`). The video is queued for the worker: poll `url` until its status is "
+                               "done or failed; a file that fails to decode part-way ends the job `failed` with "
+                               "its reason.",
                    request={"multipart/form-data": InputSerializer},
                    responses={202: VideoOutputSerializer, **error_responses(400, 401, 403, 413, 415)})
     def post(self, request):

@@ -100,6 +100,10 @@ def test_another_users_video_is_404_everywhere_and_not_listed(video, enroller):
                 f"{URL}{video.pk}/export.csv", f"{URL}{video.pk}/export.vtt", f"{URL}{video.pk}/tracks/1/crop/"):
         assert_error(other.get(url), 404, "not_found")
     assert other.get(URL).json()["count"] == 0
+    # Ids past any column's range are missing, not a 500.
+    assert_error(other.get(f"{URL}99999999999999999/"), 404, "not_found")
+    assert_error(api_client(make_user("web-admin", "admin")).get(f"{URL}{video.pk}/tracks/99999999999999999/crop/"),
+                 404, "not_found")
 
 
 def test_holders_of_view_identities_see_every_video(video):
