@@ -19,7 +19,8 @@ from videos.models import Video, VideoTrack
 def visible_videos(user) -> QuerySet[Video]:
     """Newest first, with their track and people counts (a list's summaries cost no query per row)."""
     videos = Video.objects.select_related("uploaded_by").annotate(
-        track_count=Count("tracks"), people_count=Count("tracks__identity", distinct=True))
+        track_count=Count("tracks"), people_count=Count("tracks__identity", distinct=True)
+    ).order_by("-created_at", "-id")  # a GROUP BY query drops Meta.ordering
     if can(user, "view_identities"):
         return videos
     if not (user and user.is_authenticated):
