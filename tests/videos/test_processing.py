@@ -168,6 +168,30 @@ def test_a_run_whose_claim_was_superseded_writes_nothing(celery_worker, enrolled
     assert not AuditLog.objects.filter(action="video.process").exists()
 
 
+def test_a_transient_error_gives_the_claim_back_and_the_task_that_gives_up_deletes_the_upload(
+        enrolled, uploader, clips, settings, tmp_path):
+    """Run in this process: a file where the crops' folder belongs makes saving a crop fail with a real
+    OSError (FileExistsError), every time."""
+    settings.MEDIA_ROOT = tmp_path
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "video-crops").write_bytes(b"in the way")
+    video = stored_video(clips["together"].path, user=uploader)
+    upload = video.file.name
+
+    with pytest.raises(OSError):
+        processing.process_video(video.pk)
+    video.refresh_from_db()
+    assert (video.status, video.attempts) == ("pending", 1)  # given back: the retry takes it again
+    assert video_storage.exists(upload) and not video.tracks.exists()
+
+    process_video_task.apply(args=[video.pk])  # eagerly, retries included (no countdown)
+
+    video.refresh_from_db()
+    assert (video.status, video.error_code, video.attempts) == ("failed", "processing_error", 1 + 4)
+    assert "gave up" in video.error_detail and not video.tracks.exists()
+    assert_upload_deleted(video, upload)
+
+
 def test_a_task_that_gives_up_fails_a_waiting_video_and_deletes_its_upload(uploader, clips):
     waiting = stored_video(clips["walk"].path, user=uploader)
     upload = waiting.file.name

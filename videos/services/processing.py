@@ -88,7 +88,8 @@ def process_video(video_id: int) -> str | None:
         fail_video(video_id, code=exc.code, detail=exc.message, claim=claim)
         return Status.FAILED
     except Exception as exc:
-        # The message and type only: no frame, crop or embedding goes to the log.
+        # As enrollment logs a failed photo: the error and its traceback; no frame, crop or embedding is
+        # ever handed to the logger.
         log.error("processing video %s failed: %s", video_id, type(exc).__name__, exc_info=True)
         fail_video(video_id, code=PROCESSING_ERROR, detail=f"{type(exc).__name__}: {exc}", claim=claim)
         return Status.FAILED
