@@ -32,6 +32,7 @@ from recognition.pipeline.images import load_image_file  # noqa: E402
 from recognition.pipeline.open_set import Scorer, identify_among  # noqa: E402
 from recognition.pipeline.quality import box_overlap  # noqa: E402
 from recognition.pipeline.video import track_video  # noqa: E402
+from recognition.pipeline.video.tracking import SIMILARITY_FAR, SIMILARITY_NEAR  # noqa: E402
 from tests.shared_data import LFW_IMAGES  # noqa: E402
 from tests.video_clips import Appearance, lfw_photo, write_clip  # noqa: E402
 
@@ -133,7 +134,9 @@ def decide(pipeline: FacePipeline, tracks, models_dir: Path):
 def _percentiles(values) -> str:
     v = np.asarray(values, dtype=np.float64)
     q = np.percentile(v, [0, 0.1, 1, 50, 99, 99.9, 100])
-    return (f"{v.size} | {q[0]:.2f} | {q[1]:.2f} | {q[2]:.2f} | {q[3]:.2f} | {q[4]:.2f} | {q[5]:.2f} | {q[6]:.2f}")
+    near, far = (np.mean(v >= gate) for gate in (SIMILARITY_NEAR, SIMILARITY_FAR))
+    return (f"{v.size} | {q[0]:.2f} | {q[1]:.2f} | {q[2]:.2f} | {q[3]:.2f} | {q[4]:.2f} | {q[5]:.2f} | {q[6]:.2f} "
+            f"| {near:.2g} | {far:.2g}")
 
 
 def similarity_table(pipeline: FacePipeline, cache: Path) -> list[str]:
@@ -173,7 +176,8 @@ def similarity_table(pipeline: FacePipeline, cache: Path) -> list[str]:
     singles = sorted(p.name for p in LFW_IMAGES.iterdir())[::5][:1000]
     single = embed_photos(pipeline, [lfw_photo(n, 1) for n in singles])
     impostor = (single @ single.T)[np.triu_indices(len(single), k=1)]
-    return ["| pairs | n | min | 0.1% | 1% | median | 99% | 99.9% | max |", "|---|---|---|---|---|---|---|---|---|",
+    return [f"| pairs | n | min | 0.1% | 1% | median | 99% | 99.9% | max | >= {SIMILARITY_NEAR} | >= {SIMILARITY_FAR} |",
+            "|---" * 11 + "|",
             f"| same face, clip frames vs its first | {_percentiles(same_clip)} |",
             f"| different people, same clips | {_percentiles(other_clip)} |",
             f"| same person, two LFW photos | {_percentiles(genuine)} |",
