@@ -12,6 +12,7 @@ import numpy as np
 
 from recognition.pipeline.facenet.constants import EMBEDDING_DIM
 from recognition.pipeline.faces import FacePipeline
+from recognition.pipeline.video.continuity import EmbeddingPlanner
 from recognition.pipeline.video.decode import DecodeCounts, VideoInfo, probe_video, sampled_frames
 from recognition.pipeline.video.tracking import FaceTracker
 from recognition.pipeline.video.tracks import Sighting, Track, sighting_quality
@@ -38,6 +39,7 @@ class VideoResult:
     faces_found: int
     tracks: list[Track]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    faces_embedded: int = 0  # of faces_found: the others reused the previous sample's (continuity.py)
 
 
 class _Timer:
@@ -60,7 +62,8 @@ def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: 
     """
     info = probe_video(path, max_pixels=max_pixels)
     timer, counts, tracker = _Timer(), DecodeCounts(), FaceTracker()
-    faces_found, last_report = 0, 0.0
+    planner = EmbeddingPlanner(sample_fps)
+    faces_found, faces_embedded, last_report = 0, 0, 0.0
 
     def report(final: bool = False) -> None:
         nonlocal last_report
@@ -72,24 +75,30 @@ def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: 
         on_progress(Progress(share=share, frames_decoded=counts.frames_sampled, faces_found=faces_found))
 
     def run_batch(batch: list[tuple[float, np.ndarray]]) -> None:
-        nonlocal faces_found
-        images = [image for _, image in batch]
+        nonlocal faces_found, faces_embedded
+        times, images = [t for t, _ in batch], [image for _, image in batch]
         start = time.perf_counter()
         detections = [[d for d in found if d.probability >= MIN_DETECTION_PROBABILITY]
                       for found in pipeline.detector.detect_many(images)]
         start = timer("detect", start)
         crops = [pipeline.crop(image, d) for image, found in zip(images, detections) for d in found]
-        embeddings = (pipeline.embedder.embed(np.stack(crops)) if crops
-                      else np.zeros((0, EMBEDDING_DIM), np.float32))
+        qualities = [sighting_quality(d, crops[k], image.shape) for k, (image, d) in
+                     enumerate((image, d) for image, found in zip(images, detections) for d in found)]
+        to_embed = planner.plan(times, images, detections, crops, qualities)
+        start = timer("track", start)
+        embedded = (pipeline.embedder.embed(np.stack([crops[k] for k in to_embed])) if to_embed
+                    else np.zeros((0, EMBEDDING_DIM), np.float32))
         start = timer("embed", start)
+        embeddings, fresh = planner.resolve(embedded), set(to_embed)
         k = 0
-        for (time_s, image), found in zip(batch, detections):
-            sightings = [Sighting(time_s=time_s, detection=d, embedding=embeddings[k + i],
-                                  quality=sighting_quality(d, crops[k + i], image.shape))
+        for time_s, image, found in zip(times, images, detections):
+            sightings = [Sighting(time_s=time_s, detection=d, embedding=embeddings[k + i], quality=qualities[k + i])
                          for i, d in enumerate(found)]
-            tracker.update(time_s, sightings, crops[k:k + len(found)], image if keep_best_frames else None)
+            tracker.update(time_s, sightings, crops[k:k + len(found)], image if keep_best_frames else None,
+                           fresh=[k + i in fresh for i in range(len(found))])
             k += len(found)
         faces_found += len(crops)
+        faces_embedded += len(to_embed)
         timer("track", start)
 
     batch: list[tuple[float, np.ndarray]] = []
@@ -111,4 +120,5 @@ def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: 
         frames.close()
     report(final=True)
     return VideoResult(info=info, sample_fps=sample_fps, frames_decoded=counts.frames_sampled,
-                       faces_found=faces_found, tracks=tracker.finish(), timings=timer.seconds)
+                       faces_found=faces_found, tracks=tracker.finish(), timings=timer.seconds,
+                       faces_embedded=faces_embedded)

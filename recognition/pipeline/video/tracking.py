@@ -19,16 +19,20 @@ from recognition.pipeline.detection import Box
 from recognition.pipeline.quality import box_overlap
 from recognition.pipeline.video.tracks import Sighting, Track
 
-# Gates on the cosine similarity of FaceNet embeddings (casia-webface weights), from
-# bench/video_bench.py --similarities on LFW (see the numbers there): frames of the same face in a
-# clip are >= 0.80 to the track (median 0.95), different LFW photos of one person median 0.67 and 1st
-# percentile 0.33, different people median 0.03, 99.9th percentile 0.42, maximum 0.55.
-# - NEAR: a face where the track's face was expected (boxes overlap) continues it above this. 0.60 is
-#   above every different-people pair measured, so a cut to someone else in the same place starts a
-#   new track, and below every same-clip frame pair.
+# Gates on the cosine similarity of FaceNet embeddings (casia-webface weights), measured by
+# bench/video_bench.py --similarities on LFW faces:
+#   same face, a clip's sampled frames vs its first     n=456     min 0.89, median 0.98
+#   different people in the same clips                  n=24,000  median 0.04, 99.9% 0.50, max 0.53
+#   same person, two different LFW photos               n=300     1% 0.33, median 0.71
+#   different people, LFW photos                        n=499,500 median 0.04, 99.9% 0.49, max 0.69;
+#                                                       5e-5 of them >= 0.60, none >= 0.70
+# - NEAR: a face where the track's face was expected (boxes overlap) continues it from 0.60: above
+#   99.99% of different-people pairs, so a cut to someone else in the same place starts a new track,
+#   and far below the same face from frame to frame (min 0.89), leaving room for real changes of pose
+#   and light (two photos of one person taken on different days: median 0.71).
 SIMILARITY_NEAR = 0.60
 # - FAR: a face found elsewhere (after an occlusion, a jump, a missed detection while moving) continues
-#   a track only when still more alike: nothing but position speaks for it.
+#   a track only above every different-people pair measured: nothing but the face speaks for it.
 SIMILARITY_FAR = 0.70
 # Boxes "overlap" from this intersection over union with where the track was predicted to be.
 MIN_OVERLAP = 0.10
@@ -60,12 +64,15 @@ class _Open:
     def similarity(self, embedding: np.ndarray) -> float:
         return max(float(embedding @ self.appearance), float(embedding @ self.last_embedding))
 
-    def update(self, sighting: Sighting) -> None:
+    def update(self, sighting: Sighting, fresh: bool) -> None:
         (ox, oy), (nx, ny) = _centre(self.box), _centre(sighting.detection.box)
         dt = sighting.time_s - self.time_s
         if dt > 0:
-            self.velocity = (0.5 * self.velocity[0] + 0.5 * (nx - ox) / dt, 0.5 * self.velocity[1] + 0.5 * (ny - oy) / dt)
+            vx, vy = self.velocity
+            self.velocity = (0.5 * vx + 0.5 * (nx - ox) / dt, 0.5 * vy + 0.5 * (ny - oy) / dt)
         self.box, self.time_s = sighting.detection.box, sighting.time_s
+        if not fresh:  # the predecessor's embedding, already counted
+            return
         mean = 0.8 * self.appearance + 0.2 * sighting.embedding
         self.appearance = mean / max(float(np.linalg.norm(mean)), 1e-12)
         self.last_embedding = sighting.embedding
@@ -97,8 +104,11 @@ class FaceTracker:
         return (1.0 - similarity) + OVERLAP_WEIGHT * (1.0 - overlap) if allowed else _FORBIDDEN
 
     def update(self, time_s: float, sightings: list[Sighting], crops: list[np.ndarray],
-               frame: np.ndarray | None = None) -> None:
-        """One sampled frame: its sightings (with their crops; `frame` is kept for a new best)."""
+               frame: np.ndarray | None = None, fresh: list[bool] | None = None) -> None:
+        """One sampled frame: its sightings (with their crops; `frame` is kept for a new best). `fresh`:
+        per sighting, False where its embedding is its predecessor's (continuity.py): it is counted,
+        not kept among the sightings a track is decided on."""
+        fresh = fresh if fresh is not None else [True] * len(sightings)
         expired = [c for c in self._open if time_s - c.time_s > self.max_gap_s + 1e-6]
         self._closed.extend(c.track for c in expired)
         self._open = [c for c in self._open if time_s - c.time_s <= self.max_gap_s + 1e-6]
@@ -111,8 +121,8 @@ class FaceTracker:
         for index, (sighting, crop) in enumerate(zip(sightings, crops)):
             if index in matched:
                 candidate = self._open[matched[index]]
-                candidate.track.add(sighting, crop, frame)
-                candidate.update(sighting)
+                candidate.track.add(sighting, crop, frame, keep=fresh[index])
+                candidate.update(sighting, fresh[index])
             else:
                 self._count += 1
                 track = Track.start(self._count, sighting, crop, frame)

@@ -75,10 +75,13 @@ class Track:
         ranked = sorted(self._kept, key=lambda item: (-item[0], item[1]))
         return [sighting for _, _, sighting in ranked[:max(1, n)]] or [self.best]
 
-    def add(self, sighting: Sighting, crop: np.ndarray, frame: np.ndarray | None) -> None:
-        """Count a sighting; keep it if it is among the best, and its crop (and frame) if it is the best."""
+    def add(self, sighting: Sighting, crop: np.ndarray, frame: np.ndarray | None, *, keep: bool = True) -> None:
+        """Count a sighting; keep it if it is among the best, and its crop (and frame) if it is the best.
+        `keep=False`: counted only (its embedding is a predecessor's, see continuity.py)."""
         self.last_seen_s = max(self.last_seen_s, sighting.time_s)
         self.frames_seen += 1
+        if not keep:
+            return
         entry = (sighting.quality, self.frames_seen, sighting)
         if len(self._kept) < KEPT_SIGHTINGS:
             heapq.heappush(self._kept, entry)

@@ -109,3 +109,14 @@ def test_a_smaller_pixel_limit_refuses_an_ordinary_video(clips):
     with pytest.raises(VideoRejected) as rejected:
         probe_video(clips["mp4"], max_pixels=320 * 240 - 1)
     assert rejected.value.reason == RESOLUTION_TOO_LARGE
+
+
+@pytest.mark.parametrize(("name", "codec"), [
+    ("clip.mov", "libx264"), ("clip.mkv", "libx264"), ("clip.webm", "libvpx-vp9"), ("hevc.mp4", "libx265"),
+])
+def test_the_usual_containers_and_codecs_are_sampled_alike(clips, name, codec):
+    path = write_clip(clips["folder"] / name, duration_s=1.0, size=(320, 240), codec=codec)
+    info = probe_video(path, max_pixels=MAX_PIXELS)
+    assert (info.width, info.height) == (320, 240) and info.duration_s == pytest.approx(1.0, abs=0.05)
+    sampled = [round(t, 3) for t, _ in sampled_frames(path, sample_fps=5.0, max_pixels=MAX_PIXELS)]
+    assert sampled == [0.0, 0.2, 0.4, 0.6, 0.8]

@@ -70,6 +70,8 @@ def test_one_person_walking_through_is_one_track_with_its_times(pipeline, folder
     fused = track.fused_embedding()
     assert fused.shape == (512,) and abs(float(np.linalg.norm(fused)) - 1.0) < 1e-5
     assert float(fused @ track.best.embedding) > 0.9
+    # A face plainly the previous sample's reuses its embedding (continuity.py), but not all of them.
+    assert 0 < result.faces_embedded < result.faces_found
     assert progress and progress[-1].share == 1.0 and progress[-1].frames_decoded == 20
     assert [p.share for p in progress] == sorted(p.share for p in progress)
 
@@ -95,6 +97,17 @@ def test_a_cut_to_someone_else_in_the_same_place_starts_a_new_track(pipeline, fo
     assert_times(result.tracks[0], before)
     assert_times(result.tracks[1], after)
     assert float(result.tracks[0].fused_embedding() @ result.tracks[1].fused_embedding()) < 0.6
+
+
+def test_someone_else_taking_a_face_s_place_without_a_cut_starts_a_new_track(pipeline, folder):
+    # Same background, same place, from one sample to the next: only the face itself tells them apart.
+    before = face("Tony_Blair", 0.0, 2.0, (250, 100))
+    after = face("Gerhard_Schroeder", 2.0, 4.0, (250, 100))
+    result = run(pipeline, write_clip(folder / "swap.mp4", [before, after], duration_s=4.0, size=SIZE))
+
+    assert len(result.tracks) == 2
+    assert_times(result.tracks[0], before)
+    assert_times(result.tracks[1], after)
 
 
 def test_a_short_gap_keeps_the_track_and_a_long_absence_starts_another(pipeline, folder):
