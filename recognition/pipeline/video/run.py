@@ -17,8 +17,8 @@ from recognition.pipeline.video.decode import DecodeCounts, VideoInfo, probe_vid
 from recognition.pipeline.video.tracking import FaceTracker
 from recognition.pipeline.video.tracks import Sighting, Track, sighting_quality
 
-# MTCNN's own last gate is 0.7; below 0.9 a video's "faces" are mostly patterns of the background,
-# which would each become a one-frame track.
+# MTCNN's own last gate is 0.7; a sighting the detector is less sure of than this is not followed (it
+# would become a track of its own, and enrollment's quality bar is 0.95).
 MIN_DETECTION_PROBABILITY = 0.9
 # The callback is called at most this often (plus once at the end): it usually writes a database row.
 PROGRESS_INTERVAL_S = 0.25
