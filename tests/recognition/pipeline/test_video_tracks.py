@@ -146,6 +146,6 @@ def test_a_file_cut_off_after_its_index_fails_as_truncated_once_its_frames_run_o
                        size=(320, 240), faststart=True)
     progress: list[Progress] = []
     with pytest.raises(VideoRejected) as rejected:
-        run(pipeline, truncated_copy(whole, folder / "cut.mp4"), on_progress=progress.append)
+        run(pipeline, truncated_copy(whole, folder / "cut.mp4"), on_progress=progress.append, batch_frames=2)
     assert rejected.value.reason == "truncated"
     assert progress and progress[-1].share < 0.75  # its header was fine: the frames ran out part-way
