@@ -94,7 +94,16 @@ def _is_truncated_iso_file(path: str | os.PathLike) -> bool:
     return False
 
 
+def _is_still_image(container) -> bool:
+    """FFmpeg reads a photo as a one-frame "video" through its image demuxers (image2, jpeg_pipe,
+    png_pipe, ...): a photo is not a video, and identify takes photos."""
+    names = str(container.format.name).split(",")
+    return any(name in ("image2", "image2pipe") or name.endswith("_pipe") for name in names)
+
+
 def _video_stream(container) -> av.video.stream.VideoStream:
+    if _is_still_image(container):
+        raise VideoRejected(NOT_A_VIDEO, "The file is a still image, not a video.")
     if not container.streams.video:
         raise VideoRejected(NO_VIDEO_STREAM, "The file has no video stream (is it a sound file?).")
     return container.streams.video[0]

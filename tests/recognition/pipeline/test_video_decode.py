@@ -1,6 +1,7 @@
 """Reading video files: the header, frames sampled by their timestamps, and a reason for every bad file."""
 
 import pytest
+from PIL import Image
 
 from recognition.pipeline.video import (
     CORRUPT,
@@ -85,6 +86,16 @@ def test_a_bad_file_is_refused_from_its_header_with_its_reason(clips, build, rea
         list(sampled_frames(path, sample_fps=5.0, max_pixels=MAX_PIXELS))
     assert probed.value.reason == decoded.value.reason == reason
     assert probed.value.detail.endswith(".")
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.mp4", "photo.png"])
+def test_a_photo_is_not_a_video_whatever_its_name(clips, name):
+    path = clips["folder"] / name
+    with Image.open(lfw_photo("Colin_Powell")) as photo:
+        photo.save(path, format="PNG" if name.endswith(".png") else "JPEG")
+    with pytest.raises(VideoRejected) as rejected:
+        probe_video(path, max_pixels=MAX_PIXELS)
+    assert rejected.value.reason == NOT_A_VIDEO
 
 
 def test_an_mp4_cut_off_after_its_index_is_truncated_when_decoded(clips):
