@@ -132,6 +132,17 @@ def decide(pipeline: FacePipeline, tracks, models_dir: Path):
     return answers, time.perf_counter() - start
 
 
+def _resident_mib() -> float:
+    """VmRSS now (Linux), NaN elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
 def _cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -246,12 +257,17 @@ def main() -> int:
     clip = bench_clip()
     warm = load_image_file(lfw_photo(PEOPLE[0]))
     pipeline.process([warm])  # load the networks outside the timings
+    loaded_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu_start, start = _cpu_s(), time.perf_counter()
+    resident: dict[int, float] = {}  # quarter of the video -> resident MiB then: flat means streamed
+
+    def note_memory(progress) -> None:
+        resident.setdefault(min(int(progress.share * 4), 4), _resident_mib())
     result = track_video(clip, pipeline, sample_fps=args.sample_fps, max_pixels=40_000_000,
-                         batch_frames=args.batch_frames)
+                         batch_frames=args.batch_frames, on_progress=note_memory)
     wall, cpu = time.perf_counter() - start, _cpu_s() - cpu_start
-    answers, decide_s = decide(pipeline, result.tracks, args.models_dir)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    answers, decide_s = decide(pipeline, result.tracks, args.models_dir)
     duration = result.info.duration_s or 60.0
     total = wall + decide_s
 
@@ -288,7 +304,10 @@ def main() -> int:
     rows += [(f"stage: {stage}", f"{seconds:.2f} s ({100 * seconds / total:.0f}%)")
              for stage, seconds in result.timings.items()]
     rows.append(("stage: decide", f"{decide_s:.3f} s ({100 * decide_s / total:.1f}%)"))
-    rows.append(("peak memory (ru_maxrss)", f"{peak_mib:.0f} MiB"))
+    rows.append(("peak memory of track_video (ru_maxrss)", f"{peak_mib:.0f} MiB ({loaded_mib:.0f} MiB with the "
+                                                           "models loaded, before the video)"))
+    rows.append(("resident memory at 0 / 25 / 50 / 75 / 100% of the video",
+                 " / ".join(f"{resident[q]:.0f}" for q in sorted(resident)) + " MiB"))
     rows.append(("tracks found / appearances", f"{len(result.tracks)} / {len(appearances)} "
                                                 f"({len(found)} appearances matched)"))
     width = max(len(name) for name, _ in rows)

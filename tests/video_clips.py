@@ -135,6 +135,15 @@ def truncated_copy(source: Path, path: Path, keep: float = 0.5) -> Path:
     return path
 
 
+def damaged_copy(source: Path, path: Path, at: float = 0.5, n: int = 3000, seed: int = 1) -> Path:
+    """The clip with `n` random bytes written over it at `at` of its length: damage in transit or on disk."""
+    data = bytearray(source.read_bytes())
+    start = int(len(data) * at)
+    data[start:start + n] = np.random.default_rng(seed).bytes(n)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def random_bytes(path: Path, n: int = 200_000, seed: int = 0) -> Path:
     path.write_bytes(np.random.default_rng(seed).bytes(n))
     return path

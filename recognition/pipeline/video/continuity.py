@@ -1,13 +1,14 @@
 """Which faces of a batch need an embedding: most sampled faces are plainly the face of the frame before,
 a little further along, and embedding them again would repeat an answer the tracker already has.
 
-Embedding is the costliest stage on CPU (bench/video_bench.py), so a face is embedded unless it is
-*plainly* the previous sample's face: the previous sample is one period back, the frame did not cut
-(its thumbnail barely changed), the two boxes overlap well and only each other, the face's own
-thumbnail barely changed, it is no better a sighting than the best of its run (the best sighting of a
-track is always embedded), and its run of such faces is short (at least one embedding a second). Such
-a face reuses its predecessor's embedding for the assignment and is counted in its track (times,
-frames), but is not one of the sightings the track's fused embedding is made of.
+Embedding was the costliest stage on CPU (bench/video_bench.py: 53% of the time when every face was
+embedded), so a face is embedded unless it is *plainly* the previous sample's face: the previous sample
+is one period back, the frame did not cut (its thumbnail barely changed), the face's box overlaps
+where the previous face was heading and no other face is near either, the face's own thumbnail barely
+changed, it is at most 10% better a sighting than the best of its run (so a track's best sighting is
+embedded, or one within 10% of it), and its run of such faces is short (one embedding a second at
+least). Such a face reuses its predecessor's embedding for the assignment and is counted in its track
+(times, frames), but is not one of the sightings the track's fused embedding is made of.
 """
 
 from __future__ import annotations

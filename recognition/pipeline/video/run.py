@@ -17,8 +17,8 @@ from recognition.pipeline.video.decode import DecodeCounts, VideoInfo, probe_vid
 from recognition.pipeline.video.tracking import FaceTracker
 from recognition.pipeline.video.tracks import Sighting, Track, sighting_quality
 
-# MTCNN's own last gate is 0.7; below 0.9 a video's "faces" are mostly patterns of the background,
-# which would each become a one-frame track.
+# MTCNN's own last gate is 0.7; a sighting the detector is less sure of than this is not followed (it
+# would become a track of its own, and enrollment's quality bar is 0.95).
 MIN_DETECTION_PROBABILITY = 0.9
 # The callback is called at most this often (plus once at the end): it usually writes a database row.
 PROGRESS_INTERVAL_S = 0.25
@@ -27,7 +27,7 @@ PROGRESS_INTERVAL_S = 0.25
 @dataclass
 class Progress:
     share: float  # 0..1 of the duration
-    frames_decoded: int
+    frames_decoded: int  # the sampled frames decoded so far (the ones looked at), not every frame of the file
     faces_found: int
 
 
@@ -35,8 +35,8 @@ class Progress:
 class VideoResult:
     info: VideoInfo
     sample_fps: float
-    frames_decoded: int
-    faces_found: int
+    frames_decoded: int  # sampled frames, as in Progress
+    faces_found: int  # faces detected over all sampled frames
     tracks: list[Track]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     faces_embedded: int = 0  # of faces_found: the others reused the previous sample's (continuity.py)
@@ -81,9 +81,9 @@ def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: 
         detections = [[d for d in found if d.probability >= MIN_DETECTION_PROBABILITY]
                       for found in pipeline.detector.detect_many(images)]
         start = timer("detect", start)
-        crops = [pipeline.crop(image, d) for image, found in zip(images, detections) for d in found]
-        qualities = [sighting_quality(d, crops[k], image.shape) for k, (image, d) in
-                     enumerate((image, d) for image, found in zip(images, detections) for d in found)]
+        faces = [(image, d) for image, found in zip(images, detections) for d in found]
+        crops = [pipeline.crop(image, d) for image, d in faces]
+        qualities = [sighting_quality(d, crop, image.shape) for (image, d), crop in zip(faces, crops)]
         to_embed = planner.plan(times, images, detections, crops, qualities)
         start = timer("track", start)
         embedded = (pipeline.embedder.embed(np.stack([crops[k] for k in to_embed])) if to_embed

@@ -129,10 +129,6 @@ class FaceTracker:
                 self._open.append(_Open(track=track, box=sighting.detection.box, time_s=time_s, velocity=(0.0, 0.0),
                                         appearance=sighting.embedding, last_embedding=sighting.embedding))
 
-    @property
-    def open_count(self) -> int:
-        return len(self._open)
-
     def finish(self) -> list[Track]:
         tracks = self._closed + [candidate.track for candidate in self._open]
         self._open, self._closed = [], []

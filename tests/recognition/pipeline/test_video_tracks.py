@@ -12,7 +12,7 @@ import pytest
 
 from recognition.pipeline.video import Progress, VideoRejected, track_video
 from recognition.runtime import get_pipeline
-from tests.video_clips import Appearance, lfw_photo, random_bytes, write_clip
+from tests.video_clips import Appearance, lfw_photo, random_bytes, truncated_copy, write_clip
 
 FPS = 5.0
 PERIOD = 1.0 / FPS
@@ -139,3 +139,13 @@ def test_a_bad_file_fails_with_its_reason_before_any_work(pipeline, folder):
     with pytest.raises(VideoRejected) as rejected:
         run(pipeline, random_bytes(folder / "noise.mp4"))
     assert rejected.value.reason == "not_a_video"
+
+
+def test_a_file_cut_off_after_its_index_fails_as_truncated_once_its_frames_run_out(pipeline, folder):
+    whole = write_clip(folder / "whole.mp4", [face("Colin_Powell", 0.0, 6.0, (100, 60))], duration_s=6.0,
+                       size=(320, 240), faststart=True)
+    progress: list[Progress] = []
+    with pytest.raises(VideoRejected) as rejected:
+        run(pipeline, truncated_copy(whole, folder / "cut.mp4"), on_progress=progress.append, batch_frames=2)
+    assert rejected.value.reason == "truncated"
+    assert progress and progress[-1].share < 0.75  # its header was fine: the frames ran out part-way
