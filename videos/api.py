@@ -119,7 +119,8 @@ class TrackOutputSerializer(serializers.Serializer):
     threshold = serializers.FloatField(allow_null=True, help_text="The identify threshold applied.")
     decided_by = serializers.CharField(help_text="`score+classifier` or `score`, as identify answers.")
     reason = serializers.CharField(help_text="Why `unknown` (below_threshold, classifier_disagrees, "
-                                             "empty_gallery, liveness_failed); empty when identified.")
+                                             "empty_gallery, liveness_failed, identity_erased: the person was erased while the job "
+                                             "ran); empty when identified.")
     first_seen_s = serializers.FloatField()
     first_seen = serializers.CharField(help_text="HH:MM:SS.mmm")
     last_seen_s = serializers.FloatField()

@@ -22,6 +22,7 @@ from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import lfw_bytes
 from tests.tokens import token_for
 from tests.users import make_user
+from tests.videos.conftest import finished_video
 
 SCHEMA_PATH = "/api/schema/"
 
@@ -89,7 +90,9 @@ def seeded(admin, operator) -> Seeded:
     request = ReenrollmentRequest.objects.create(identity=staff_person, reason="too_few_photos",
                                                  due_at=report.created_at, details={"active_photos": 1})
     kiosk_token, _ = create_token(user=operator, name="fuzz-kiosk", actor=admin)  # not a caller's token
+    video, _ = finished_video(identity=staff_person, user=operator)  # track 1 identified (with a crop), 2 unknown
     return Seeded(path_values={
         "identity_id": [staff_person.pk, own_person.pk], "consent_id": [consent.pk],
         "photo_id": [photo.pk for photo in photos], "report_id": [report.pk], "name": ["roc"],
-        "request_id": [request.pk], "task_id": [report.task_id], "token_id": [kiosk_token.pk]})
+        "request_id": [request.pk], "task_id": [report.task_id], "token_id": [kiosk_token.pk],
+        "video_id": [video.pk], "number": [1, 2]})
