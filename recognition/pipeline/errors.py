@@ -17,15 +17,24 @@ REJECTION_REASONS: Final = frozenset(
 )
 
 
-class ImageRejected(Exception):
-    """An input image cannot be used; `reason` is a code, `detail` a human message."""
+class InputRejected(Exception):
+    """An input file cannot be used: `reason` is one of the subclass's `reasons` (a code), `detail` a
+    sentence for the user."""
+
+    reasons: frozenset[str] = frozenset()
 
     def __init__(self, reason: str, detail: str) -> None:
-        if reason not in REJECTION_REASONS:
+        if reason not in self.reasons:
             raise ValueError(f"unknown rejection reason {reason!r}")
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class ImageRejected(InputRejected):
+    """An input image cannot be used."""
+
+    reasons = REJECTION_REASONS
 
 
 class WeightsUnavailable(RuntimeError):

@@ -90,7 +90,7 @@ def test_a_finished_video_shows_its_timeline_tracks_crops_and_exports(client, up
     crop_url = reverse("videos:track_crop", args=[video.pk, 1])
     assert f'src="{crop_url}"' in html and reverse("videos:track_crop", args=[video.pk, 2]) not in html
     crop = client.get(crop_url)
-    assert crop.status_code == 200 and crop.content == png_bytes() and crop["Cache-Control"] == "private, no-store"
+    assert crop.status_code == 200 and crop.getvalue() == png_bytes() and crop["Cache-Control"] == "private, no-store"
     for fmt in ("json", "csv", "vtt"):
         assert reverse("videos:export", args=[video.pk, fmt]) in html
     vtt = client.get(reverse("videos:export", args=[video.pk, "vtt"]))

@@ -15,6 +15,8 @@ from fractions import Fraction
 import av
 import numpy as np
 
+from recognition.pipeline.errors import InputRejected
+
 NOT_A_VIDEO = "not_a_video"  # FFmpeg cannot open it
 NO_VIDEO_STREAM = "no_video_stream"  # e.g. a sound file
 NO_FRAMES = "no_frames"  # zero frames or zero length
@@ -33,15 +35,10 @@ TRUNCATION_SLACK_SHARE = 0.1
 TIME_EPSILON_S = 1e-3
 
 
-class VideoRejected(Exception):
-    """A video file that cannot be used: `reason` is a code (REJECTION_REASONS), `detail` a sentence."""
+class VideoRejected(InputRejected):
+    """A video file that cannot be used (`reason` one of REJECTION_REASONS)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
-        if reason not in REJECTION_REASONS:
-            raise ValueError(f"unknown rejection reason {reason!r}")
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+    reasons = REJECTION_REASONS
 
 
 @dataclass(frozen=True)
