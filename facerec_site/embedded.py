@@ -183,11 +183,20 @@ def postgres_running(pgdata: Path) -> bool:
 
 def stop_postgres(pgdata: Path, timeout_s: float = 30.0) -> bool:
     """Stop the embedded PostgreSQL (fast shutdown). Returns False when it was not running."""
-    pid = _postmaster_pid(pgdata.resolve())
+    pgdata = pgdata.resolve()
+    pid = _postmaster_pid(pgdata)
     if pid is None:
         return False
+    socket_dir = Path(postgres_url(pgdata).rsplit("host=", 1)[1])
     os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back open transactions, checkpoint
-    return _wait_gone(pid, timeout_s)
+    _wait_gone(pid, timeout_s)
+    # A new postmaster refuses to start while a lock file names a PID that still exists (one not yet
+    # reaped counts): wait, boundedly, for the old one's lock files to go as it exits.
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and ((pgdata / "postmaster.pid").exists()
+                                           or any(socket_dir.glob(".s.PGSQL.*.lock"))):
+        time.sleep(0.1)
+    return True
 
 
 # --- Valkey ---------------------------------------------------------------------
