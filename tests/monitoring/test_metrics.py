@@ -6,14 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client.parser import text_string_to_metric_families
 
 from facerec_site.health import forget_workers
 from facerec_site.tasks import ping
 from monitoring import selectors
-from tests.api_helpers import api_client
-from tests.shared_data import lfw_bytes
+from tests.monitoring.helpers import identify_a_stranger
 
 pytestmark = pytest.mark.django_db
 
@@ -68,10 +66,7 @@ class TestAccess:
 
 def test_an_identify_through_the_api_moves_the_answer_stage_and_request_metrics(client, operator):
     before = samples(client)
-    probe = SimpleUploadedFile("probe.jpg", lfw_bytes("Gerhard_Schroeder", 1), content_type="image/jpeg")
-    response = api_client(operator).post("/api/v1/identify", {"image": probe}, format="multipart")
-    assert response.status_code == 200, response.content
-    faces = response.json()["faces"]
+    faces = identify_a_stranger(operator)
     assert faces and all(face["label"] == "unknown" for face in faces)  # nobody is enrolled
 
     after = samples(client)
