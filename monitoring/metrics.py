@@ -13,6 +13,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
+from core.db_errors import DATABASE_ERRORS
 from monitoring import selectors
 
 HTTP_REQUESTS = Counter("facerec_http_requests_total", "HTTP requests by route (URL pattern name) and status",
@@ -28,7 +29,10 @@ class PlatformCollector:
     """Gauges read at scrape time from the selectors the home page uses."""
 
     def collect(self):
-        figures = selectors.platform_figures()
+        try:
+            figures = selectors.platform_figures()
+        except DATABASE_ERRORS:  # the database is down: the counters and the site's probes still answer
+            return
         yield _gauge("facerec_identities", "Active identities (people)", figures.people)
         yield _gauge("facerec_active_templates", "Active face templates of the serving model",
                      figures.active_templates)

@@ -237,7 +237,8 @@ def record_match_scores(matches: list[tuple[int, float]], *, kind: str, model_ve
 
 
 def _single_face(image: np.ndarray, field: str) -> Face:
-    faces = get_pipeline().process([image], select="largest")[0]
+    with metrics.stage("verify", "detect_embed"):
+        faces = get_pipeline().process([image], select="largest")[0]
     if not faces:
         raise NoFace("no face was found in this image", field=field)
     return faces[0]

@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client.parser import text_string_to_metric_families
 
 from facerec_site.health import forget_workers
 from facerec_site.tasks import ping
 from monitoring import selectors
+from tests.api_helpers import api_client
 from tests.monitoring.helpers import identify_a_stranger
+from tests.shared_data import lfw_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +120,22 @@ def test_a_task_run_by_the_real_worker_is_counted_in_the_webs_metrics(client, ce
     assert value(found, "facerec_celery_task_seconds_count", task="facerec_site.ping") >= 1
     assert value(found, "facerec_queue_length", queue="default") == 0
     assert value(found, "facerec_component_up", component="worker") == 1
+
+
+def test_a_verify_of_two_photos_counts_its_outcome_and_times_both_faces(client, operator):
+    before = samples(client)
+    photos = {name: SimpleUploadedFile(f"{name}.jpg", lfw_bytes(person, 1), content_type="image/jpeg")
+              for name, person in (("image_a", "George_W_Bush"), ("image_b", "Colin_Powell"))}
+    response = api_client(operator).post("/api/v1/verify", photos, format="multipart")
+    assert response.status_code == 200, response.content
+    outcome = "match" if response.json()["match"] else "no_match"
+    assert outcome == "no_match"  # two different people
+
+    after = samples(client)
+    assert (value(after, "facerec_recognition_answers_total", kind="verify", outcome=outcome)
+            - value(before, "facerec_recognition_answers_total", kind="verify", outcome=outcome)) == 1
+    assert (value(after, "facerec_recognition_stage_seconds_count", kind="verify", stage="detect_embed")
+            - value(before, "facerec_recognition_stage_seconds_count", kind="verify", stage="detect_embed")) == 2
+    window = {"window": "30d", "kind": "verify", "outcome": outcome}
+    assert (value(after, "facerec_recognition_answers_window", **window)
+            - value(before, "facerec_recognition_answers_window", **window)) == 1
