@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
 
 from facerec_site import environment
 
@@ -27,3 +27,26 @@ def _refuse_unless_ready(sender=None, **kwargs):
     from facerec_site.worker_setup import refuse_unless_ready
 
     refuse_unless_ready(sender)
+
+
+# Tasks by name and outcome, with durations (facerec_celery_tasks_total, ..._seconds); imports inside:
+# prometheus_client reads PROMETHEUS_MULTIPROC_DIR when imported, and only a worker needs it here.
+@task_prerun.connect
+def _task_started(task_id=None, **kwargs):
+    from monitoring.metrics import task_started
+
+    task_started(task_id)
+
+
+@task_postrun.connect
+def _task_finished(task_id=None, task=None, state=None, **kwargs):
+    from monitoring.metrics import task_finished
+
+    task_finished(task_id, getattr(task, "name", "unknown"), state)
+
+
+@worker_process_shutdown.connect
+def _pool_process_gone(pid=None, **kwargs):
+    from monitoring.metrics import process_exited
+
+    process_exited(pid or os.getpid())

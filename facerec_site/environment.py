@@ -17,6 +17,9 @@ import environ
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # An operator may keep the file elsewhere (e.g. /etc/facerec/env); the tests use this too.
 ENV_FILE_VARIABLE = "FACEREC_ENV_FILE"
+# prometheus_client's multiprocess mode: every process (gunicorn's, Celery's, beat) writes its samples
+# there and /metrics adds them up. Read by prometheus_client when it is imported, hence set here.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 _loaded: set[Path] = set()
 
@@ -32,6 +35,12 @@ def load() -> Path | None:
     Returns the file read, or None when there is none. A FACEREC_ENV_FILE that names a missing
     file is a mistake worth stopping for: the platform would silently run on its defaults.
     """
+    path = _read_env_file()
+    _default_metrics_dir()  # after the file, which may set FACEREC_VAR_DIR
+    return path
+
+
+def _read_env_file() -> Path | None:
     path = env_file()
     if path in _loaded:
         return path
@@ -50,3 +59,18 @@ def configured(name: str) -> str:
     """A variable's value after `load()`: from the environment or the env file ('' when unset)."""
     load()
     return os.environ.get(name, "")
+
+
+def _default_metrics_dir() -> None:
+    """$PROMETHEUS_MULTIPROC_DIR, by default <FACEREC_VAR_DIR or var>/prometheus, made to exist."""
+    if not os.environ.get(METRICS_DIR_VARIABLE):
+        var_dir = Path(os.environ.get("FACEREC_VAR_DIR") or REPO_ROOT / "var")
+        os.environ[METRICS_DIR_VARIABLE] = str(var_dir / "prometheus")
+    Path(os.environ[METRICS_DIR_VARIABLE]).mkdir(parents=True, exist_ok=True)
+
+
+def clear_metrics_dir() -> None:
+    """Remove the metric files of processes of an earlier run (make run, before it starts any)."""
+    load()
+    for path in Path(os.environ[METRICS_DIR_VARIABLE]).glob("*.db"):
+        path.unlink(missing_ok=True)

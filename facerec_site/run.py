@@ -18,7 +18,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from facerec_site import embedded
+from facerec_site import embedded, environment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,6 +108,7 @@ def main() -> int:
         # Schedules live in the database (django-celery-beat), editable in the admin.
         "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO"],
         "web": [python, "-m", "gunicorn", "facerec_site.wsgi", "--bind", f"{host}:{port}",
+                "--config", "python:facerec_site.gunicorn_config",  # drops a gone process's live gauges
                 # One process per ~2 cores: each one's inference already uses every core
                 # (bench/api_bench.py: 2 processes on 2 cores halved identify throughput);
                 # threads keep pages responsive while an identify call runs.
@@ -130,6 +131,7 @@ def main() -> int:
     code = 0
     try:
         env, started = _env_with_services(var_dir)
+        environment.clear_metrics_dir()  # the samples of a previous run's processes would be summed in
         for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v", "0"], ["ensure_admin"]):
             if subprocess.run([*manage, *step], env=env, cwd=REPO_ROOT).returncode != 0:
                 print(f"manage.py {step[0]} failed; stopping", flush=True)

@@ -64,10 +64,12 @@ INSTALLED_APPS = [
     "reenrollment",
     "videos",
     "enrollment",
+    "monitoring",
     "django_celery_beat",
 ]
 
 MIDDLEWARE = [
+    "monitoring.middleware.RequestMetricsMiddleware",  # outermost: counts every answer, 503s and 413s too
     "django.middleware.security.SecurityMiddleware",
     "facerec_site.security.SecurityHeadersMiddleware",  # CSP, Permissions-Policy (static files too)
     # A body over FACEREC_MAX_REQUEST_BYTES is refused from its Content-Length, unread (413);
@@ -419,6 +421,8 @@ FACEREC_CONSENT_EXPIRY_GRACE_DAYS = env.int("FACEREC_CONSENT_EXPIRY_GRACE_DAYS",
 # SECRET_KEY) and kept in this file, outside the database, so a cut tail or rewritten chain shows.
 FACEREC_AUDIT_KEY = env.str("FACEREC_AUDIT_KEY", default="")
 FACEREC_AUDIT_CHECKPOINT = Path(env.str("FACEREC_AUDIT_CHECKPOINT", default=str(VAR_DIR / "audit_checkpoint.json")))
+# /metrics answers callers on this machine, and others sending `Authorization: Bearer <this>` (empty: none).
+FACEREC_METRICS_TOKEN = env.str("FACEREC_METRICS_TOKEN", default="")
 
 # Notices to people (re-enrollment, consent expiry). Console by default: set an SMTP
 # backend (EMAIL_HOST, ...) in production.

@@ -4,6 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from facerec_site import jobs, security, views
+from facerec_site.metrics import site_metrics
+from monitoring.metrics import SiteCollector
+from monitoring.views import MetricsView
 
 # The admin's login page counts failures and locks out like the site's own.
 admin.site.login_form = security.LockoutAdminAuthenticationForm
@@ -11,6 +14,7 @@ admin.site.login_form = security.LockoutAdminAuthenticationForm
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", MetricsView.as_view(extra_collectors=(SiteCollector(site_metrics),)), name="metrics"),
     path("login/", security.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,4 @@
-"""Site-wide pages: home and the health endpoint."""
+"""Site-wide pages: home (the platform's state for staff) and the health endpoint."""
 
 import ipaddress
 
@@ -10,6 +10,8 @@ from django.views.decorators.http import require_GET
 from accounts.roles import can
 from core.db_errors import DATABASE_ERRORS
 from facerec_site.health import platform_health, summary
+from monitoring.charts import outcome_chart
+from monitoring.selectors import platform_figures
 
 # Set by a reverse proxy: a request carrying one came from elsewhere, even when the proxy
 # itself connects from loopback.
@@ -18,7 +20,12 @@ _FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP
 
 @require_GET
 def home(request):
-    return render(request, "home.html")
+    """Signed-in staff see the platform's state (the figures /metrics exports); others the welcome."""
+    if not (request.user.is_authenticated and request.user.is_staff):
+        return render(request, "home.html")
+    figures = platform_figures()
+    return render(request, "home.html", {"figures": figures, "chart": outcome_chart(figures.answers),
+                                         "health": platform_health()["checks"]})
 
 
 @never_cache

@@ -12,7 +12,7 @@ from django.conf import settings
 from audit import services as audit
 from core.errors import IdentityErased, LivenessUnavailable, NoFace, NoTemplates, PhotoRejected
 from identities.models import Identity
-from recognition import selectors
+from recognition import metrics, selectors
 from recognition.models import MatchScore, RecognitionThreshold
 from recognition.pipeline.errors import ImageRejected
 from recognition.pipeline.faces import Face
@@ -92,7 +92,8 @@ class VerifyResult:
 def decode_probe(data: bytes, *, field: str = "image") -> np.ndarray:
     """Probe bytes -> RGB array, or a clear 400/413 error. Probes are never stored."""
     try:
-        return decode_image(data)
+        with metrics.stage("probe", "decode"):
+            return decode_image(data)
     except ImageRejected as exc:
         raise PhotoRejected.from_image_rejected(exc, field=field) from None
 
@@ -143,13 +144,15 @@ def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, t
                        ) -> tuple[list[Candidate], str, str | None]:
     """Search, classifier and open-set decision for one face: (candidates by score, decided_by, the reason
     it is unknown or None when the first candidate is the person)."""
-    neighbours = selectors.nearest_identities(embedding, model_version=gallery.model_version,
-                                              limit=max(top_k, 5))
+    with metrics.stage("identify", "search"):
+        neighbours = selectors.nearest_identities(embedding, model_version=gallery.model_version,
+                                                  limit=max(top_k, 5))
     if not neighbours:
         return [], DECIDED_BY_SCORE, EMPTY_GALLERY
-    answer = identify_among(embedding, [str(n.identity_id) for n in neighbours],
-                            np.array([n.score_similarity for n in neighbours]), comparisons=gallery.templates,
-                            scorer=selectors.scorer(gallery.model_version), classifier=gallery.classifier)
+    with metrics.stage("identify", "classify"):
+        answer = identify_among(embedding, [str(n.identity_id) for n in neighbours],
+                                np.array([n.score_similarity for n in neighbours]), comparisons=gallery.templates,
+                                scorer=selectors.scorer(gallery.model_version), classifier=gallery.classifier)
     p = answer.probabilities
     candidates = [Candidate(identity_id=neighbours[i].identity_id, display_name="",
                             similarity=round(neighbours[i].similarity, 4),
@@ -169,7 +172,8 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
     never lists the gallery to someone who may not see it (an api_client sees answers only).
     """
     pipeline = get_pipeline()
-    faces = pipeline.process([image], select="all")[0]
+    with metrics.stage("identify", "detect_embed"):  # one batched call: detection and embedding together
+        faces = pipeline.process([image], select="all")[0]
     model_version = pipeline.embedder.model_info.version
     threshold, source = selectors.threshold_for(RecognitionThreshold.Kind.IDENTIFY, threshold, model_version)
     policy = liveness_policy(liveness)
@@ -213,6 +217,7 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
         "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
         "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
+    metrics.count_identify(results)
     return result
 
 
@@ -232,7 +237,8 @@ def record_match_scores(matches: list[tuple[int, float]], *, kind: str, model_ve
 
 
 def _single_face(image: np.ndarray, field: str) -> Face:
-    faces = get_pipeline().process([image], select="largest")[0]
+    with metrics.stage("verify", "detect_embed"):
+        faces = get_pipeline().process([image], select="largest")[0]
     if not faces:
         raise NoFace("no face was found in this image", field=field)
     return faces[0]
@@ -266,6 +272,7 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
                  details={"mode": "two-images", "similarity": result.similarity, "score": score,
                           "match": result.match, "reason": reason, "threshold": threshold,
                           **_liveness_audit(live, policy)})
+    metrics.count_verify(result)
     return result
 
 
@@ -299,4 +306,5 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
                  details={"mode": "identity", "similarity": result.similarity, "score": score,
                           "match": result.match, "reason": reason, "threshold": threshold,
                           **_liveness_audit(live, policy)})
+    metrics.count_verify(result)
     return result

@@ -62,6 +62,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     # site
     "home": {"GET": EVERYONE},
     "healthz": {"GET": EVERYONE},
+    # Opened by the network (loopback) or a bearer token, not a role: tests/monitoring/test_metrics.py.
+    "metrics": {"GET": EVERYONE},
     "login": {"GET": EVERYONE, "POST": EVERYONE},
     "logout": {"POST": EVERYONE},
     "api-schema": {"GET": EVERYONE},

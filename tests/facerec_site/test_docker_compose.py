@@ -8,6 +8,7 @@ variables given, so no developer's .env or shell variable takes part.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -186,7 +187,11 @@ def test_liveness_weights_mount_from_the_checkout_unless_named(project_dir, loca
 def test_the_default_file_serves_plain_http_on_localhost_only(local):
     services = local["services"]
     assert _published(services["web"]) == {("127.0.0.1", 8000, 8000)}
-    assert not [name for name, service in services.items() if name != "web" and service.get("ports")]
+    # The `monitoring` profile's Prometheus and Grafana publish their pages on loopback only.
+    assert not [name for name, service in services.items()
+                if name not in ("web", *MONITORING) and service.get("ports")]
+    assert {name: _published(services[name]) for name in MONITORING} == {
+        "prometheus": {("127.0.0.1", 9090, 9090)}, "grafana": {("127.0.0.1", 3000, 3000)}}
     for name in APP_SERVICES:
         environment = services[name]["environment"]
         # Plain HTTP: a Secure session cookie may not come back (browsers differ), and no login would stick.
@@ -196,6 +201,30 @@ def test_the_default_file_serves_plain_http_on_localhost_only(local):
         assert set(environment["ALLOWED_HOSTS"].split(",")) <= {"localhost", "127.0.0.1", "[::1]"}, name
         # A local-only site generates its keys into the state volume: none is configured here.
         assert "SECRET_KEY" not in environment and "FACEREC_PHOTO_KEYS" not in environment, name
+
+
+MONITORING = ("prometheus", "grafana")
+
+
+def test_prometheus_and_grafana_are_optional_and_scrape_the_site_with_the_token(local):
+    services = local["services"]
+    for name in MONITORING:
+        assert services[name]["profiles"] == ["monitoring"], name
+    prometheus = services["prometheus"]
+    assert "FACEREC_METRICS_TOKEN" in prometheus["environment"]
+    assert "/tmp/metrics_token" in " ".join(prometheus["entrypoint"])
+    config = yaml.safe_load((REPO_ROOT / "docs" / "monitoring" / "prometheus.yml").read_text())
+    job = config["scrape_configs"][0]
+    assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["web:8000"]
+    assert job["authorization"]["credentials_file"] == "/tmp/metrics_token"
+    mounted = {volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
+               for volume in services["grafana"]["volumes"]}
+    assert any(str(source).endswith("grafana-dashboard.json") for source in mounted)
+    dashboard = json.loads((REPO_ROOT / "docs" / "monitoring" / "grafana-dashboard.json").read_text())
+    assert all("facerec_" in target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+    for name in APP_SERVICES:
+        # Per container: process ids repeat across containers.
+        assert services[name]["environment"]["PROMETHEUS_MULTIPROC_DIR"] == "/tmp/prometheus", name
 
 
 def test_the_tls_override_puts_caddy_in_front_and_secures_the_site(project_dir, public):

@@ -103,3 +103,29 @@ def test_with_nothing_configured_the_embedded_servers_start_and_say_so_in_one_li
     finally:
         stopped = run_python("from facerec_site import embedded; embedded.main(['stop'])", env)
         assert stopped.returncode == 0, stopped.stderr
+
+
+def test_every_entry_point_gets_a_metrics_directory_under_the_var_dir_of_the_env_file(env_file, tmp_path):
+    """prometheus_client's multiprocess mode needs PROMETHEUS_MULTIPROC_DIR in every process (web,
+    workers, beat): load() defaults it to <FACEREC_VAR_DIR>/prometheus, read from the env file too."""
+    var_dir = tmp_path / "var"
+    env_file.write_text(f"FACEREC_VAR_DIR={var_dir}\n")
+    env = {name: value for name, value in bare_environment(FACEREC_ENV_FILE=str(env_file)).items()
+           if name != "PROMETHEUS_MULTIPROC_DIR"}
+
+    done = run_python("import os; from facerec_site import environment as e; e.load(); "
+                      "print(os.environ['PROMETHEUS_MULTIPROC_DIR'])", env)
+
+    assert done.stdout.split() == [str(var_dir / "prometheus")], done.stderr
+    assert (var_dir / "prometheus").is_dir()
+
+
+def test_make_run_clears_the_metric_files_of_an_earlier_run(tmp_path, monkeypatch):
+    stale = tmp_path / "counter_4242.db"
+    stale.write_bytes(b"old samples")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    from facerec_site import environment
+
+    environment.clear_metrics_dir()
+
+    assert not stale.exists()

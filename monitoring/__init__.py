@@ -1,0 +1,1 @@
+"""The platform's state for its operators: the figures (selectors), /metrics, and the instruments of the site."""
