@@ -23,6 +23,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # The environment, then .env (or FACEREC_ENV_FILE): the same reading embedded.ensure_started made.
 environment.load()
+from facerec_site.settings_webhooks import *  # noqa: E402, F403 (FACEREC_WEBHOOK_*, read after .env)
 
 # Created where first written (the keys below, the embedded servers, the storage), not here.
 VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "core",
     "audit",
     "accounts",
+    "webhooks",
     "identities",
     "recognition",
     "evaluation",
@@ -160,6 +162,7 @@ CELERY_BEAT_SCHEDULE = {
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
+    "send-due-webhooks": {"task": "webhooks.tasks.send_due_webhooks", "schedule": FACEREC_WEBHOOK_SWEEP_S},  # noqa: F405
     "expire-video-results": {"task": "videos.tasks.expire_video_results", "schedule": crontab(minute=45, hour=1)},
     "weekly-enrolled-report": {
         "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
