@@ -202,3 +202,27 @@ def test_deliveries_of_one_identity_keep_their_order(receiver):
     delivery.deliver(second.pk)
     types = [p["type"] for p in receiver.verified(secret)]
     assert types == ["photo.approved", "identify.unknown", "photo.approved", "identity.erased"]
+
+
+def test_a_delivery_whose_message_was_lost_is_sent_by_the_sweep(receiver, django_capture_on_commit_callbacks):
+    sub, secret = subscribe(receiver)
+    with django_capture_on_commit_callbacks(execute=False) as sent:  # the broker was down: never sent
+        services.emit("photo.approved", {"photo_id": 4, "identity_id": 4}, identity_id=4)
+    assert len(sent) == 1
+    d = Delivery.objects.get()
+    assert services.queue_due() == 0  # its own message may still be on the way
+    Delivery.objects.filter(pk=d.pk).update(next_attempt_at=timezone.now() - dt.timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=False) as swept:
+        assert services.queue_due() == 1
+    assert len(swept) == 1
+    delivery.deliver(d.pk)  # what the swept message does on the worker
+    assert receiver.verified(secret)[0]["data"] == {"photo_id": 4, "identity_id": 4}
+
+
+def test_a_delivery_runs_once_when_sent_twice(receiver):
+    subscribe(receiver)
+    services.emit("identify.unknown", {"decision": "unknown"})
+    d = Delivery.objects.get()
+    delivery.deliver(d.pk)
+    assert delivery.deliver(d.pk) == "already delivered"
+    assert len(receiver.requests) == 1
