@@ -44,8 +44,8 @@ def delivery_rate(receiver, secret: str, n_events: int, timeout_s: float = 300) 
 
 
 def emit_delay(n_emits: int) -> dict:
-    """What an identify request pays for its event: the emit call (rows, commit, the publish to the
-    broker), timed alone, with and without a subscriber to the event."""
+    """What an identify request pays for its event: the emit call (rows, commit, at most a couple of
+    broker publishes a second), timed alone, with and without a subscriber to the event."""
     from webhooks import services
 
     def timed(event_type: str) -> list[float]:

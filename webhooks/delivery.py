@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import time
 
 from django.apps import apps
 from django.conf import settings
@@ -18,6 +19,12 @@ from core.tasks import send_task
 from webhooks import network, secret_store
 from webhooks.models import Delivery, DeliveryAttempt, Subscription
 from webhooks.tasks import deliver_webhook as deliver_webhook_task
+from webhooks.tasks import drain_subscription as drain_subscription_task
+
+# emit publishes one drain per subscription and process at most this often; a drain keeps looking
+# for new deliveries until this long after its nudge, so none committed meanwhile waits for the sweep.
+NUDGE_WINDOW_S = 0.5
+DRAIN_BUDGET_S = 60.0
 
 MAX_BACKOFF_S = 3600.0
 
@@ -141,3 +148,26 @@ def _send_next_of_identity(delivery: Delivery) -> None:
                  .order_by("event_id").values_list("pk", flat=True).first())
     if following is not None:
         send_task(deliver_webhook_task, [following])
+
+
+def drain(subscription_id: int, *, nudged_at: float) -> int:
+    """Send the subscription's due deliveries in event order until none is left and the nudge window
+    has passed; a drain that runs out of time hands on to another."""
+    sent, started, seen = 0, time.monotonic(), set()
+    while True:
+        # `seen`: a delivery waiting for an earlier one of its identity is tried once per drain.
+        due = list(Delivery.objects.exclude(pk__in=seen).filter(subscription_id=subscription_id, status=Delivery.Status.PENDING,
+                                           attempts=0, next_attempt_at__lte=timezone.now(),
+                                           subscription__enabled=True, subscription__paused_at__isnull=True)
+                   .order_by("event_id").values_list("pk", flat=True)[:100])
+        for pk in due:
+            deliver(pk)
+            seen.add(pk)
+            sent += 1
+        if not due:
+            if time.time() > nudged_at + NUDGE_WINDOW_S + 0.2:
+                return sent
+            time.sleep(0.05)
+        elif time.monotonic() - started > DRAIN_BUDGET_S:
+            send_task(drain_subscription_task, [subscription_id, time.time()])
+            return sent

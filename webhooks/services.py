@@ -4,6 +4,7 @@ admin's subscriptions (create, update, rotate the secret, resume, replay, delete
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -12,11 +13,13 @@ from django.utils import timezone
 
 from audit import services as audit
 from core.errors import DomainError, NotFound
-from core.tasks import enqueue_on_commit
+from core.tasks import enqueue_on_commit, send_task
 from webhooks import secret_store
+from webhooks.delivery import NUDGE_WINDOW_S
 from webhooks.models import Delivery, Event, EventType, Subscription
 from webhooks.network import TargetRefused, check_target
 from webhooks.tasks import deliver_webhook as deliver_webhook_task
+from webhooks.tasks import drain_subscription as drain_subscription_task
 
 # Keys a payload may carry: ids, decisions, scores, thresholds, times. A name, a photo or an
 # embedding has no key here, so a caller cannot leak one by mistake.
@@ -27,6 +30,8 @@ ALLOWED_PAYLOAD_KEYS = frozenset({
     "reenrollment_request_id", "trigger", "track_count", "identified_count", "face_count", "at",
 })
 SWEEP_GRACE_S = 20
+# This process's last drain nudge per subscription.
+_last_nudge: dict[int, float] = {}
 
 
 @transaction.atomic
@@ -44,11 +49,23 @@ def emit(event_type: str, payload: dict, *, identity_id: int | None = None) -> E
         return None  # nobody listens: nothing to keep
     event = Event.objects.create(type=event_type, payload=payload, identity_id=identity_id)
     now = timezone.now()
-    deliveries = Delivery.objects.bulk_create(
+    Delivery.objects.bulk_create(
         [Delivery(subscription_id=sub.pk, event=event, next_attempt_at=now) for sub in subscriptions])
-    for delivery in deliveries:
-        enqueue_on_commit(deliver_webhook_task, [delivery.pk])
+    for sub in subscriptions:
+        transaction.on_commit(lambda pk=sub.pk: _nudge(pk))
     return event
+
+
+def _nudge(subscription_id: int) -> None:
+    """Queue a drain of the subscription unless this process queued one under NUDGE_WINDOW_S ago: that
+    drain is still looking (webhooks.delivery.drain), so a busy site publishes a message or two per
+    second instead of one per event, and an identify request does not wait for the broker."""
+    now = time.time()
+    if now - _last_nudge.get(subscription_id, 0.0) < NUDGE_WINDOW_S:
+        return
+    _last_nudge[subscription_id] = now
+    if not send_task(drain_subscription_task, [subscription_id, now]):
+        _last_nudge.pop(subscription_id, None)  # the broker is down: the sweep sends them
 
 
 def _validate(url: str, event_types: Sequence[str]) -> list[str]:

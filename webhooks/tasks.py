@@ -17,3 +17,10 @@ def send_due_webhooks() -> int:
     from webhooks import services  # services import this module at their top
 
     return services.queue_due()
+
+
+@shared_task(name="webhooks.tasks.drain_subscription", ignore_result=True)
+def drain_subscription(subscription_id: int, nudged_at: float) -> int:
+    from webhooks import delivery  # services import this module at their top
+
+    return delivery.drain(subscription_id, nudged_at=nudged_at)
