@@ -36,6 +36,7 @@ CAPABILITIES: dict[str, str] = {
     "run_reports": "Run evaluation reports and apply their thresholds",
     "manage_reenrollment": "See and dismiss re-enrollment requests",
     "manage_tokens": "Create, list and revoke API tokens",
+    "manage_webhooks": "Manage webhook subscriptions, see their deliveries, replay and resume them",
 }
 
 ADMIN, REVIEWER, OPERATOR, API_CLIENT = "admin", "reviewer", "operator", "api_client"

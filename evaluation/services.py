@@ -25,6 +25,7 @@ from evaluation.tasks import run_report as run_report_task
 from recognition.models import RecognitionThreshold
 from recognition.runtime import get_embedder
 from recognition.services import set_threshold
+from webhooks.services import emit
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def run_report(report_id: int) -> EvaluationReport | None:
         report.refresh_from_db()
         audit.record(action="evaluation.report_finished", target=report,
                      details={"kind": report.kind, "status": report.status})
+        emit("report.finished", {"report_id": report.pk, "report_kind": report.kind, "status": report.status})
     return report
 
 
@@ -152,6 +154,7 @@ def _finish_failed(report: EvaluationReport, error: str, *, claim: int) -> Evalu
         report.refresh_from_db()
         audit.record(action="evaluation.report_finished", target=report,
                      details={"kind": report.kind, "status": report.status})
+        emit("report.finished", {"report_id": report.pk, "report_kind": report.kind, "status": report.status})
     return report
 
 

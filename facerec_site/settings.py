@@ -23,6 +23,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # The environment, then .env (or FACEREC_ENV_FILE): the same reading embedded.ensure_started made.
 environment.load()
+from facerec_site.settings_outbound import *  # noqa: E402, F403 (FACEREC_WEBHOOK_*, FACEREC_METRICS_TOKEN)
 
 # Created where first written (the keys below, the embedded servers, the storage), not here.
 VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "core",
     "audit",
     "accounts",
+    "webhooks",
     "identities",
     "recognition",
     "evaluation",
@@ -162,6 +164,8 @@ CELERY_BEAT_SCHEDULE = {
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
+    "send-due-webhooks": {"task": "webhooks.tasks.send_due_webhooks",
+                          "schedule": FACEREC_WEBHOOK_SWEEP_S},  # noqa: F405
     "expire-video-results": {"task": "videos.tasks.expire_video_results", "schedule": crontab(minute=45, hour=1)},
     "weekly-enrolled-report": {
         "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
@@ -400,8 +404,7 @@ FACEREC_MAX_PHOTOS_PER_UPLOAD = env.int("FACEREC_MAX_PHOTOS_PER_UPLOAD", default
 FACEREC_MAX_REQUEST_BYTES = env.int("FACEREC_MAX_REQUEST_BYTES",
                                     default=FACEREC_MAX_PHOTOS_PER_UPLOAD * FACEREC_MAX_UPLOAD_BYTES + 1024 * 1024)
 
-# --- Video files (videos app): uploads up to this size, refused while they are received; frames
-# sampled at this rate; results (tracks, identified people's crops) kept this many days.
+# --- Video files: the largest upload (refused while received), frames looked at per second, days kept
 FACEREC_MAX_VIDEO_BYTES = env.int("FACEREC_MAX_VIDEO_BYTES", default=512 * 1024 * 1024)
 FACEREC_VIDEO_SAMPLE_FPS = env.float("FACEREC_VIDEO_SAMPLE_FPS", default=5.0)
 FACEREC_VIDEO_RESULT_DAYS = env.int("FACEREC_VIDEO_RESULT_DAYS", default=30)
@@ -421,11 +424,8 @@ FACEREC_CONSENT_EXPIRY_GRACE_DAYS = env.int("FACEREC_CONSENT_EXPIRY_GRACE_DAYS",
 # SECRET_KEY) and kept in this file, outside the database, so a cut tail or rewritten chain shows.
 FACEREC_AUDIT_KEY = env.str("FACEREC_AUDIT_KEY", default="")
 FACEREC_AUDIT_CHECKPOINT = Path(env.str("FACEREC_AUDIT_CHECKPOINT", default=str(VAR_DIR / "audit_checkpoint.json")))
-# /metrics answers callers on this machine, and others sending `Authorization: Bearer <this>` (empty: none).
-FACEREC_METRICS_TOKEN = env.str("FACEREC_METRICS_TOKEN", default="")
 
-# Notices to people (re-enrollment, consent expiry). Console by default: set an SMTP
-# backend (EMAIL_HOST, ...) in production.
+# Notices to people (re-enrollment, consent expiry): the console by default; SMTP (EMAIL_HOST...) in production.
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -442,8 +442,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="facerec@localhost")
 # out above 1% half the time); reports recommend thresholds for the same rates.
 FACEREC_TARGET_FAR = env.float("FACEREC_TARGET_FAR", default=1e-3)
 FACEREC_TARGET_FPIR = env.float("FACEREC_TARGET_FPIR", default=5e-3)
-# Benchmark reports read dataset folders only from under these roots (a folder per
-# identity, or LFW with its pairs files). ../shared/data is the development data set.
+# Benchmark reports read datasets only under these roots (../shared/data: the development set).
 FACEREC_DATASET_ROOTS = env.list("FACEREC_DATASET_ROOTS", default=[
     str(path) for path in (VAR_DIR / "datasets", BASE_DIR.parent / "shared" / "data") if path.is_dir()])
 

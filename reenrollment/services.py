@@ -28,6 +28,7 @@ from recognition.runtime import get_embedder
 from recognition.selectors import active_templates
 from recognition.services import deactivate_templates
 from reenrollment.models import IdentityPolicy, ReenrollmentRequest
+from webhooks.services import emit
 
 log = logging.getLogger(__name__)
 Reason = ReenrollmentRequest.Reason
@@ -144,6 +145,9 @@ def raise_request(*, identity: Identity, reason: str, details: dict, now: dateti
                 due_at=now + timedelta(days=settings.FACEREC_REENROLL_DUE_DAYS))
             audit.record(action="reenrollment.request", target=request,
                          details={"identity_id": identity.pk, "reason": reason, **details})
+            emit("reenrollment.requested", {"reenrollment_request_id": request.pk, "identity_id": identity.pk,
+                                            "reason": reason, "due_on": request.due_at.isoformat()},
+                 identity_id=identity.pk)
     except IntegrityError:
         return None
     return request

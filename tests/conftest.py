@@ -194,6 +194,8 @@ def celery_worker(django_db_setup, django_db_blocker, celery_app_for_tests, test
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
         "PYTHONUNBUFFERED": "1",
+        # The webhook tests' receivers listen on loopback (tests/webhooks/receiver.py).
+        "FACEREC_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
     }
     cmd = [
         sys.executable, "-m", "celery", "-A", "facerec_site", "worker",

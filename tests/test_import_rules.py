@@ -67,15 +67,16 @@ LAYERS = {
     "core": set(),
     "audit": {"core"},
     "accounts": {"core", "audit"},
-    "identities": {"core", "audit", "accounts"},
-    "recognition": {"core", "audit", "accounts", "identities"},
-    "reenrollment": {"core", "audit", "accounts", "identities", "recognition"},
-    "evaluation": {"core", "audit", "accounts", "identities", "recognition"},
-    "videos": {"core", "audit", "accounts", "identities", "recognition"},
-    "enrollment": {"core", "audit", "accounts", "identities", "recognition", "reenrollment", "videos"},
+    "webhooks": {"core", "audit", "accounts"},
+    "identities": {"core", "audit", "accounts", "webhooks"},
+    "recognition": {"core", "audit", "accounts", "webhooks", "identities"},
+    "reenrollment": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
+    "evaluation": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
+    "videos": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
+    "enrollment": {"core", "audit", "accounts", "webhooks", "identities", "recognition", "reenrollment", "videos"},
     # The platform's state for operators reads every app; only facerec_site imports it.
-    "monitoring": {"core", "audit", "accounts", "identities", "recognition", "reenrollment", "evaluation", "videos",
-                   "enrollment"},
+    "monitoring": {"core", "audit", "accounts", "webhooks", "identities", "recognition", "reenrollment", "evaluation",
+                   "videos", "enrollment"},
 }
 
 MAX_MODULE_LINES = 450

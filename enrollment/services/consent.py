@@ -21,6 +21,7 @@ from identities.models import Consent, Identity
 from identities.selectors import valid_consent
 from recognition.services import deactivate_templates, request_retrain
 from reenrollment.services import mail_identity
+from webhooks.services import emit
 
 CONSENT_SUBJECT = "Your consent to face recognition has expired"
 CONSENT_BODY = """Hello {name},
@@ -59,6 +60,8 @@ def withdraw_consent(*, consent: Consent, actor=None) -> Consent:
     audit.record(action="consent.withdraw", actor=actor, target=consent,
                  details={"identity_id": identity.pk, "templates_deactivated": deactivated,
                           "erasure_due_at": identity.erasure_due_at})
+    emit("consent.withdrawn", {"consent_id": consent.pk, "identity_id": identity.pk,
+                               "erase_after": erase_at.isoformat() if erase_at else None}, identity_id=identity.pk)
     if identity.erasure_due_at is not None and erase_after.total_seconds() == 0:
         # Broker unreachable: the hourly beat job erases instead.
         enqueue_on_commit(erase_due_identities_task)
@@ -93,6 +96,9 @@ def expire_consents(*, now: datetime | None = None) -> list[int]:
             audit.record(action="consent.expired", target=identity, details={
                 "expired_at": expired_at.isoformat() if expired_at else None, "templates_deactivated": deactivated,
                 "erasure_due_at": erase_at.isoformat()})
+            emit("consent.expired", {"identity_id": identity.pk, "erase_after": erase_at.isoformat(),
+                                     "expired_on": expired_at.isoformat() if expired_at else None},
+                 identity_id=identity.pk)
         if mail_identity(identity, CONSENT_SUBJECT, CONSENT_BODY.format(name=identity.display_name,
                                                                         expired=expired_at or now, erase=erase_at)):
             audit.record(action="consent.expiry_notify", target=identity, details={"channel": "email"})

@@ -12,6 +12,7 @@ from identities.services import delete_stored_files
 from recognition.services import delete_recognition_data, request_retrain, scrub_identity_from_classifiers
 from reenrollment.models import IdentityPolicy
 from videos.services.retention import forget_identity as forget_in_videos
+from webhooks.services import emit
 
 
 def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
@@ -50,6 +51,7 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         identity.save()
         if not (already and not any(counts.values())):
             audit.record(action="identity.erase", actor=actor, target=identity, details=counts)
+            emit("identity.erased", {"identity_id": identity.pk}, identity_id=identity.pk)
         transaction.on_commit(lambda: delete_stored_files(files))
         # Classifier artifacts are learnt from the templates: the person's row goes from
         # every stored one now, and an urgent retrain from scratch replaces them.

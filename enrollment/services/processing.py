@@ -36,6 +36,7 @@ from recognition.services import (
     read_photo_faces,
     store_embedding,
 )
+from webhooks.services import emit
 
 Status = EnrollmentImage.Status
 log = logging.getLogger(__name__)
@@ -187,6 +188,8 @@ def _process_claimed(image: EnrollmentImage, claim: int) -> str | None:
         audit.record(action="photo.process", target=image,
                      details={"status": image.status, "possible_duplicate": outcome.duplicate is not None,
                               "liveness": outcome.liveness, "faces": len(faces) or None})
+        emit("photo.awaiting_review", {"photo_id": image.pk, "identity_id": image.identity_id},
+             identity_id=image.identity_id)
     return image.status
 
 

@@ -13,6 +13,7 @@ from identities.models import EnrollmentImage
 from identities.selectors import valid_consent
 from recognition.services import activate_templates, deactivate_templates, request_retrain
 from reenrollment.services import fulfil_requests
+from webhooks.services import emit
 
 Status = EnrollmentImage.Status
 
@@ -57,6 +58,7 @@ def approve_photos(*, image_ids: Sequence[int], actor=None) -> list[EnrollmentIm
         total += activated
         audit.record(action="photo.approve", actor=actor, target=image,
                      details={"identity_id": image.identity_id, "templates_activated": activated})
+        emit("photo.approved", {"photo_id": image.pk, "identity_id": image.identity_id}, identity_id=image.identity_id)
     by_identity: dict[int, list[EnrollmentImage]] = {}
     for image in images:
         by_identity.setdefault(image.identity_id, []).append(image)
@@ -80,6 +82,7 @@ def reject_photos(*, image_ids: Sequence[int], reason: str, actor=None) -> list[
         was_active += deactivate_templates(photo_ids=[image.pk])
         audit.record(action="photo.reject", actor=actor, target=image,
                      details={"identity_id": image.identity_id, "reason": reason.strip()})
+        emit("photo.rejected", {"photo_id": image.pk, "identity_id": image.identity_id}, identity_id=image.identity_id)
     if was_active:
         request_retrain()
     return images

@@ -27,6 +27,7 @@ from recognition.pipeline.open_set import (
 from recognition.runtime import decode_image, get_liveness_checker, get_pipeline
 from recognition.selectors import Gallery
 from recognition.services.training import request_retrain_now
+from webhooks.services import emit
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
         "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
     metrics.count_identify(results)
+    _emit_identify_events(results, threshold)
     return result
 
 
@@ -273,6 +275,7 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
                           "match": result.match, "reason": reason, "threshold": threshold,
                           **_liveness_audit(live, policy)})
     metrics.count_verify(result)
+    _emit_verify_event(result)
     return result
 
 
@@ -307,4 +310,23 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
                           "match": result.match, "reason": reason, "threshold": threshold,
                           **_liveness_audit(live, policy)})
     metrics.count_verify(result)
+    _emit_verify_event(result)
     return result
+
+
+def _emit_identify_events(faces: list[IdentifiedFace], threshold: float) -> None:
+    """Webhooks: one event per face, ids and figures only (no box, no name, no embedding)."""
+    for index, face in enumerate(faces):
+        if face.reason == LIVENESS_FAILED:
+            emit("liveness.failed", {"face_index": index, "liveness": face.liveness}, identity_id=None)
+        kind = "identify.identified" if face.identity_id is not None else "identify.unknown"
+        emit(kind, {"face_index": index, "identity_id": face.identity_id, "decision": kind.split(".")[1],
+                    "reason": face.reason, "score": face.score, "threshold": threshold}, identity_id=face.identity_id)
+
+
+def _emit_verify_event(result: VerifyResult) -> None:
+    if result.reason == LIVENESS_FAILED:
+        emit("liveness.failed", {"identity_id": result.identity_id, "liveness": result.liveness},
+             identity_id=result.identity_id)
+    emit("verify.completed", {"identity_id": result.identity_id, "matched": result.match, "reason": result.reason,
+                              "score": result.score, "threshold": result.threshold}, identity_id=result.identity_id)

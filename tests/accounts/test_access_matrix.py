@@ -39,6 +39,8 @@ from reenrollment.models import ReenrollmentRequest
 from tests.tokens import token_for
 from tests.users import make_user
 from videos.models import Video, VideoTrack
+from webhooks import secret_store
+from webhooks.models import Delivery, Event, Subscription
 
 SEEDED_ID = 9001
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -103,6 +105,12 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "accounts_api:token-revoke": {"POST": ADMIN_ONLY},
     "accounts_api:token-revoke-slash": {"POST": ADMIN_ONLY},
     "accounts_api:api-client-create": {"POST": ADMIN_ONLY},
+    "webhooks_api:subscription-list": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "webhooks_api:subscription-detail": {"GET": ADMIN_ONLY, "PATCH": ADMIN_ONLY, "DELETE": ADMIN_ONLY},
+    "webhooks_api:rotate-secret": {"POST": ADMIN_ONLY},
+    "webhooks_api:resume": {"POST": ADMIN_ONLY},
+    "webhooks_api:delivery-list": {"GET": ADMIN_ONLY},
+    "webhooks_api:replay": {"POST": ADMIN_ONLY},
     # videos (API): the seeded video is the admin's upload, and only its uploader or view_identities sees it
     "videos_api:video-list": {"GET": RECOGNISE, "POST": RECOGNISE},
     "videos_api:video-detail": {"GET": ADMIN_ONLY},
@@ -141,6 +149,13 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "accounts:tokens": {"GET": ADMIN_ONLY},
     "accounts:token-new": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
     "accounts:token-revoke": {"POST": ADMIN_ONLY},
+    "webhooks:list": {"GET": ADMIN_ONLY},
+    "webhooks:new": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "webhooks:detail": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "webhooks:rotate": {"POST": ADMIN_ONLY},
+    "webhooks:resume": {"POST": ADMIN_ONLY},
+    "webhooks:delete": {"POST": ADMIN_ONLY},
+    "webhooks:replay": {"POST": ADMIN_ONLY},
     # The Django admin (every route under admin:, including third-party models') is for the admin role
     # (is_staff); its own login page is public.
     "admin:login": {"GET": EVERYONE, "POST": EVERYONE},
@@ -292,8 +307,19 @@ def world(db, settings) -> World:
     tokens = {API_CLIENT: token_for(users[API_CLIENT])}
     token_for(admin, name="seeded")
     ApiToken.objects.filter(user=admin).update(id=SEEDED_ID)
+    seed_webhook(admin)
     return World(users=users, tokens=tokens,
                  content_type_id=ContentType.objects.get_for_model(Identity).pk)
+
+
+def seed_webhook(admin) -> None:
+    """A subscription (9001) with one delivered event (delivery 9001), as tests/api_fuzz seeds too."""
+    subscription = Subscription.objects.create(pk=SEEDED_ID, url="https://hooks.invalid/facerec",
+                                               event_types=["photo.approved"], created_by=admin,
+                                               secret_encrypted=secret_store.encrypt(secret_store.new_secret()))
+    event = Event.objects.create(type="photo.approved", payload={"photo_id": SEEDED_ID}, identity_id=SEEDED_ID)
+    Delivery.objects.create(pk=SEEDED_ID, subscription=subscription, event=event, status="delivered",
+                            next_attempt_at=timezone.now())
 
 
 def _request(world: World, route: Route, method: str, role: str):

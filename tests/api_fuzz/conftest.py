@@ -23,6 +23,8 @@ from tests.shared_data import lfw_bytes
 from tests.tokens import token_for
 from tests.users import make_user
 from tests.videos.conftest import finished_video
+from webhooks import services as webhook_services
+from webhooks.models import Delivery
 
 SCHEMA_PATH = "/api/schema/"
 
@@ -67,7 +69,7 @@ def token_header(user) -> dict[str, str]:
 
 
 @pytest.fixture
-def seeded(admin, operator) -> Seeded:
+def seeded(admin, operator, settings) -> Seeded:
     """One of each row the API addresses by id, so that generated requests reach past the 404."""
     staff_person = identity_services.create_identity(display_name="Ada Lovelace", external_ref="FUZZ-1",
                                                      actor=admin)
@@ -91,8 +93,16 @@ def seeded(admin, operator) -> Seeded:
                                                  due_at=report.created_at, details={"active_photos": 1})
     kiosk_token, _ = create_token(user=operator, name="fuzz-kiosk", actor=admin)  # not a caller's token
     video, _ = finished_video(identity=staff_person, user=operator)  # track 1 identified (with a crop), 2 unknown
+    # A subscription with one delivery (sent nowhere: the fuzz's transaction never commits).
+    settings.FACEREC_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    subscription, _ = webhook_services.create_subscription(url="http://127.0.0.1:9/fuzz", event_types=["photo.approved"],
+                                                           actor=admin)
+    webhook_services.emit("photo.approved", {"photo_id": photos[1].pk, "identity_id": staff_person.pk},
+                          identity_id=staff_person.pk)
+    delivery = Delivery.objects.get(subscription=subscription)
     return Seeded(path_values={
         "identity_id": [staff_person.pk, own_person.pk], "consent_id": [consent.pk],
         "photo_id": [photo.pk for photo in photos], "report_id": [report.pk], "name": ["roc"],
         "request_id": [request.pk], "task_id": [report.task_id], "token_id": [kiosk_token.pk],
-        "video_id": [video.pk], "number": [1, 2]})
+        "video_id": [video.pk], "number": [1, 2], "subscription_id": [subscription.pk],
+        "delivery_id": [delivery.pk]})

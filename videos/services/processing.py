@@ -31,6 +31,7 @@ from recognition.selectors import threshold_for
 from recognition.services import check_liveness, current_gallery, failed_liveness, identify_embedding, liveness_policy
 from recognition.services.matching import LIVENESS_FAILED
 from videos.models import Video, VideoTrack, video_storage
+from webhooks.services import emit
 
 Status = Video.Status
 log = logging.getLogger(__name__)
@@ -214,6 +215,8 @@ def _store_results(video: Video, claim: int, result: VideoResult, decisions: lis
             audit.record(action="video.process", actor=locked.uploaded_by, target=locked, details={
                 "status": Status.DONE, "uploaded_by": locked.uploaded_by_id, "tracks": len(rows),
                 "identified": sorted(set(ids)), "unknown": len(rows) - len(ids)})
+            emit("video.finished", {"video_id": locked.pk, "status": Status.DONE, "track_count": len(rows),
+                                    "identified_count": len(ids)})
             transaction.on_commit(lambda: delete_upload(upload))
     except BaseException:
         delete_stored_files(crops)  # written before a rollback: no row names them

@@ -1,0 +1,1 @@
+from tests.webhooks.conftest import receiver  # noqa: F401 (the local webhook receiver)
