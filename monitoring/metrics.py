@@ -58,6 +58,8 @@ class PlatformCollector:
                      classifier.version if classifier else 0)
         if classifier is not None and classifier.age_s is not None:
             yield _gauge("facerec_classifier_age_seconds", "Age of the current classifier", classifier.age_s)
+        yield _gauge("facerec_webhook_deliveries_pending", "Webhook deliveries not yet accepted by their receiver",
+                     figures.pending_webhook_deliveries)
         info = InfoMetricFamily("facerec_build", "What is serving")
         info.add_metric([], selectors.build_info())
         yield info

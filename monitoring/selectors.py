@@ -21,6 +21,7 @@ from evaluation.models import EvaluationReport
 from identities.models import EnrollmentImage, Identity
 from recognition import selectors as recognition
 from recognition.models import RecognitionThreshold
+from webhooks import selectors as webhooks
 
 IDENTIFY_OUTCOMES = ("identified", "unknown", "liveness_failed")
 VERIFY_OUTCOMES = ("match", "no_match", "liveness_failed")
@@ -102,6 +103,7 @@ class PlatformFigures:
     classifier: Classifier | None
     last_report: EvaluationReport | None
     headline: dict[str, float] = field(default_factory=dict)
+    pending_webhook_deliveries: int = 0
 
     @property
     def awaiting_review(self) -> int:
@@ -166,7 +168,8 @@ def platform_figures() -> PlatformFigures:
         model_version=model_version, people=people(),
         active_templates=recognition.active_templates(model_version).count(), photos=photos_by_status(),
         answers=recent_answers(), thresholds=thresholds_in_force(model_version),
-        classifier=classifier(model_version), last_report=report, headline=headline_figures(report))
+        classifier=classifier(model_version), last_report=report, headline=headline_figures(report),
+        pending_webhook_deliveries=webhooks.pending_deliveries_count())
 
 
 def build_info() -> dict[str, str]:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from core.tasks import send_task
-from webhooks import network, secret_store
+from webhooks import metrics, network, secret_store
 from webhooks.models import Delivery, DeliveryAttempt, Subscription
 from webhooks.tasks import deliver_webhook as deliver_webhook_task
 from webhooks.tasks import drain_subscription as drain_subscription_task
@@ -89,16 +89,18 @@ def deliver(delivery_id: int) -> str:
         body = body_of(delivery)
         headers = signature_headers(subscription, f"msg_{delivery.event.message_id.hex}", body, now=now)
         attempt = DeliveryAttempt(delivery=delivery, number=delivery.attempts + 1)
+        refused = False
         try:
             answer = network.post(subscription.url, body.encode(), headers)
         except network.TargetRefused as exc:
-            attempt.error = f"refused: {exc}"[:500]
+            attempt.error, refused = f"refused: {exc}"[:500], True
         except Exception as exc:  # a connection error, a timeout: the receiver's or the network's fault
             attempt.error = f"{type(exc).__name__}: {exc}"[:500]
         else:
             attempt.status_code, attempt.latency_ms = answer.status_code, answer.latency_ms
             attempt.response_excerpt = answer.excerpt
         attempt.save()
+        metrics.count_attempt(succeeded=attempt.succeeded, refused=refused, latency_ms=attempt.latency_ms)
         delivery.attempts += 1
         if attempt.succeeded:
             _succeeded(delivery, subscription, now)

@@ -15,6 +15,7 @@ from monitoring import selectors
 from tests.api_helpers import api_client
 from tests.monitoring.helpers import identify_a_stranger
 from tests.shared_data import lfw_bytes
+from webhooks import services as webhooks
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +140,13 @@ def test_a_verify_of_two_photos_counts_its_outcome_and_times_both_faces(client, 
     window = {"window": "30d", "kind": "verify", "outcome": outcome}
     assert (value(after, "facerec_recognition_answers_window", **window)
             - value(before, "facerec_recognition_answers_window", **window)) == 1
+
+
+def test_pending_webhook_deliveries_are_a_gauge_and_a_home_page_figure(client, admin, settings):
+    settings.FACEREC_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    webhooks.create_subscription(url="http://127.0.0.1:9/hook", event_types=["photo.approved"], actor=admin)
+    webhooks.emit("photo.approved", {"photo_id": 1, "identity_id": 2}, identity_id=2)  # no worker: stays pending
+    assert selectors.platform_figures().pending_webhook_deliveries == 1
+    assert value(samples(client), "facerec_webhook_deliveries_pending") == 1
+    client.force_login(admin)
+    assert b'data-figure="pending_webhook_deliveries">1<' in client.get("/").content
