@@ -22,7 +22,7 @@ STAGE_SECONDS = Histogram("facerec_recognition_stage_seconds", "Time of each rec
 
 @contextmanager
 def stage(kind: str, name: str):
-    """Times the block as one stage (decode, detect_embed, search, classify) of an identify or verify."""
+    """Times the block as one stage (decode, detect, embed, search, classify) of an identify or verify."""
     started = time.perf_counter()
     try:
         yield

@@ -61,6 +61,13 @@ class FacePipeline:
         """For each image, its selected faces with crops and embeddings ([] when none)."""
         all_detections = self.detector.detect_many(images, pad_ratio=pad_ratio)
         chosen = [select_faces(dets, image.shape, select) for dets, image in zip(all_detections, images)]
+        return self.embed_detections(images, chosen, tta=tta)
+
+    def embed_detections(self, images: Sequence[np.ndarray], detections: Sequence[Sequence[Detection]], *,
+                         tta: bool = False) -> list[list[Face]]:
+        """For each image, the given faces with crops and embeddings (the second half of `process`, for
+        callers that time or choose the detections themselves)."""
+        chosen = detections
         crops = [self.crop(image, det) for image, dets in zip(images, chosen) for det in dets]
         embeddings = self.embedder.embed(np.stack(crops), tta=tta) if crops else np.zeros((0, EMBEDDING_DIM), np.float32)
         results: list[list[Face]] = []

@@ -15,7 +15,7 @@ from identities.models import Identity
 from recognition import metrics, selectors
 from recognition.models import MatchScore, RecognitionThreshold
 from recognition.pipeline.errors import ImageRejected
-from recognition.pipeline.faces import Face
+from recognition.pipeline.faces import Face, select_faces
 from recognition.pipeline.liveness import LivenessWeightsUnavailable
 from recognition.pipeline.open_set import (
     BELOW_THRESHOLD,
@@ -173,8 +173,10 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
     never lists the gallery to someone who may not see it (an api_client sees answers only).
     """
     pipeline = get_pipeline()
-    with metrics.stage("identify", "detect_embed"):  # one batched call: detection and embedding together
-        faces = pipeline.process([image], select="all")[0]
+    with metrics.stage("identify", "detect"):
+        detections = pipeline.detector.detect(image)
+    with metrics.stage("identify", "embed"):
+        faces = pipeline.embed_detections([image], [detections])[0]
     model_version = pipeline.embedder.model_info.version
     threshold, source = selectors.threshold_for(RecognitionThreshold.Kind.IDENTIFY, threshold, model_version)
     policy = liveness_policy(liveness)
@@ -239,8 +241,11 @@ def record_match_scores(matches: list[tuple[int, float]], *, kind: str, model_ve
 
 
 def _single_face(image: np.ndarray, field: str) -> Face:
-    with metrics.stage("verify", "detect_embed"):
-        faces = get_pipeline().process([image], select="largest")[0]
+    pipeline = get_pipeline()
+    with metrics.stage("verify", "detect"):
+        detections = select_faces(pipeline.detector.detect(image), image.shape, "largest")
+    with metrics.stage("verify", "embed"):
+        faces = pipeline.embed_detections([image], [detections])[0]
     if not faces:
         raise NoFace("no face was found in this image", field=field)
     return faces[0]
