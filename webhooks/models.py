@@ -23,6 +23,10 @@ class EventType(models.TextChoices):
     REENROLLMENT_REQUESTED = "reenrollment.requested"
     REPORT_FINISHED = "report.finished"
     VIDEO_FINISHED = "video.finished"
+    VIDEO_FAILED = "video.failed"
+    CAMERA_SIGHTING = "camera.sighting"
+    CAMERA_UNKNOWN = "camera.unknown"
+    CAMERA_LIVENESS_FAILED = "camera.liveness_failed"
 
 
 class Subscription(models.Model):

@@ -28,6 +28,7 @@ ALLOWED_PAYLOAD_KEYS = frozenset({
     "threshold", "candidate_count", "liveness", "liveness_score", "matched", "report_id", "report_kind",
     "status", "video_id", "request_id", "consent_id", "erase_after", "expired_on", "due_on",
     "reenrollment_request_id", "trigger", "track_count", "identified_count", "face_count", "at",
+    "camera_id", "sighting_id", "first_seen", "last_seen",
 })
 SWEEP_GRACE_S = 20
 # This process's last drain nudge per subscription.

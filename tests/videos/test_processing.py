@@ -16,6 +16,8 @@ from tests.videos.conftest import SAMPLE_PERIOD_S, STRANGER, process_through_wor
 from videos.models import Video, VideoTrack, video_storage
 from videos.services import processing
 from videos.tasks import process_video as process_video_task
+from webhooks import services as webhooks
+from webhooks.models import Event
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -192,7 +194,9 @@ def test_a_transient_error_gives_the_claim_back_and_the_task_that_gives_up_delet
     assert_upload_deleted(video, upload)
 
 
-def test_a_task_that_gives_up_fails_a_waiting_video_and_deletes_its_upload(uploader, clips):
+def test_a_task_that_gives_up_fails_a_waiting_video_and_deletes_its_upload(uploader, clips, settings):
+    settings.FACEREC_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    webhooks.create_subscription(url="http://127.0.0.1:9/hook", event_types=["video.failed", "video.finished"])
     waiting = stored_video(clips["walk"].path, user=uploader)
     upload = waiting.file.name
     held = stored_video(clips["walk"].path, user=uploader)
@@ -206,6 +210,11 @@ def test_a_task_that_gives_up_fails_a_waiting_video_and_deletes_its_upload(uploa
     assert_upload_deleted(waiting, upload)
     held.refresh_from_db()
     assert held.status == "processing" and video_storage.exists(held.file.name)  # a run holds it
+    # One webhook event, for the video that failed, written with its failure.
+    [event] = Event.objects.all()
+    assert (event.type, event.payload) == ("video.failed", {"video_id": waiting.pk, "status": "failed",
+                                                            "reason": "processing_error"})
+    assert event.deliveries.count() == 1
 
 
 def test_with_liveness_enforced_a_track_that_fails_it_is_unknown_and_keeps_no_crop(enrolled, uploader, clips,

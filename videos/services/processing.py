@@ -242,5 +242,6 @@ def fail_video(video_id: int, *, code: str, detail: str, claim: int | None = Non
         video.save()
         audit.record(action="video.process", actor=video.uploaded_by, target=video, details={
             "status": Status.FAILED, "reason": video.error_code, "uploaded_by": video.uploaded_by_id})
+        emit("video.failed", {"video_id": video.pk, "status": Status.FAILED, "reason": video.error_code})
         transaction.on_commit(lambda: delete_upload(upload))
     return True
