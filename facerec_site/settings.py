@@ -164,8 +164,7 @@ CELERY_BEAT_SCHEDULE = {
     "erase-due-identities": {"task": "identities.tasks.erase_due_identities", "schedule": 3600.0},
     "expire-consents": {"task": "reenrollment.tasks.expire_consents", "schedule": crontab(minute=30, hour=1)},
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
-    "send-due-webhooks": {"task": "webhooks.tasks.send_due_webhooks",
-                          "schedule": FACEREC_WEBHOOK_SWEEP_S},  # noqa: F405
+    **WEBHOOK_BEAT_SCHEDULE,  # noqa: F405
     "expire-video-results": {"task": "videos.tasks.expire_video_results", "schedule": crontab(minute=45, hour=1)},
     "weekly-enrolled-report": {
         "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),

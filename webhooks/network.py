@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -62,6 +63,14 @@ def check_target(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, host, port, str(addresses[0])
 
 
+def _tls_context() -> ssl.SSLContext:
+    """The system's trusted certificates, plus FACEREC_WEBHOOK_CA_BUNDLE's (a receiver with a private CA)."""
+    context = ssl.create_default_context()
+    if settings.FACEREC_WEBHOOK_CA_BUNDLE:
+        context.load_verify_locations(cafile=settings.FACEREC_WEBHOOK_CA_BUNDLE)
+    return context
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     """POST to the checked address; TargetRefused, or urllib3's errors for a failed connection."""
     scheme, host, port, address = check_target(url)
@@ -72,8 +81,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
         host_header += f":{parts.port}"
     timeout = urllib3.Timeout(connect=TIMEOUT_S, read=TIMEOUT_S)
     if scheme == "https":
+        # Connected to the checked address, the certificate verified for the URL's name (sent as SNI).
         pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1,
-                                           server_hostname=host, assert_hostname=host)
+                                           server_hostname=host, assert_hostname=host, ssl_context=_tls_context())
     else:
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
     started = time.perf_counter()

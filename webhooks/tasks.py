@@ -24,3 +24,10 @@ def drain_subscription(subscription_id: int, nudged_at: float) -> int:
     from webhooks import delivery  # services import this module at their top
 
     return delivery.drain(subscription_id, nudged_at=nudged_at)
+
+
+@shared_task(name="webhooks.tasks.delete_old_webhook_events", ignore_result=True)
+def delete_old_webhook_events() -> int:
+    from webhooks import services  # services import this module at their top
+
+    return services.delete_old_events()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from audit import services as audit
 from core.errors import IdentityErased, LivenessUnavailable, NoFace, NoTemplates, PhotoRejected
@@ -213,15 +214,17 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         else "nearest-neighbours",
         image_size=(int(image.shape[1]), int(image.shape[0])), templates_searched=gallery.templates,
         liveness_policy=policy)
-    # An identified face is its first candidate's identity.
-    record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in results if f.identity_id is not None],
-                        kind=MatchScore.Kind.IDENTIFY, model_version=model_version)
-    audit.record(action="recognition.identify", actor=actor, details={
-        "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
-        "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
-        "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
+    # The answer's record, its scores and its webhook events: one transaction, one commit.
+    with transaction.atomic():
+        # An identified face is its first candidate's identity.
+        record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in results
+                             if f.identity_id is not None], kind=MatchScore.Kind.IDENTIFY, model_version=model_version)
+        audit.record(action="recognition.identify", actor=actor, details={
+            "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
+            "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
+            "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
+        _emit_identify_events(results, threshold)
     metrics.count_identify(results)
-    _emit_identify_events(results, threshold)
     return result
 
 
@@ -275,12 +278,13 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
                           threshold=threshold, threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in f.detection.box] for f in (face_a, face_b)],
                           liveness=live, liveness_policy=policy)
-    audit.record(action="recognition.verify", actor=actor,
-                 details={"mode": "two-images", "similarity": result.similarity, "score": score,
-                          "match": result.match, "reason": reason, "threshold": threshold,
-                          **_liveness_audit(live, policy)})
+    with transaction.atomic():
+        audit.record(action="recognition.verify", actor=actor,
+                     details={"mode": "two-images", "similarity": result.similarity, "score": score,
+                              "match": result.match, "reason": reason, "threshold": threshold,
+                              **_liveness_audit(live, policy)})
+        _emit_verify_event(result)
     metrics.count_verify(result)
-    _emit_verify_event(result)
     return result
 
 
@@ -308,14 +312,15 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
                           threshold=threshold, threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
                           templates_compared=count, liveness=live, liveness_policy=policy)
-    if result.match:
-        record_match_scores([(identity.pk, similarity)], kind=MatchScore.Kind.VERIFY, model_version=model_version)
-    audit.record(action="recognition.verify", actor=actor, target=identity,
-                 details={"mode": "identity", "similarity": result.similarity, "score": score,
-                          "match": result.match, "reason": reason, "threshold": threshold,
-                          **_liveness_audit(live, policy)})
+    with transaction.atomic():
+        if result.match:
+            record_match_scores([(identity.pk, similarity)], kind=MatchScore.Kind.VERIFY, model_version=model_version)
+        audit.record(action="recognition.verify", actor=actor, target=identity,
+                     details={"mode": "identity", "similarity": result.similarity, "score": score,
+                              "match": result.match, "reason": reason, "threshold": threshold,
+                              **_liveness_audit(live, policy)})
+        _emit_verify_event(result)
     metrics.count_verify(result)
-    _emit_verify_event(result)
     return result
 
 

@@ -235,6 +235,10 @@ class Stack:
         result = self.celery.send_task("facerec_site.tasks.recover_lost_work", queue="default")
         return result.get(timeout=timeout_s)["photos"]
 
+    def send_webhook_sweep(self) -> None:
+        """The webhook sweep, sent as beat sends it (it keeps no result: watch the receiver)."""
+        self.celery.send_task("webhooks.tasks.send_due_webhooks", queue="default")
+
     def start_beat(self) -> Process:
         """Celery beat with the site's schedule: the recovery sweep every FACEREC_RECOVERY_INTERVAL_S."""
         return self.spawn("beat", [sys.executable, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel",
@@ -304,6 +308,8 @@ class Stack:
             "FACEREC_API_RATE": "100000/min", "FACEREC_API_ANON_RATE": "100000/min",
             "FACEREC_REQUEUE_PENDING_AFTER_S": str(SWEEP_AFTER_S),
             "FACEREC_RETRAIN_DELAY_S": "0",
+            # Webhooks to a receiver in the test process; the sweep re-sends what is due after a second.
+            "FACEREC_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32", "FACEREC_WEBHOOK_SWEEP_AFTER_S": "1",
             "PYTHONUNBUFFERED": "1",
         }
         for name in ("CACHE_URL", "MEDIA_ROOT", "STATIC_ROOT", "FACEREC_CLASSIFIERS_DIR", "FACEREC_PHOTO_KEYS",

@@ -3,6 +3,7 @@ records every request and answers the statuses a test scripts (200 once the scri
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,10 +25,13 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     script: list[int] = field(default_factory=list)  # statuses to answer, in order
     delay_s: float = 0.0
+    host: str = "127.0.0.1"  # the name in the URL
+    scheme: str = "http"
+    server_names: list[str | None] = field(default_factory=list)  # SNI of each TLS connection (https)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{self.scheme}://{self.host}:{self.server.server_address[1]}/hook"
 
     def wait_for(self, count: int, timeout_s: float = 60) -> list[Received]:
         deadline = time.monotonic() + timeout_s
@@ -41,7 +45,9 @@ class Receiver:
         return [Webhook(secret).verify(r.body, r.headers) for r in self.requests]
 
 
-def start_receiver() -> Receiver:
+def start_receiver(*, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Receiver:
+    """Serving on 127.0.0.1; with `tls` (a server context holding its certificate) over https, the URL
+    naming `host` (which must resolve to 127.0.0.1)."""
     holder: dict[str, Receiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -61,6 +67,9 @@ def start_receiver() -> Receiver:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    holder["r"] = Receiver(server)
+    holder["r"] = Receiver(server, host=host, scheme="https" if tls else "http")
+    if tls is not None:
+        tls.sni_callback = lambda sock, name, context: holder["r"].server_names.append(name)
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return holder["r"]
