@@ -1,18 +1,23 @@
-"""Events from their real causes (enrollment, review, identify, withdrawal, erasure), written with
-the change that caused them and delivered by the real worker to a real receiver."""
+"""Events from their real causes (enrollment, review, identify, verify, liveness, withdrawal, expiry,
+re-enrollment, reports, erasure), written with the change that caused them and delivered by the real
+worker to a real receiver. video.finished and video.failed: tests/videos/test_processing.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
 import pytest
+from django.utils import timezone
 
 from enrollment import services
-from identities.models import EnrollmentImage
+from evaluation import services as evaluation
+from identities.models import Consent, EnrollmentImage
 from recognition import services as recognition
 from recognition.pipeline.images import load_image_file
-from tests.shared_data import LFW_IMAGES
+from tests.reenrollment.test_jobs import approved_photo, person, run_job
+from tests.shared_data import ANTISPOOF_SOURCE, LFW_IMAGES
 from webhooks import services as webhooks
 from webhooks.models import Delivery, EventType
 
@@ -85,3 +90,38 @@ def test_enrollment_review_identify_withdrawal_and_erasure_reach_the_receiver(ce
     while Delivery.objects.exclude(status="delivered").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not Delivery.objects.exclude(status="delivered").exists()
+
+
+def test_verify_liveness_consent_expiry_reenrollment_and_reports_reach_the_receiver(
+        celery_worker, celery_app_for_tests, admin_user, receiver):
+    _, secret = webhooks.create_subscription(url=receiver.url, event_types=EventType.values)
+    bush, bush_consent = person("George W Bush")
+    approved_photo(bush, bush_consent, LFW_IMAGES / "George_W_Bush" / "George_W_Bush_0001.jpg")
+    powell, powell_consent = person("Colin Powell")
+    approved_photo(powell, powell_consent, LFW_IMAGES / "Colin_Powell" / "Colin_Powell_0001.jpg")
+    Consent.objects.filter(pk=powell_consent.pk).update(expires_at=timezone.now() - dt.timedelta(days=1))
+
+    verified = recognition.verify_identity(
+        image=load_image_file(LFW_IMAGES / "George_W_Bush" / "George_W_Bush_0010.jpg"), identity=bush)
+    attack = recognition.identify(image=load_image_file(ANTISPOOF_SOURCE / "samples" / "image_F2.jpg"),
+                                  liveness="enforce")
+    assert verified.match and attack.faces[0].reason == "liveness_failed"
+    run_job(celery_app_for_tests, "expire-consents")  # Powell's consent lapsed yesterday
+    run_job(celery_app_for_tests, "check-reenrollment")  # Bush has one photo: too few
+    report = evaluation.create_report(kind="enrolled", parameters={"folds": 5, "min_photos": 3}, actor=admin_user)
+
+    payloads = received_types(receiver, secret, {
+        "verify.completed": 1, "liveness.failed": 1, "identify.unknown": 1, "consent.expired": 1,
+        "reenrollment.requested": 1, "report.finished": 1}, timeout_s=240)
+    data = {p["type"]: p["data"] for p in payloads}
+    assert data["verify.completed"]["identity_id"] == bush.pk and data["verify.completed"]["matched"] is True
+    assert data["liveness.failed"]["liveness"]["is_live"] is False
+    assert data["consent.expired"]["identity_id"] == powell.pk
+    requested = [p["data"] for p in payloads if p["type"] == "reenrollment.requested"]
+    assert {"identity_id": bush.pk, "reason": "too_few_photos"}.items() <= next(
+        r for r in requested if r["identity_id"] == bush.pk).items()
+    report.refresh_from_db()
+    assert data["report.finished"] == {"report_id": report.pk, "report_kind": "enrolled", "status": report.status}
+    raw = b" ".join(r.body for r in receiver.requests).decode()
+    for forbidden in ("George", "Bush", "Powell", "embedding", "jpg", "box"):
+        assert forbidden not in raw
