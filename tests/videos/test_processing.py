@@ -115,13 +115,19 @@ def test_progress_is_written_while_the_job_runs(celery_worker, enrolled, uploade
     assert all(0 < frames < 21 and faces <= frames for _, frames, faces in partial)
 
 
-def test_the_job_is_audited_with_ids_only(celery_worker, enrolled, uploader, clips):
+def test_the_job_is_audited_with_ids_only(celery_worker, enrolled, uploader, clips, settings):
+    settings.FACEREC_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    webhooks.create_subscription(url="http://127.0.0.1:9/hook", event_types=["video.finished", "video.failed"])
     video = process_through_worker(clips["walk"].path, user=uploader)
 
     entry = AuditLog.objects.get(action="video.process", target_id=str(video.pk))
     assert entry.actor_id == uploader.pk
     assert entry.details == {"status": "done", "uploaded_by": uploader.pk, "tracks": 2,
                              "identified": [enrolled.people["George_W_Bush"].pk], "unknown": 1}
+    # Its webhook event, written with the results: ids and counts only.
+    [event] = Event.objects.all()
+    assert (event.type, event.payload) == ("video.finished", {"video_id": video.pk, "status": "done",
+                                                              "track_count": 2, "identified_count": 1})
 
 
 @pytest.mark.parametrize("reason", ["truncated", "not_a_video", "no_frames", "no_video_stream",
