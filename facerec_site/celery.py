@@ -3,7 +3,7 @@
 import os
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown, worker_ready
 
 from facerec_site import environment
 
@@ -50,3 +50,16 @@ def _pool_process_gone(pid=None, **kwargs):
     from monitoring.metrics import process_exited
 
     process_exited(pid or os.getpid())
+
+
+@worker_ready.connect
+def _serve_worker_metrics(sender=None, **kwargs):
+    """FACEREC_WORKER_METRICS_PORT: this worker's task metrics on its own port (monitoring.worker_endpoint),
+    started in the main process once the pool is up (no pool process inherits the socket)."""
+    from django.conf import settings
+
+    if settings.FACEREC_WORKER_METRICS_PORT:
+        from monitoring.worker_endpoint import serve
+
+        serve(settings.FACEREC_WORKER_METRICS_HOST, settings.FACEREC_WORKER_METRICS_PORT,
+              settings.FACEREC_METRICS_TOKEN)

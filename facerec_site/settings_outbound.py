@@ -35,3 +35,7 @@ WEBHOOK_BEAT_SCHEDULE = {  # part of settings.CELERY_BEAT_SCHEDULE
 }
 # /metrics answers callers on this machine, and others sending `Authorization: Bearer <this>` (empty: none).
 FACEREC_METRICS_TOKEN = env.str("FACEREC_METRICS_TOKEN", default="")
+# A worker on another machine or container serves its task metrics on this port (0: off; the site's
+# /metrics counts workers sharing its PROMETHEUS_MULTIPROC_DIR, as under `make run`), same access rule.
+FACEREC_WORKER_METRICS_PORT = env.int("FACEREC_WORKER_METRICS_PORT", default=0)
+FACEREC_WORKER_METRICS_HOST = env.str("FACEREC_WORKER_METRICS_HOST", default="0.0.0.0")

@@ -1,7 +1,5 @@
 """Site-wide pages: home (the platform's state for staff) and the health endpoint."""
 
-import ipaddress
-
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -10,12 +8,9 @@ from django.views.decorators.http import require_GET
 from accounts.roles import can
 from core.db_errors import DATABASE_ERRORS
 from facerec_site.health import platform_health, summary
+from monitoring.access import from_loopback
 from monitoring.charts import outcome_chart
 from monitoring.selectors import platform_figures
-
-# Set by a reverse proxy: a request carrying one came from elsewhere, even when the proxy
-# itself connects from loopback.
-_FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
 @require_GET
@@ -42,19 +37,10 @@ def _sees_health_detail(request) -> bool:
     """Callers on this machine (`make run`'s operator, a container's own probe, the test suite)
     and signed-in admins; the audit log's capability stands for the admin role because the
     role table in accounts.roles decides access, not is_staff."""
-    if _from_loopback(request):
+    if from_loopback(request.META):
         return True
     try:
         return can(request.user, "view_audit_log")
     except DATABASE_ERRORS:  # sessions live in the database: with it down nobody is signed in
         return False
 
-
-def _from_loopback(request) -> bool:
-    if any(request.META.get(header) for header in _FORWARDING_HEADERS):
-        return False
-    try:
-        address = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
-    except ValueError:
-        return False
-    return (getattr(address, "ipv4_mapped", None) or address).is_loopback

@@ -80,11 +80,13 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, documentation, value=value)
 
 
-def exposition(extra_collectors=()) -> bytes:
-    """Every process's samples (multiprocess files) and the scrape-time gauges, in the text format."""
+def exposition(extra_collectors=(), *, platform: bool = True) -> bytes:
+    """Every process's samples (multiprocess files) and, with `platform`, the scrape-time gauges, in
+    the text format."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
-    registry.register(PlatformCollector())
+    if platform:
+        registry.register(PlatformCollector())
     for collector in extra_collectors:
         registry.register(collector)
     return generate_latest(registry)
