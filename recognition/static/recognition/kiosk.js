@@ -113,8 +113,10 @@
     const response = await fetch(settings.dataset.frameUrl, {
       method: "POST", body, credentials: "same-origin", headers: { Accept: "application/json" },
     });
-    const answer = await response.json().catch(() => null);
-    if (!response.ok) {
+    const isJson = (response.headers.get("Content-Type") || "").startsWith("application/json");
+    const answer = isJson ? await response.json().catch(() => null) : null;
+    if (response.redirected && !isJson) throw new Error("the session has ended: sign in again.");
+    if (!response.ok || answer === null || answer.error) {
       const message = answer && answer.error ? answer.error.message : `the server answered ${response.status}`;
       throw new Error(message);
     }
