@@ -10,7 +10,8 @@ import pytest
 from bench import kiosk_bench
 from recognition.services.kiosk import ACCEPT
 from tests.camera_frames import camera_frame
-from tests.recognition.conftest import PEOPLE, display_name, enroll
+from tests.approved_people import approved_person
+from tests.recognition.conftest import PEOPLE, display_name
 from tests.users import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -28,7 +29,7 @@ def test_kiosk_round_trip_per_frame(live_server):
     n_frames = int(os.environ.get("KIOSK_BENCH_FRAMES", "8"))
     n_people = int(os.environ.get("KIOSK_BENCH_PEOPLE", "1"))
     enroller = make_user("kiosk-bench-enroller", "operator")
-    people = {person: enroll(person, actor=enroller) for person in PEOPLE[:max(1, n_people)]}
+    people = {person: approved_person(person, owner=enroller) for person in PEOPLE[:max(1, n_people)]}
     make_user("kiosk-bench", "operator", password=PASSWORD)
     http, token = kiosk_bench.signed_in(live_server.url, "kiosk-bench", PASSWORD)
 

@@ -1,8 +1,9 @@
 """The webcam kiosk in Chromium, its camera a fake device playing a .y4m clip of a real LFW face.
 
 Chromium is launched here with the fake-camera switches (the session's browser has none). The
-person is enrolled through the real services and pipeline; the page runs its own script under
-the site's CSP and Permissions-Policy, so a blocked camera, script or fetch fails the test.
+person is enrolled by the real pipeline (tests.approved_people: no worker to race); the page runs
+its own script under the site's CSP and Permissions-Policy, so a blocked camera, script or fetch
+fails the test.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from recognition.services.kiosk import STABLE_FRAMES
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DEFAULT_TIMEOUT_MS, PASSWORD
 from tests.browser.test_csp import RECORD_VIOLATIONS, violations
 from tests.camera_frames import camera_frame, write_y4m
-from tests.recognition.conftest import enroll
+from tests.approved_people import approved_person
 from tests.users import make_user
 
 ANSWER_TIMEOUT_MS = 60_000  # the first frame loads the models in the server thread
@@ -56,7 +57,7 @@ def kiosk_page(playwright, live_server, camera_clip, transactional_db):
 
 @pytest.fixture
 def bush(transactional_db):
-    return enroll("George_W_Bush", actor=make_user("kiosk-enroller", "operator"))
+    return approved_person("George_W_Bush", owner=make_user("kiosk-enroller", "operator"))
 
 
 def frames_answered(page) -> int:
