@@ -77,11 +77,14 @@ SERVER_TIMING = re.compile(r"frame;dur=([0-9.]+)")
 
 def round_trips(http, csrf_token: str, base_url: str, frames: Iterable, *, mode: str, identity_id: int | None = None,
                 run: str = "bench", check: Callable[[dict], None] | None = None,
-                server_ms: list[float] | None = None) -> list[float]:
+                server_ms: list[float] | None = None, cpu_ms: list[float] | None = None) -> list[float]:
     """Milliseconds per frame, JPEG encoding to parsed answer, sent one after the other as the page does;
-    `server_ms` gets the frame view's own share of each (its Server-Timing header)."""
+    `server_ms` gets the frame view's own share of each (its Server-Timing header), `cpu_ms` the CPU time
+    this process spent on each, all threads (with the live server in this process: client and server),
+    the figure a busy machine does not change."""
     samples = []
     for frame in frames:
+        cpu_started = time.process_time()
         started = time.perf_counter()
         response = http.post(f"{base_url}/recognize/kiosk/frame/",
                              files={"frame": ("frame.jpg", jpeg(frame), "image/jpeg")},
@@ -92,6 +95,8 @@ def round_trips(http, csrf_token: str, base_url: str, frames: Iterable, *, mode:
             raise AssertionError(f"frame answered {response.status_code} ({response.url}): {response.text[:300]}")
         answer = response.json()
         samples.append((time.perf_counter() - started) * 1000)
+        if cpu_ms is not None:
+            cpu_ms.append((time.process_time() - cpu_started) * 1000)
         if server_ms is not None:
             server_ms.append(float(SERVER_TIMING.search(response.headers["Server-Timing"]).group(1)))
         _send_secure_cookies_over_loopback(http)  # the session cookie, sent again with the run's state
@@ -100,7 +105,7 @@ def round_trips(http, csrf_token: str, base_url: str, frames: Iterable, *, mode:
     return samples
 
 
-def summary(samples: list[float], server_ms: list[float] | None = None) -> dict:
+def summary(samples: list[float], server_ms: list[float] | None = None, cpu_ms: list[float] | None = None) -> dict:
     figures = {"frames": len(samples), "p50_ms": round(statistics.median(samples), 1),
                "p95_ms": round(percentile(samples, 0.95), 1), "max_ms": round(max(samples), 1),
                "frames_per_s_at_p50": round(1000 / statistics.median(samples), 1),
@@ -109,6 +114,8 @@ def summary(samples: list[float], server_ms: list[float] | None = None) -> dict:
     if server_ms:
         figures.update(server_p50_ms=round(statistics.median(server_ms), 1),
                        server_p95_ms=round(percentile(server_ms, 0.95), 1))
+    if cpu_ms:
+        figures.update(cpu_p50_ms=round(statistics.median(cpu_ms), 1), cpu_p95_ms=round(percentile(cpu_ms, 0.95), 1))
     return figures
 
 
