@@ -94,3 +94,18 @@ class VerifyIdentityForm(forms.Form):
         self.fields["identity"].queryset = identities
         _describe_default(self, RecognitionThreshold.Kind.VERIFY)
         _liveness_field(self, choose_liveness)
+
+
+class KioskForm(forms.Form):
+    """The kiosk's settings, read by its script (never submitted): what to ask, and of whom in verify mode."""
+
+    mode = forms.ChoiceField(label="Mode")
+    identity = forms.ModelChoiceField(queryset=Identity.objects.none(), label="Claimed identity (verify)",
+                                      empty_label="— choose a person —", required=False,
+                                      help_text="Everyone enrolled and active.")
+
+    def __init__(self, *args, modes: list[str], identities, **kwargs):
+        super().__init__(*args, **kwargs)
+        names = {"identify": "Identify: who is this?", "verify": "Verify: is this person …?"}
+        self.fields["mode"].choices = [(mode, names[mode]) for mode in modes]
+        self.fields["identity"].queryset = identities

@@ -166,7 +166,16 @@ def identify_embedding(embedding: np.ndarray, *, gallery: Gallery, top_k: int, t
 
 def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None, actor=None,
              liveness: str | None = None, visible_to=None) -> IdentifyResult:
-    """1:N, open set: every face in the image with its ranked candidates, or `unknown`.
+    """1:N, open set (`identify_faces`), then recorded: match scores, one audit entry, webhook events."""
+    result = identify_faces(image=image, top_k=top_k, threshold=threshold, liveness=liveness, visible_to=visible_to)
+    record_identify(result, actor=actor)
+    return result
+
+
+def identify_faces(*, image: np.ndarray, top_k: int = 5, threshold: float | None = None,
+                   liveness: str | None = None, visible_to=None) -> IdentifyResult:
+    """1:N, open set: every face in the image with its ranked candidates, or `unknown`. Records nothing:
+    `record_identify` does (identify calls both; the kiosk records only its stable decisions).
 
     With the liveness policy `enforce`, a face that fails the check is not searched at all:
     it is `unknown` with reason `liveness_failed` and no candidates. `visible_to` (the caller):
@@ -214,18 +223,26 @@ def identify(*, image: np.ndarray, top_k: int = 5, threshold: float | None = Non
         else "nearest-neighbours",
         image_size=(int(image.shape[1]), int(image.shape[0])), templates_searched=gallery.templates,
         liveness_policy=policy)
-    # The answer's record, its scores and its webhook events: one transaction, one commit.
+    return result
+
+
+def record_identify(result: IdentifyResult, *, actor=None, details: dict | None = None) -> None:
+    """What an identify answer leaves behind: match scores for drift, one audit entry (`details` adds to it),
+    the metrics and one webhook event per face."""
+    faces = result.faces
+    # The scores, the audit entry and the webhook events: one transaction, one commit.
     with transaction.atomic():
         # An identified face is its first candidate's identity.
-        record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in results
-                             if f.identity_id is not None], kind=MatchScore.Kind.IDENTIFY, model_version=model_version)
+        record_match_scores([(f.identity_id, f.candidates[0].similarity) for f in faces
+                             if f.identity_id is not None], kind=MatchScore.Kind.IDENTIFY,
+                            model_version=result.model_version)
         audit.record(action="recognition.identify", actor=actor, details={
-            "faces": len(results), "identified": [f.identity_id for f in results if f.identity_id is not None],
-            "unknown": sum(f.identity_id is None for f in results), "threshold": threshold,
-            "classifier_version": result.classifier_version, **_liveness_audit(live, policy)})
-        _emit_identify_events(results, threshold)
-    metrics.count_identify(results)
-    return result
+            "faces": len(faces), "identified": [f.identity_id for f in faces if f.identity_id is not None],
+            "unknown": sum(f.identity_id is None for f in faces), "threshold": result.threshold,
+            "classifier_version": result.classifier_version,
+            **_liveness_audit([f.liveness for f in faces], result.liveness_policy), **(details or {})})
+        _emit_identify_events(faces, result.threshold)
+    metrics.count_identify(faces)
 
 
 def _hide_unreadable_candidates(faces: list[IdentifiedFace], user) -> None:
@@ -290,7 +307,15 @@ def verify_images(*, image_a: np.ndarray, image_b: np.ndarray, threshold: float 
 
 def verify_identity(*, image: np.ndarray, identity, threshold: float | None = None, actor=None,
                     liveness: str | None = None) -> VerifyResult:
-    """1:1: is the (largest) face in the photo the claimed identity?
+    """1:1 against a claimed identity (`compare_with_identity`), then recorded (`record_verify_identity`)."""
+    result = compare_with_identity(image=image, identity=identity, threshold=threshold, liveness=liveness)
+    record_verify_identity(result, identity=identity, actor=actor)
+    return result
+
+
+def compare_with_identity(*, image: np.ndarray, identity, threshold: float | None = None,
+                          liveness: str | None = None) -> VerifyResult:
+    """1:1: is the (largest) face in the photo the claimed identity? Records nothing.
 
     The best of the person's templates is scored for the number compared: an impostor
     meets each of them, so the same threshold means the same FAR for 1 or 10 templates.
@@ -312,16 +337,22 @@ def verify_identity(*, image: np.ndarray, identity, threshold: float | None = No
                           threshold=threshold, threshold_source=source, model_version=model_version,
                           faces=[[round(v, 1) for v in face.detection.box]], identity_id=identity.pk,
                           templates_compared=count, liveness=live, liveness_policy=policy)
+    return result
+
+
+def record_verify_identity(result: VerifyResult, *, identity, actor=None, details: dict | None = None) -> None:
+    """What a verify answer against a person leaves behind: its match score, one audit entry (`details` adds to
+    it), metrics, events."""
     with transaction.atomic():
         if result.match:
-            record_match_scores([(identity.pk, similarity)], kind=MatchScore.Kind.VERIFY, model_version=model_version)
+            record_match_scores([(identity.pk, result.similarity)], kind=MatchScore.Kind.VERIFY,
+                                model_version=result.model_version)
         audit.record(action="recognition.verify", actor=actor, target=identity,
-                     details={"mode": "identity", "similarity": result.similarity, "score": score,
-                              "match": result.match, "reason": reason, "threshold": threshold,
-                              **_liveness_audit(live, policy)})
+                     details={"mode": "identity", "similarity": result.similarity, "score": result.score,
+                              "match": result.match, "reason": result.reason, "threshold": result.threshold,
+                              **_liveness_audit(result.liveness or [], result.liveness_policy), **(details or {})})
         _emit_verify_event(result)
     metrics.count_verify(result)
-    return result
 
 
 def _emit_identify_events(faces: list[IdentifiedFace], threshold: float) -> None:

@@ -133,6 +133,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "identities:photo_faces": {"GET": REVIEW, "POST": REVIEW},
     "recognition:identify": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
     "recognition:verify": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
+    "recognition:kiosk": {"GET": RECOGNISE_PAGES},
+    "recognition:kiosk_frame": {"POST": RECOGNISE_PAGES},
     "videos:list": {"GET": RECOGNISE_PAGES, "POST": RECOGNISE_PAGES},
     "videos:detail": {"GET": ADMIN_ONLY},
     "videos:export": {"GET": ADMIN_ONLY},
