@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.audit_api_urls")),
     path("api/v1/", include("videos.api_urls")),
     path("api/v1/", include("webhooks.api_urls")),
+    path("api/v1/", include("cameras.api_urls")),
     path("api/v1/jobs/<str:task_id>/", jobs.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from its own URL (?script): no inline script for the CSP.
