@@ -38,6 +38,7 @@ urlpatterns = [
     path("reenrollment/", include("reenrollment.urls")),
     path("accounts/", include("accounts.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("cameras/", include("cameras.urls")),
 ]
 
 # API URLs that match no route answer the JSON error shape, not the HTML page.

@@ -161,6 +161,12 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "webhooks:resume": {"POST": ADMIN_ONLY},
     "webhooks:delete": {"POST": ADMIN_ONLY},
     "webhooks:replay": {"POST": ADMIN_ONLY},
+    "cameras:list": {"GET": ADMIN_ONLY},
+    "cameras:new": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "cameras:detail": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "cameras:live": {"GET": ADMIN_ONLY},
+    "cameras:delete": {"POST": ADMIN_ONLY},
+    "cameras:sighting_crop": {"GET": ADMIN_ONLY},
     # The Django admin (every route under admin:, including third-party models') is for the admin role
     # (is_staff); its own login page is public.
     "admin:login": {"GET": EVERYONE, "POST": EVERYONE},
@@ -262,7 +268,7 @@ ORIGINAL_BYTES, CROP_BYTES = _noise_png(1), _noise_png(2)
 VIDEO_CROP_BYTES = _noise_png(4)  # an identified track's best face
 VIDEO_CROP_ROUTES = ("videos:track_crop", "videos_api:video-track-crop")
 SIGHTING_CROP_BYTES = _noise_png(5)  # an identified person's best face at a camera
-SIGHTING_CROP_ROUTES = ("cameras_api:sighting-crop",)
+SIGHTING_CROP_ROUTES = ("cameras_api:sighting-crop", "cameras:sighting_crop")
 EMBEDDING_VALUE = 0.0421337  # one distinctive component; its text must appear in no response
 EMBEDDING_TEXTS = ("0.0421337", "0.042133", "0.04213")
 
