@@ -6,6 +6,7 @@ as soon as it has enough frames: a person standing in view is one sighting, exte
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import socket
@@ -62,6 +63,14 @@ class _Watch:
     decided: dict[int, int | None] = field(default_factory=dict)
     extended_at: dict[int, float] = field(default_factory=dict)
     reported_reconnects: int = 0
+    processed: collections.deque = field(default_factory=lambda: collections.deque(maxlen=500))  # frames' times
+
+    def fps(self, window_s: float = 5.0) -> float | None:
+        """Frames looked at (detected, tracked) per second over the last seconds: what the camera achieves."""
+        if self.reader.state.state != "connected":
+            return None
+        now = time.time()
+        return round(sum(1 for t in list(self.processed) if now - t <= window_s) / window_s, 2)
 
 
 class CameraWatcher:
@@ -101,7 +110,7 @@ class CameraWatcher:
             watch.reported_reconnects = state.reconnects
             reports[pk] = leases.CameraReport(
                 state=state.state, last_frame_at=_at(state.last_frame_at) if state.last_frame_at else None,
-                fps=watch.reader.fps(), error_code=state.error_code, error_detail=state.error_detail,
+                fps=watch.fps(), error_code=state.error_code, error_detail=state.error_detail,
                 reconnects=state.reconnects)
         return reports
 
@@ -171,6 +180,7 @@ class CameraWatcher:
         for start in range(0, len(frames), BATCH_FRAMES):
             watch.follower.step(frames[start:start + BATCH_FRAMES])
         metrics.FRAMES.inc(len(frames))
+        watch.processed.extend(time.time() for _ in frames)
         ready = []
         for track in watch.follower.tracker.open_tracks():
             if track.number in watch.decided:

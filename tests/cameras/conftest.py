@@ -61,11 +61,11 @@ class WatcherProcess:
 
 @pytest.fixture
 def start_watcher(tmp_path, isolated_media, test_broker_url):
-    """start_watcher(name, max_cameras=None, **env): a real `manage.py watch_cameras` process on the test
-    database; all are stopped after the test."""
+    """start_watcher(name, max_cameras=None, cpus=None, **env): a real `manage.py watch_cameras` process on the
+    test database (on the first `cpus` cores when given); all are stopped after the test."""
     started: list[WatcherProcess] = []
 
-    def start(name: str, *, max_cameras: int | None = None, **extra_env) -> WatcherProcess:
+    def start(name: str, *, max_cameras: int | None = None, cpus: int | None = None, **extra_env) -> WatcherProcess:
         log_path = tmp_path / f"{name}.log"
         env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]),
                "CELERY_BROKER_URL": test_broker_url, "CELERY_RESULT_BACKEND": test_broker_url,
@@ -75,9 +75,16 @@ def start_watcher(tmp_path, isolated_media, test_broker_url):
                **{k: str(v) for k, v in extra_env.items()}}
         cmd = [sys.executable, "manage.py", "watch_cameras", "--name", name,
                *(["--max-cameras", str(max_cameras)] if max_cameras else [])]
+        allowed = sorted(os.sched_getaffinity(0))[:cpus] if cpus else None
+
+        def setup_child() -> None:
+            _die_with_parent()
+            if allowed:  # the bench's "on 2 cores"
+                os.sched_setaffinity(0, allowed)
+
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=_die_with_parent)
+                                    start_new_session=True, preexec_fn=setup_child)
         watcher = WatcherProcess(proc, log_path, name)
         started.append(watcher)
         return watcher

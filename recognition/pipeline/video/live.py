@@ -114,7 +114,6 @@ class StreamReader:
         self.state = ReaderState()
         self.dropped = 0
         self.stop_event = threading.Event()
-        self._times: collections.deque = collections.deque(maxlen=50)
         self.thread = threading.Thread(target=self._run, name="camera-stream", daemon=True)
 
     def start(self) -> StreamReader:
@@ -133,11 +132,6 @@ class StreamReader:
             except IndexError:
                 return taken
 
-    def fps(self, now: float | None = None, window_s: float = 5.0) -> float | None:
-        now = now or time.time()
-        recent = [t for t in list(self._times) if now - t <= window_s]
-        return round(len(recent) / window_s, 2) if self.state.state == "connected" else None
-
     def _run(self) -> None:
         backoff = 1.0
         while not self.stop_event.is_set():
@@ -147,7 +141,6 @@ class StreamReader:
                     if len(self.frames) == self.frames.maxlen:
                         self.dropped += 1
                     self.frames.append(item)
-                    self._times.append(item[0])
                     state = self.state
                     state.state, state.last_frame_at, state.frames = "connected", item[0], state.frames + 1
                     state.error_code = state.error_detail = ""
