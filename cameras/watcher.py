@@ -24,6 +24,7 @@ from cameras import metrics
 from cameras.models import Camera
 from cameras.services import leases, sightings
 from cameras.stream_urls import opened
+from core.db_errors import DATABASE_ERRORS
 from core.errors import DomainError
 from recognition.models import RecognitionThreshold
 from recognition.pipeline.video.live import StreamReader
@@ -41,7 +42,8 @@ DECIDE_ANYWAY_FRAMES = 8
 MIN_QUALITY = 0.15
 MIN_FRAMES = 2
 BATCH_FRAMES = 8
-EXTEND_EVERY_S = 1.0  # a decided track in view moves its sighting's last_seen this often
+EXTEND_EVERY_S = 1.0
+DATABASE_RETRY_S = 2.0  # a decided track in view moves its sighting's last_seen this often
 
 
 def _at(wall_s: float) -> datetime:
@@ -202,6 +204,18 @@ class CameraWatcher:
         for n in (1, 2, 4, 8):
             self.pipeline.embedder.embed(np.zeros((n, self.pipeline.crop_size, self.pipeline.crop_size, 3), np.uint8))
 
+    def step(self) -> bool:
+        """The frames each camera sent since the last step; False when there were none."""
+        busy = False
+        for watch in list(self.watches.values()):
+            frames = watch.reader.take()
+            if frames:
+                busy = True
+                self.process(watch, frames)
+            elif watch.reader.state.state != "connected":
+                self._close_tracks(watch, time.time())
+        return busy
+
     def run(self) -> None:
         self.warm_up()
         leases.register_watcher(self.name)
@@ -210,18 +224,17 @@ class CameraWatcher:
         next_beat = 0.0
         try:
             while not self.stop_event.is_set():
-                if time.monotonic() >= next_beat:
+                try:
+                    if time.monotonic() >= next_beat:
+                        close_old_connections()
+                        self.beat()
+                        next_beat = time.monotonic() + beat_every_s
+                    busy = self.step()
+                except DATABASE_ERRORS as exc:  # an outage: wait, reconnect, go on (leases lapse meanwhile)
+                    log.warning("watcher %s: database unavailable (%s); retrying", self.name, type(exc).__name__)
                     close_old_connections()
-                    self.beat()
-                    next_beat = time.monotonic() + beat_every_s
-                busy = False
-                for watch in list(self.watches.values()):
-                    frames = watch.reader.take()
-                    if frames:
-                        busy = True
-                        self.process(watch, frames)
-                    elif watch.reader.state.state != "connected":
-                        self._close_tracks(watch, time.time())
+                    self.stop_event.wait(DATABASE_RETRY_S)
+                    continue
                 if not busy:
                     self.stop_event.wait(0.02)
         finally:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from cameras.models import Camera, Sighting
 from tests.cameras.conftest import STREAM_SECRET, camera_for, wait_until
@@ -18,6 +19,12 @@ from tests.videos.conftest import CLIP_PHOTO, STRANGER
 pytestmark = [pytest.mark.watcher, pytest.mark.django_db(transaction=True)]
 
 NOT_YET = 1e12  # a programme's start in the far future: the plain background until the test starts it
+
+
+def metric_samples() -> dict[tuple[str, str], float]:
+    body = Client().get("/metrics").content.decode()  # the test client calls from 127.0.0.1
+    return {(s.name, s.labels.get("outcome", "")): s.value
+            for family in text_string_to_metric_families(body) for s in family.samples}
 
 
 def connected(camera: Camera) -> bool:
@@ -41,6 +48,7 @@ def test_a_person_in_view_is_one_sighting_identified_at_the_time_they_came(enrol
     wait_until(lambda: connected(camera), timeout_s=90, what="the camera is read", watchers=[watcher])
     assert not Sighting.objects.exists()  # the empty scene: nobody
 
+    before = metric_samples()
     t0 = programme.t0 = time.time()
     wait_until(lambda: Sighting.objects.filter(identity=powell).exists(), timeout_s=30,
                what="Powell's sighting", watchers=[watcher])
@@ -60,6 +68,14 @@ def test_a_person_in_view_is_one_sighting_identified_at_the_time_they_came(enrol
     assert bush_row.created_at.timestamp() - (t0 + 1.0) < 2.0
     assert bush_row.crop and powell_row.crop and not stranger_row.crop  # unknown people's crops are not kept
     assert 0.5 < bush_row.score and bush_row.threshold is not None
+
+    # Counted in the metrics, from the watcher process (prometheus-client's multiprocess files).
+    after = metric_samples()
+    moved = {outcome: after.get(("facerec_camera_sightings_total", outcome), 0)
+             - before.get(("facerec_camera_sightings_total", outcome), 0)
+             for outcome in ("identified", "unknown", "extended")}
+    assert moved == {"identified": 2, "unknown": 1, "extended": 1}
+    assert after[("facerec_camera_frames_total", "")] - before.get(("facerec_camera_frames_total", ""), 0) >= 50
 
     camera.refresh_from_db()
     assert camera.lease_owner == "w1" and camera.fps and 3.5 <= camera.fps <= 5.5
