@@ -9,6 +9,7 @@ from django.db import transaction
 from audit import services as audit
 from cameras import stream_urls
 from cameras.models import Camera
+from cameras.services.sightings import delete_sightings
 from core.errors import DomainError
 
 # Fields a caller may set besides the URL (the API's and the page form's).
@@ -68,8 +69,6 @@ def update_camera(*, camera: Camera, actor=None, url: str | None = None, **value
 @transaction.atomic
 def delete_camera(*, camera: Camera, actor=None) -> None:
     """The camera and its sightings go (their crops once this commits)."""
-    from cameras.services.sightings import delete_sightings
-
     count = delete_sightings(camera.sightings.all())
     audit.record(action="camera.delete", actor=actor, target=camera,
                  details={"name": camera.name, "sightings": count})

@@ -11,6 +11,7 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from cameras.models import Camera, Sighting
+from cameras.services.cameras import update_camera
 from tests.cameras.conftest import STREAM_SECRET, camera_for, wait_until
 from tests.cameras.streams import Programme
 from tests.video_clips import Appearance, lfw_photo
@@ -127,4 +128,10 @@ def test_a_dropped_stream_is_reconnected_and_a_url_that_is_no_stream_is_a_clear_
     attempts = stream_server.requests_for("/index.html").connections
     time.sleep(4)
     assert stream_server.requests_for("/index.html").connections - attempts <= 3
+
+    update_camera(camera=yard, enabled=False)  # an admin turns it off: its watcher lets it go
+    wait_until(lambda: Camera.objects.get(pk=yard.pk).lease_owner == "" and
+               stream_server.requests_for("/yard.mjpg").active == 0, timeout_s=10,
+               what="the disabled camera let go", watchers=[watcher])
+    assert Camera.objects.get(pk=yard.pk).state == "idle"
     assert STREAM_SECRET not in watcher.log()
