@@ -66,7 +66,7 @@ def sampled_live_frames(url: str, *, sample_fps: float, timeout_s: float, max_pi
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        started, first_pts, due = time.time(), None, 0.0
+        started, first_pts, due = time.time(), None, None
         try:
             for frame in container.decode(stream):
                 if stop.is_set():
@@ -78,9 +78,10 @@ def sampled_live_frames(url: str, *, sample_fps: float, timeout_s: float, max_pi
                     first_pts = frame.time if first_pts is None else first_pts
                     time.sleep(max(0.0, started + frame.time - first_pts - time.time()))
                 now = time.time()
-                if now + 1e-3 < due:
+                if due is not None and now + 1e-3 < due:
                     continue
-                due = max(due + period, now - period / 2)
+                # Every period from the first frame; after a stall, never two samples closer than half a period.
+                due = now + period if due is None else max(due + period, now + period / 2)
                 yield now, frame.to_ndarray(format="rgb24")
         except StreamFailed:
             raise
