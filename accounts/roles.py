@@ -37,6 +37,7 @@ CAPABILITIES: dict[str, str] = {
     "manage_reenrollment": "See and dismiss re-enrollment requests",
     "manage_tokens": "Create, list and revoke API tokens",
     "manage_webhooks": "Manage webhook subscriptions, see their deliveries, replay and resume them",
+    "manage_cameras": "Register cameras, see their state and sightings, and unknown people's crops where kept",
 }
 
 ADMIN, REVIEWER, OPERATOR, API_CLIENT = "admin", "reviewer", "operator", "api_client"

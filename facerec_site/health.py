@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from cameras.selectors import camera_states
 from facerec_site.celery import app as celery_app
 from facerec_site.workers import queue_backlog, worker_states
 from recognition.db_extension import MINIMUM_PGVECTOR, dotted, version_at_least
@@ -172,6 +173,11 @@ def platform_health() -> dict[str, Any]:
         checks["models"] = check_models()
     except Exception as exc:
         checks["models"] = {"ok": False, "error": _short(exc)}
+    # Each camera's state (connected, last frame, fps, error) and the live watchers.
+    try:
+        checks["cameras"] = camera_states() if checks["database"]["ok"] else {"ok": False, "error": "database down"}
+    except Exception as exc:
+        checks["cameras"] = {"ok": False, "error": _short(exc)}
     return {
         "ok": all(check["ok"] for check in checks.values()),
         "checks": checks,

@@ -2,7 +2,7 @@
 
 Starts (or attaches to) the embedded PostgreSQL and Valkey unless DATABASE_URL /
 CELERY_BROKER_URL point elsewhere, migrates, creates the first administrator,
-then runs a Celery worker, Celery beat and gunicorn as child processes sharing
+then runs a Celery worker, Celery beat, a camera watcher and gunicorn as child processes sharing
 one database and broker. Services this run started are stopped on exit;
 services it found running are left as they were.
 """
@@ -69,9 +69,9 @@ def _stop(procs: dict[str, subprocess.Popen], timeout_s: float = 20.0) -> None:
             proc.wait()
 
 
-# A worker or beat that dies is started again (a crash, the OOM killer); the web server's death
+# A worker, beat or camera watcher that dies is started again (a crash, the OOM killer); the web server's death
 # stops the platform, as it is what the person at the terminal is using.
-RESTARTED = ("worker", "beat")
+RESTARTED = ("worker", "beat", "watcher")
 
 
 class Restarts:
@@ -105,6 +105,8 @@ def main() -> int:
         # Named <queues>-<pid>@<host>, settings checked against the site's (facerec_site.worker_setup).
         "worker": [*manage, "worker", "--queues", "default,gpu",
                    "--concurrency", os.environ.get("FACEREC_WORKER_CONCURRENCY", "1")],
+        # Reads the enabled cameras (its share: more watchers on other machines share them by lease).
+        "watcher": [*manage, "watch_cameras"],
         # Schedules live in the database (django-celery-beat), editable in the admin.
         "beat": [python, "-m", "celery", "-A", "facerec_site", "beat", "--loglevel", "INFO"],
         "web": [python, "-m", "gunicorn", "facerec_site.wsgi", "--bind", f"{host}:{port}",

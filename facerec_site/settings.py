@@ -24,6 +24,7 @@ env = environ.Env()
 # The environment, then .env (or FACEREC_ENV_FILE): the same reading embedded.ensure_started made.
 environment.load()
 from facerec_site.settings_outbound import *  # noqa: E402, F403 (FACEREC_WEBHOOK_*, FACEREC_METRICS_TOKEN)
+from facerec_site.settings_cameras import *  # noqa: E402, F403 (FACEREC_CAMERA_*, FACEREC_SIGHTING_*, ...)
 
 # Created where first written (the keys below, the embedded servers, the storage), not here.
 VAR_DIR = Path(env.str("FACEREC_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "evaluation",
     "reenrollment",
     "videos",
+    "cameras",
     "enrollment",
     "monitoring",
     "django_celery_beat",
@@ -166,6 +168,7 @@ CELERY_BEAT_SCHEDULE = {
     "check-reenrollment": {"task": "reenrollment.tasks.check_reenrollment", "schedule": crontab(minute=0, hour=2)},
     **WEBHOOK_BEAT_SCHEDULE,  # noqa: F405
     "expire-video-results": {"task": "videos.tasks.expire_video_results", "schedule": crontab(minute=45, hour=1)},
+    **CAMERA_BEAT_SCHEDULE,  # noqa: F405 (sightings and unknown crops expire)
     "weekly-enrolled-report": {
         "task": "evaluation.tasks.scheduled_enrolled_report", "schedule": crontab(minute=0, hour=3, day_of_week=1),
         "enabled": FACEREC_WEEKLY_REPORT},  # a django-celery-beat field, set when the job is first written
@@ -177,8 +180,7 @@ CELERY_TASK_ROUTES = {
     "recognition.tasks.embed_*": {"queue": GPU_QUEUE},
     "identities.tasks.process_enrollment_image": {"queue": GPU_QUEUE},
     "videos.tasks.process_video": {"queue": GPU_QUEUE},
-    # Benchmark reports embed whole dataset folders.
-    "evaluation.tasks.run_report": {"queue": GPU_QUEUE},
+    "evaluation.tasks.run_report": {"queue": GPU_QUEUE},  # benchmark reports embed whole dataset folders
 }
 
 # --- Cache: login lockout and API throttle counters, shared by all web processes ------
@@ -293,8 +295,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE_S", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
-# No JavaScript reads the CSRF cookie: forms carry {% csrf_token %}, Swagger UI gets the
-# token in its init script.
+# No JavaScript reads the CSRF cookie: forms carry {% csrf_token %}, Swagger UI gets the token in its init script.
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 # HSTS is only sent on HTTPS responses, so it is harmless on a local http site.

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.audit_api_urls")),
     path("api/v1/", include("videos.api_urls")),
     path("api/v1/", include("webhooks.api_urls")),
+    path("api/v1/", include("cameras.api_urls")),
     path("api/v1/jobs/<str:task_id>/", jobs.JobStatusApi.as_view(), name="api-job-status"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its init script from its own URL (?script): no inline script for the CSP.
@@ -37,6 +38,7 @@ urlpatterns = [
     path("reenrollment/", include("reenrollment.urls")),
     path("accounts/", include("accounts.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("cameras/", include("cameras.urls")),
 ]
 
 # API URLs that match no route answer the JSON error shape, not the HTML page.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("core", "audit", "accounts", "webhooks", "identities", "recognition", "evaluation", "reenrollment", "videos",
-        "enrollment", "monitoring", "facerec_site")
+        "cameras", "enrollment", "monitoring", "facerec_site")
 FRAMEWORKS = ("django", "rest_framework", "drf_spectacular", "celery", "kombu", "pgvector")
 
 

@@ -73,10 +73,12 @@ LAYERS = {
     "reenrollment": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
     "evaluation": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
     "videos": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
-    "enrollment": {"core", "audit", "accounts", "webhooks", "identities", "recognition", "reenrollment", "videos"},
+    "cameras": {"core", "audit", "accounts", "webhooks", "identities", "recognition"},
+    "enrollment": {"core", "audit", "accounts", "webhooks", "identities", "recognition", "reenrollment", "videos",
+                   "cameras"},
     # The platform's state for operators reads every app; only facerec_site imports it.
     "monitoring": {"core", "audit", "accounts", "webhooks", "identities", "recognition", "reenrollment", "evaluation",
-                   "videos", "enrollment"},
+                   "videos", "cameras", "enrollment"},
 }
 
 MAX_MODULE_LINES = 450

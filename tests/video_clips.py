@@ -42,14 +42,14 @@ class Appearance:
                 round(self.start_xy[1] + share * (self.end_xy[1] - self.start_xy[1])))
 
 
-def _background(width: int, height: int, scene: int) -> np.ndarray:
+def background(width: int, height: int, scene: int) -> np.ndarray:
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.array([(60, 90, 120), (150, 120, 70), (70, 130, 80), (110, 80, 140)][scene % 4], np.float32)
     shade = 0.6 + 0.4 * (xs / width) * (0.5 + ys / (2 * height))
     return np.clip(base[None, None, :] * shade[..., None] + 30, 0, 255).astype(np.uint8)
 
 
-def _face_tile(photo: Path, size: int) -> np.ndarray:
+def face_tile(photo: Path, size: int) -> np.ndarray:
     with Image.open(photo) as image:
         rgb = image.convert("RGB")
         w, h = rgb.size
@@ -58,7 +58,7 @@ def _face_tile(photo: Path, size: int) -> np.ndarray:
         return np.asarray(rgb.crop(box).resize((size, size), Image.Resampling.BILINEAR))
 
 
-def _paste(frame: np.ndarray, tile: np.ndarray, x: int, y: int) -> None:
+def paste(frame: np.ndarray, tile: np.ndarray, x: int, y: int) -> None:
     h, w = frame.shape[:2]
     x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + tile.shape[1], w), min(y + tile.shape[0], h)
     if x1 > x0 and y1 > y0:
@@ -74,16 +74,16 @@ def clip_frames(appearances, *, duration_s: float, size=(640, 360), fps: int = 2
 def frames_at(times: Sequence[float], appearances, *, size=(640, 360), cuts=()):
     """The clip's RGB frames at the given instants (s), in order."""
     width, height = size
-    tiles = {(a.photo, a.size): _face_tile(a.photo, a.size) for a in appearances}
+    tiles = {(a.photo, a.size): face_tile(a.photo, a.size) for a in appearances}
     backgrounds: dict[int, np.ndarray] = {}
     for t in times:
         scene = sum(t >= cut for cut in cuts)
         if scene not in backgrounds:
-            backgrounds[scene] = _background(width, height, scene)
+            backgrounds[scene] = background(width, height, scene)
         frame = backgrounds[scene].copy()
         for a in appearances:
             if a.start_s <= t < a.end_s:
-                _paste(frame, tiles[(a.photo, a.size)], *a.position(t))
+                paste(frame, tiles[(a.photo, a.size)], *a.position(t))
         yield frame
 
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit import services as audit
+from cameras.services.sightings import forget_identity as forget_in_cameras
 from identities.models import Consent, EnrollmentImage, Identity
 from identities.selectors import valid_consent
 from identities.services import delete_stored_files
@@ -16,8 +17,8 @@ from webhooks.services import emit
 
 
 def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
-    """Right to erasure: photos, crops, embeddings, consents and video tracks go; name, external ref, notes,
-    contact email and attributes are blanked; one audit entry stays.
+    """Right to erasure: photos, crops, embeddings, consents, video tracks and camera sightings go; name,
+    external ref, notes, contact email and attributes are blanked; one audit entry stays.
 
     Idempotent: erasing an erased identity removes whatever is left (nothing) and
     records nothing new.
@@ -36,6 +37,9 @@ def erase_identity(*, identity: Identity, actor=None) -> dict[str, int]:
         # Their tracks in video results, with the crops (after commit, as the photos); counted when there were any.
         if video_tracks := forget_in_videos(identity.pk):
             counts["video_tracks"] = video_tracks
+        # ...and their camera sightings.
+        if camera_sightings := forget_in_cameras(identity.pk):
+            counts["camera_sightings"] = camera_sightings
         # Other people's photos flagged as looking like this person forget whom they looked like.
         for other in EnrollmentImage.objects.filter(quality__possible_duplicate__identity_id=identity.pk):
             other.quality = {**other.quality, "possible_duplicate": None}

@@ -36,14 +36,15 @@ from recognition.services.templates import (
     store_embedding,
 )
 from recognition.services.thresholds import set_threshold
+from recognition.services.tracks import Decision, decide_track
 from recognition.services.training import request_retrain, request_retrain_now, retrain
 
 __all__ = [
-    "Candidate", "Gallery", "IdentifiedFace", "IdentifyResult", "VerifyResult", "activate_templates",
+    "Candidate", "Decision", "Gallery", "IdentifiedFace", "IdentifyResult", "VerifyResult", "activate_templates",
     "check_liveness", "compare_with_identity", "current_gallery", "current_model_version", "deactivate_templates",
-    "decode_probe", "delete_recognition_data", "delete_superseded_artifacts", "embed_face", "failed_liveness",
-    "identify", "identify_embedding", "identify_faces", "liveness_policy", "possible_duplicate", "read_photo_faces",
-    "record_identify", "record_match_scores", "record_verify_identity", "reembed_batch", "request_retrain",
-    "request_retrain_now", "retrain", "scrub_identity_from_classifiers", "set_threshold", "store_embedding",
-    "verify_identity", "verify_images",
+    "decide_track", "decode_probe", "delete_recognition_data", "delete_superseded_artifacts", "embed_face",
+    "failed_liveness", "identify", "identify_embedding", "identify_faces", "liveness_policy", "possible_duplicate",
+    "read_photo_faces", "record_identify", "record_match_scores", "record_verify_identity", "reembed_batch",
+    "request_retrain", "request_retrain_now", "retrain", "scrub_identity_from_classifiers", "set_threshold",
+    "store_embedding", "verify_identity", "verify_images",
 ]

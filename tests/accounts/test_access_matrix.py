@@ -31,6 +31,7 @@ from django.utils import timezone
 from PIL import Image
 
 from accounts.models import ApiToken
+from cameras.models import Camera
 from evaluation.models import EvaluationReport
 from evaluation.services import report_dir
 from identities.models import Consent, EnrollmentImage, Identity
@@ -111,6 +112,10 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "webhooks_api:resume": {"POST": ADMIN_ONLY},
     "webhooks_api:delivery-list": {"GET": ADMIN_ONLY},
     "webhooks_api:replay": {"POST": ADMIN_ONLY},
+    "cameras_api:camera-list": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "cameras_api:camera-detail": {"GET": ADMIN_ONLY, "PATCH": ADMIN_ONLY, "DELETE": ADMIN_ONLY},
+    "cameras_api:sighting-list": {"GET": ADMIN_ONLY},
+    "cameras_api:sighting-crop": {"GET": ADMIN_ONLY},
     # videos (API): the seeded video is the admin's upload, and only its uploader or view_identities sees it
     "videos_api:video-list": {"GET": RECOGNISE, "POST": RECOGNISE},
     "videos_api:video-detail": {"GET": ADMIN_ONLY},
@@ -158,6 +163,12 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "webhooks:resume": {"POST": ADMIN_ONLY},
     "webhooks:delete": {"POST": ADMIN_ONLY},
     "webhooks:replay": {"POST": ADMIN_ONLY},
+    "cameras:list": {"GET": ADMIN_ONLY},
+    "cameras:new": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "cameras:detail": {"GET": ADMIN_ONLY, "POST": ADMIN_ONLY},
+    "cameras:live": {"GET": ADMIN_ONLY},
+    "cameras:delete": {"POST": ADMIN_ONLY},
+    "cameras:sighting_crop": {"GET": ADMIN_ONLY},
     # The Django admin (every route under admin:, including third-party models') is for the admin role
     # (is_staff); its own login page is public.
     "admin:login": {"GET": EVERYONE, "POST": EVERYONE},
@@ -258,6 +269,8 @@ def _noise_png(seed: int, size: int = 48) -> bytes:
 ORIGINAL_BYTES, CROP_BYTES = _noise_png(1), _noise_png(2)
 VIDEO_CROP_BYTES = _noise_png(4)  # an identified track's best face
 VIDEO_CROP_ROUTES = ("videos:track_crop", "videos_api:video-track-crop")
+SIGHTING_CROP_BYTES = _noise_png(5)  # an identified person's best face at a camera
+SIGHTING_CROP_ROUTES = ("cameras_api:sighting-crop", "cameras:sighting_crop")
 EMBEDDING_VALUE = 0.0421337  # one distinctive component; its text must appear in no response
 EMBEDDING_TEXTS = ("0.0421337", "0.042133", "0.04213")
 
@@ -310,6 +323,7 @@ def world(db, settings) -> World:
     token_for(admin, name="seeded")
     ApiToken.objects.filter(user=admin).update(id=SEEDED_ID)
     seed_webhook(admin)
+    seed_camera(admin, person)
     return World(users=users, tokens=tokens,
                  content_type_id=ContentType.objects.get_for_model(Identity).pk)
 
@@ -322,6 +336,20 @@ def seed_webhook(admin) -> None:
     event = Event.objects.create(type="photo.approved", payload={"photo_id": SEEDED_ID}, identity_id=SEEDED_ID)
     Delivery.objects.create(pk=SEEDED_ID, subscription=subscription, event=event, status="delivered",
                             next_attempt_at=timezone.now())
+
+
+def seed_camera(admin, person) -> None:
+    """A camera (9001) with credentials in its URL and one sighting (9001) of the seeded person, with a crop."""
+    from cameras.models import Sighting
+    from cameras.services.cameras import create_camera
+
+    camera = create_camera(url="rtsp://u:camera-secret@192.0.2.1/live", name="seeded", actor=admin)
+    Camera.objects.filter(pk=camera.pk).update(id=SEEDED_ID)
+    now = timezone.now()
+    sighting = Sighting(pk=SEEDED_ID, camera_id=SEEDED_ID, identity=person, score=0.9, threshold=0.5,
+                        first_seen=now, last_seen=now, frames_seen=5)
+    sighting.crop.save("crop.png", ContentFile(SIGHTING_CROP_BYTES), save=False)
+    sighting.save()
 
 
 def _request(world: World, route: Route, method: str, role: str):
@@ -388,6 +416,10 @@ def test_route_answers_only_the_roles_allowed(route: Route, world: World):
                 problems.append(f"{method} {route.url} as {role}: returned the face crop")
             if VIDEO_CROP_BYTES in body and not (route.key in VIDEO_CROP_ROUTES and role in allowed):
                 problems.append(f"{method} {route.url} as {role}: returned a video track's face crop")
+            if SIGHTING_CROP_BYTES in body and not (route.key in SIGHTING_CROP_ROUTES and role in allowed):
+                problems.append(f"{method} {route.url} as {role}: returned a sighting's face crop")
+            if b"camera-secret" in body:
+                problems.append(f"{method} {route.url} as {role}: returned a camera's stream credentials")
             if any(text.encode() in body for text in EMBEDDING_TEXTS):
                 problems.append(f"{method} {route.url} as {role}: returned embedding values")
     assert not problems, "\n".join(problems)
@@ -402,3 +434,5 @@ def test_the_photo_views_serve_the_seeded_bytes_to_those_allowed(world: World):
         assert _body(original) == ORIGINAL_BYTES and _body(crop) == CROP_BYTES
     for key in VIDEO_CROP_ROUTES:
         assert _body(_request(world, by_key[key], "GET", ADMIN)) == VIDEO_CROP_BYTES
+    for key in SIGHTING_CROP_ROUTES:
+        assert _body(_request(world, by_key[key], "GET", ADMIN)) == SIGHTING_CROP_BYTES

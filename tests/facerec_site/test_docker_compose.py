@@ -23,7 +23,7 @@ from tests.conftest import REPO_ROOT
 BASE = REPO_ROOT / "docker-compose.yml"
 TLS = REPO_ROOT / "docker-compose.tls.yml"
 CADDYFILE = REPO_ROOT / "deploy" / "Caddyfile"
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "beat", "watcher")
 # What a public host must set (docker-compose.tls.yml); the values only have to be there.
 PUBLIC_SITE = {"SITE_HOST": "faces.example.org", "SECRET_KEY": "k" * 60, "FACEREC_PHOTO_KEYS": "a-fernet-key",
                "POSTGRES_PASSWORD": "a-database-password"}
@@ -148,6 +148,10 @@ def test_worker_reserves_an_nvidia_gpu_and_serves_both_queues(local):
     # The worker command names the worker uniquely and checks its settings before taking work.
     assert command.startswith(f"sh -c {WEIGHTS_STEP} && ")
     assert command.endswith("python manage.py worker --queues default,gpu --concurrency 2")
+
+
+def test_the_watcher_watches_the_cameras(local):
+    assert local["services"]["watcher"]["command"] == ["python", "manage.py", "watch_cameras"]
 
 
 def test_beat_runs_celery_beat(local):

@@ -54,7 +54,7 @@ REMOTE = "203.0.113.5"
 def assert_only_up_or_down(response) -> None:
     body = response.json()
     assert set(body) == {"ok", "checks"}
-    assert set(body["checks"]) == {"database", "broker", "worker", "queues", "models"}
+    assert set(body["checks"]) == {"database", "broker", "worker", "queues", "models", "cameras"}
     assert all(check == {"ok": check["ok"]} and isinstance(check["ok"], bool) for check in body["checks"].values())
     assert response.status_code == (200 if body["ok"] else 503)
     text = response.content.decode()

@@ -76,7 +76,7 @@ def _worker_pid(run_pid: int) -> int | None:
     return next((pid for pid, cmd in _children(run_pid) if "manage.py worker" in cmd), None)
 
 
-def test_make_run_restarts_a_killed_worker_and_keeps_serving(throwaway_database, test_broker_url, tmp_path):
+def test_make_run_starts_a_camera_watcher_restarts_a_killed_worker_and_keeps_serving(throwaway_database, test_broker_url, tmp_path):
     port = _free_port()
     env_file = tmp_path / "run.env"
     env_file.write_text("\n".join([
@@ -102,6 +102,8 @@ def test_make_run_restarts_a_killed_worker_and_keeps_serving(throwaway_database,
     try:
         wait_for(lambda: any("facerec is running at" in line for line in output), 240, "the platform")
         first = wait_for(lambda: _worker_pid(run.pid), 30, "the worker")
+        wait_for(lambda: any("manage.py watch_cameras" in cmd for _, cmd in _children(run.pid)), 30,
+                 "the camera watcher")
 
         os.killpg(first, signal.SIGKILL)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -28,8 +27,7 @@ from recognition.models import RecognitionThreshold
 from recognition.pipeline.video import Progress, Track, VideoRejected, VideoResult, track_video
 from recognition.runtime import get_pipeline
 from recognition.selectors import threshold_for
-from recognition.services import check_liveness, current_gallery, failed_liveness, identify_embedding, liveness_policy
-from recognition.services.matching import LIVENESS_FAILED
+from recognition.services import Decision, current_gallery, decide_track, liveness_policy
 from videos.models import Video, VideoTrack, video_storage
 from webhooks.services import emit
 
@@ -115,32 +113,6 @@ class _ProgressWriter:
                 progress=round(min(max(progress.share, 0.0), 1.0), 4), frames_decoded=progress.frames_decoded,
                 faces_found=progress.faces_found):
             raise ClaimLost()
-
-
-@dataclass
-class Decision:
-    """What identify's code made of one track."""
-
-    identity_id: int | None
-    score: float | None
-    decided_by: str
-    reason: str  # empty when identified
-    liveness: dict | None
-
-
-def decide_track(track: Track, *, gallery, threshold: float, policy: str) -> Decision:
-    """One track, one decision: liveness on its best frame, then one search with its fused embedding (so a
-    track has the false-accept rate of one still face, however many frames it spans)."""
-    liveness = None
-    if policy != "off" and track.best_frame is not None:
-        liveness = check_liveness(track.best_frame, [track.best.detection], policy=policy)[0]
-    if failed_liveness(liveness, policy):
-        return Decision(None, None, "", LIVENESS_FAILED, liveness)
-    candidates, decided_by, reason = identify_embedding(track.fused_embedding(), gallery=gallery, top_k=1,
-                                                        threshold=threshold)
-    best = candidates[0] if candidates else None
-    return Decision(best.identity_id if best is not None and reason is None else None,
-                    best.score if best is not None else None, decided_by, reason or "", liveness)
 
 
 def _process_claimed(video: Video, claim: int) -> str | None:

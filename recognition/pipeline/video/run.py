@@ -52,34 +52,29 @@ class _Timer:
         return now
 
 
-def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: float, max_pixels: int,
-                batch_frames: int = 8, keep_best_frames: bool = False,
-                on_progress: Callable[[Progress], None] | None = None) -> VideoResult:
-    """Follow every face through the video at `path` (streamed, never held whole); raises VideoRejected.
 
-    `batch_frames` sampled frames go through the detector together and all their faces through the
-    embedder together. `keep_best_frames` keeps each track's best whole frame (for liveness).
-    """
-    info = probe_video(path, max_pixels=max_pixels)
-    timer, counts, tracker = _Timer(), DecodeCounts(), FaceTracker()
-    planner = EmbeddingPlanner(sample_fps)
-    faces_found, faces_embedded, last_report = 0, 0, 0.0
+class FaceFollower:
+    """Detect, embed and track batches of sampled frames, in time order: the step a video file and a live
+    camera share. `min_face_px` drops faces smaller than that (a camera's setting) before they are followed."""
 
-    def report(final: bool = False) -> None:
-        nonlocal last_report
-        now = time.monotonic()
-        if on_progress is None or (not final and now - last_report < PROGRESS_INTERVAL_S):
-            return
-        last_report = now
-        share = 1.0 if final else (min(1.0, counts.last_time_s / info.duration_s) if info.duration_s else 0.0)
-        on_progress(Progress(share=share, frames_decoded=counts.frames_sampled, faces_found=faces_found))
+    def __init__(self, pipeline: FacePipeline, *, sample_fps: float, keep_best_frames: bool = False,
+                 min_face_px: float = 0.0, max_gap_s: float | None = None) -> None:
+        self.pipeline, self.keep_best_frames, self.min_face_px = pipeline, keep_best_frames, min_face_px
+        self.timer = _Timer()
+        self.tracker = FaceTracker() if max_gap_s is None else FaceTracker(max_gap_s=max_gap_s)
+        self.planner = EmbeddingPlanner(sample_fps)
+        self.faces_found = self.faces_embedded = 0
 
-    def run_batch(batch: list[tuple[float, np.ndarray]]) -> None:
-        nonlocal faces_found, faces_embedded
+    def _kept(self, detection) -> bool:
+        return (detection.probability >= MIN_DETECTION_PROBABILITY
+                and min(detection.width, detection.height) >= self.min_face_px)
+
+    def step(self, batch: list[tuple[float, np.ndarray]]) -> None:
+        """One batch of (time in seconds, RGB frame), later than the batch before."""
+        pipeline, planner, timer = self.pipeline, self.planner, self.timer
         times, images = [t for t, _ in batch], [image for _, image in batch]
         start = time.perf_counter()
-        detections = [[d for d in found if d.probability >= MIN_DETECTION_PROBABILITY]
-                      for found in pipeline.detector.detect_many(images)]
+        detections = [[d for d in found if self._kept(d)] for found in pipeline.detector.detect_many(images)]
         start = timer("detect", start)
         faces = [(image, d) for image, found in zip(images, detections) for d in found]
         crops = [pipeline.crop(image, d) for image, d in faces]
@@ -94,13 +89,37 @@ def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: 
         for time_s, image, found in zip(times, images, detections):
             sightings = [Sighting(time_s=time_s, detection=d, embedding=embeddings[k + i], quality=qualities[k + i])
                          for i, d in enumerate(found)]
-            tracker.update(time_s, sightings, crops[k:k + len(found)], image if keep_best_frames else None,
-                           fresh=[k + i in fresh for i in range(len(found))])
+            self.tracker.update(time_s, sightings, crops[k:k + len(found)], image if self.keep_best_frames else None,
+                                fresh=[k + i in fresh for i in range(len(found))])
             k += len(found)
-        faces_found += len(crops)
-        faces_embedded += len(to_embed)
+        self.faces_found += len(crops)
+        self.faces_embedded += len(to_embed)
         timer("track", start)
 
+
+def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: float, max_pixels: int,
+                batch_frames: int = 8, keep_best_frames: bool = False,
+                on_progress: Callable[[Progress], None] | None = None) -> VideoResult:
+    """Follow every face through the video at `path` (streamed, never held whole); raises VideoRejected.
+
+    `batch_frames` sampled frames go through the detector together and all their faces through the
+    embedder together. `keep_best_frames` keeps each track's best whole frame (for liveness).
+    """
+    info = probe_video(path, max_pixels=max_pixels)
+    counts = DecodeCounts()
+    follower = FaceFollower(pipeline, sample_fps=sample_fps, keep_best_frames=keep_best_frames)
+    timer, tracker, last_report = follower.timer, follower.tracker, 0.0
+
+    def report(final: bool = False) -> None:
+        nonlocal last_report
+        now = time.monotonic()
+        if on_progress is None or (not final and now - last_report < PROGRESS_INTERVAL_S):
+            return
+        last_report = now
+        share = 1.0 if final else (min(1.0, counts.last_time_s / info.duration_s) if info.duration_s else 0.0)
+        on_progress(Progress(share=share, frames_decoded=counts.frames_sampled, faces_found=follower.faces_found))
+
+    run_batch = follower.step
     batch: list[tuple[float, np.ndarray]] = []
     frames = sampled_frames(path, sample_fps=sample_fps, max_pixels=max_pixels, counts=counts)
     try:
@@ -120,5 +139,5 @@ def track_video(path: str | os.PathLike, pipeline: FacePipeline, *, sample_fps: 
         frames.close()
     report(final=True)
     return VideoResult(info=info, sample_fps=sample_fps, frames_decoded=counts.frames_sampled,
-                       faces_found=faces_found, tracks=tracker.finish(), timings=timer.seconds,
-                       faces_embedded=faces_embedded)
+                       faces_found=follower.faces_found, tracks=tracker.finish(), timings=timer.seconds,
+                       faces_embedded=follower.faces_embedded)

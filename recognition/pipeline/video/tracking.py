@@ -129,6 +129,20 @@ class FaceTracker:
                 self._open.append(_Open(track=track, box=sighting.detection.box, time_s=time_s, velocity=(0.0, 0.0),
                                         appearance=sighting.embedding, last_embedding=sighting.embedding))
 
+    def open_tracks(self) -> list[Track]:
+        """The tracks still followed (a live stream decides them before they end)."""
+        return [candidate.track for candidate in self._open]
+
+    def pop_closed(self, time_s: float | None = None) -> list[Track]:
+        """The tracks closed so far (and, given the time now, those unseen for longer than the gap), forgotten
+        here: a live stream has no end, so its closed tracks must not pile up."""
+        if time_s is not None:
+            gone = [c for c in self._open if time_s - c.time_s > self.max_gap_s + 1e-6]
+            self._open = [c for c in self._open if c not in gone]
+            self._closed.extend(c.track for c in gone)
+        closed, self._closed = self._closed, []
+        return closed
+
     def finish(self) -> list[Track]:
         tracks = self._closed + [candidate.track for candidate in self._open]
         self._open, self._closed = [], []
