@@ -4,7 +4,8 @@ form comes out (no answer, audit entry or log line carries its credentials)."""
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +14,8 @@ from accounts.roles import requires
 from cameras import selectors
 from cameras.models import Camera, Sighting
 from cameras.services import cameras as services
-from core.api import Pagination, StrictInputSerializer, error_responses, filtered_page, get_visible_or_404
+from core.api import IgnoreClientContentNegotiation, Pagination, StrictInputSerializer, error_responses, \
+    filtered_page, get_visible_or_404
 from identities.media import private_file_response
 
 
@@ -166,8 +168,13 @@ class SightingListApi(APIView):
 
 class SightingCropApi(APIView):
     permission_classes = [requires("manage_cameras")]
+    content_negotiation_class = IgnoreClientContentNegotiation
 
-    @extend_schema(summary="A sighting's face crop (PNG)", responses={200: bytes, **error_responses(401, 403, 404)})
+    @extend_schema(operation_id="cameras_sighting_crop", summary="A sighting's face crop",
+                   description="Identified people's crops, and unknown people's where the camera keeps them (for "
+                               "FACEREC_UNKNOWN_CROP_HOURS); 404 for a sighting without one.",
+                   responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY),
+                              **error_responses(401, 403, 404)})
     def get(self, request, camera_id: int, sighting_id: int):
         sighting = get_visible_or_404(selectors.sightings_of(_camera(camera_id)), sighting_id, "sighting")
         if not selectors.sees_crop(request.user, sighting):

@@ -32,17 +32,21 @@ def check(url: str) -> str:
         raise InvalidStreamUrl("Give the stream's URL (rtsp://, http(s)://) or a file's absolute path, "
                                f"without spaces, at most {MAX_URL_LENGTH} characters.")
     if url.startswith("/"):
-        if not os.path.isfile(url):
+        try:
+            found = os.path.isfile(url)
+        except (ValueError, UnicodeError):
+            found = False
+        if not found:
             raise InvalidStreamUrl("No such file on this machine.")
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.hostname, parts.port  # noqa: B018 (raise on a bad host or port)
+    except ValueError as exc:
+        raise InvalidStreamUrl("The URL's host or port is not valid (a port is a number from 0 to 65535).") from exc
     if parts.scheme.lower() not in SCHEMES:
         raise InvalidStreamUrl(f"The URL must start with one of {', '.join(s + '://' for s in SCHEMES)} "
                                "(or be a file's absolute path).")
-    try:
-        parts.port  # noqa: B018 (raises on a bad port)
-    except ValueError as exc:
-        raise InvalidStreamUrl("The URL's port is not a number from 0 to 65535.") from exc
     if not parts.hostname:
         raise InvalidStreamUrl("The URL names no host.")
     return url

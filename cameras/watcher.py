@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -43,7 +44,8 @@ MIN_QUALITY = 0.15
 MIN_FRAMES = 2
 BATCH_FRAMES = 8
 EXTEND_EVERY_S = 1.0
-DATABASE_RETRY_S = 2.0  # a decided track in view moves its sighting's last_seen this often
+DATABASE_RETRY_S = 2.0
+URL_UNREADABLE = "url_unreadable"  # a decided track in view moves its sighting's last_seen this often
 
 
 def _at(wall_s: float) -> datetime:
@@ -86,7 +88,16 @@ class CameraWatcher:
     # --- leases ---------------------------------------------------------------------------------------------
 
     def _start(self, camera: Camera) -> None:
-        reader = StreamReader(opened(camera.url_sealed), sample_fps=camera.sample_fps,
+        try:
+            url = opened(camera.url_sealed)
+        except InvalidToken:  # sealed under another SECRET_KEY: this machine's settings differ from the site's
+            log.error("watcher %s: camera %s's stream URL cannot be unsealed (is SECRET_KEY the site's?)",
+                      self.name, camera.pk)
+            Camera.objects.filter(pk=camera.pk).update(
+                state=Camera.State.ERROR, error_code=URL_UNREADABLE,
+                error_detail="This watcher cannot unseal the stream URL: its SECRET_KEY is not the site's.")
+            return
+        reader = StreamReader(url, sample_fps=camera.sample_fps,
                               timeout_s=settings.FACEREC_CAMERA_READ_TIMEOUT_S,
                               max_backoff_s=settings.FACEREC_CAMERA_MAX_BACKOFF_S,
                               max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS).start()

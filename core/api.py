@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -201,3 +202,13 @@ def get_visible_or_404(queryset, pk: int, what: str):
         return queryset.get(pk=pk)
     except queryset.model.DoesNotExist:
         raise Http404(f"{what} #{pk} not found") from None
+
+
+class IgnoreClientContentNegotiation(BaseContentNegotiation):
+    """A file is answered whatever Accept says; errors are JSON (the first renderer)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

@@ -13,13 +13,13 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.roles import requires
-from core.api import Pagination, StrictInputSerializer, error_responses, get_visible_or_404, paginated_response
+from core.api import IgnoreClientContentNegotiation, Pagination, StrictInputSerializer, error_responses, \
+    get_visible_or_404, paginated_response
 from core.upload_limits import MaxUploadSizeHandler, large_upload
 from videos import exports, selectors
 from videos.media import EXPORTS, crop_response, export_response
@@ -211,16 +211,6 @@ class VideoTracksApi(APIView):
         context = {"request": request, "video_id": video.pk,
                    "readable_crops": selectors.readable_crop_numbers(request.user, video)}
         return paginator.get_paginated_response(TrackOutputSerializer(rows, many=True, context=context).data)
-
-
-class IgnoreClientContentNegotiation(BaseContentNegotiation):
-    """A file is answered whatever Accept says; errors are JSON (the first renderer)."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0]
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 def _export_api(fmt: str, summary: str, media_type: str):

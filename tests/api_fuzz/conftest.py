@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 
 from accounts.services import create_token
+from cameras.services.cameras import create_camera
+from cameras.services.sightings import SeenTrack, record_sighting
 from evaluation.models import EvaluationReport
 from evaluation.services import report_dir, report_task_id
 from enrollment import services as identity_services
 from identities.models import EnrollmentImage
+from recognition.services import Decision
 from reenrollment.models import ReenrollmentRequest
 from tests.shared_data import lfw_bytes
 from tests.tokens import token_for
@@ -100,9 +105,14 @@ def seeded(admin, operator, settings) -> Seeded:
     webhook_services.emit("photo.approved", {"photo_id": photos[1].pk, "identity_id": staff_person.pk},
                           identity_id=staff_person.pk)
     delivery = Delivery.objects.get(subscription=subscription)
+    camera = create_camera(url="rtsp://fuzz:secret@192.0.2.1/live", name="fuzz camera", actor=admin)
+    now = timezone.now()
+    sighting = record_sighting(camera_id=camera.pk, decision=Decision(staff_person.pk, 0.9, "score", "", None),
+                               seen=SeenTrack(first_seen=now, last_seen=now, frames_seen=5,
+                                              crop=np.zeros((160, 160, 3), np.uint8)), threshold=0.5)
     return Seeded(path_values={
         "identity_id": [staff_person.pk, own_person.pk], "consent_id": [consent.pk],
         "photo_id": [photo.pk for photo in photos], "report_id": [report.pk], "name": ["roc"],
         "request_id": [request.pk], "task_id": [report.task_id], "token_id": [kiosk_token.pk],
         "video_id": [video.pk], "number": [1, 2], "subscription_id": [subscription.pk],
-        "delivery_id": [delivery.pk]})
+        "delivery_id": [delivery.pk], "camera_id": [camera.pk], "sighting_id": [sighting.pk]})

@@ -39,6 +39,7 @@ def test_an_admin_registers_a_camera_and_its_credentials_never_come_back(admin_a
     ("concat:/etc/passwd|/etc/hosts", "must start with"),
     ("http:///nohost", "names no host"),
     ("rtsp://192.0.2.1:99999/x", "port"),
+    ("http://[::1/x", "host or port"),
     ("/no/such/file.mp4", "No such file"),
     ("", "may not be blank"),
     ("http://192.0.2.1/a b", "without spaces"),
