@@ -1,6 +1,7 @@
 """Stream URLs: which are accepted, their credentials masked for display, sealed for storage.
 
-Accepted: rtsp(s)://, http(s):// (MJPEG or MPEG-TS) and, for testing, an absolute file path. The URL's
+Accepted: rtsp(s)://, http(s):// (MJPEG or MPEG-TS) and, with FACEREC_CAMERA_FILES on (testing), an
+absolute file path: off by default, so an admin cannot probe or read the server's files. The URL's
 user:password and secret-looking query values are what `redact` masks; the whole URL is sealed.
 """
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import os
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
 
 from core.errors import DomainError
 from core.sealed import seal, unseal
@@ -32,6 +35,9 @@ def check(url: str) -> str:
         raise InvalidStreamUrl("Give the stream's URL (rtsp://, http(s)://) or a file's absolute path, "
                                f"without spaces, at most {MAX_URL_LENGTH} characters.")
     if url.startswith("/"):
+        if not settings.FACEREC_CAMERA_FILES:
+            raise InvalidStreamUrl("A file path is a camera only where FACEREC_CAMERA_FILES is on (testing, "
+                                   "demonstrations); give the stream's rtsp:// or http(s):// URL.")
         try:
             found = os.path.isfile(url)
         except (ValueError, UnicodeError):

@@ -8,6 +8,9 @@ import environ
 
 env = environ.Env()
 
+# A camera may be a video file's absolute path on the site's machine (tests, demonstrations): off, so
+# an administrator's form cannot probe or read the server's files.
+FACEREC_CAMERA_FILES = env.bool("FACEREC_CAMERA_FILES", default=False)
 # A watcher holds each camera it reads for this long and renews the hold every third of it: a watcher
 # that dies loses its cameras to another within this time.
 FACEREC_CAMERA_LEASE_S = env.float("FACEREC_CAMERA_LEASE_S", default=15.0)

@@ -44,7 +44,8 @@ def test_an_admin_registers_a_camera_and_its_credentials_never_come_back(admin_a
     ("", "may not be blank"),
     ("http://192.0.2.1/a b", "without spaces"),
 ])
-def test_a_url_no_watcher_may_open_is_refused_with_a_reason(admin_api, url, reason):
+def test_a_url_no_watcher_may_open_is_refused_with_a_reason(admin_api, url, reason, settings):
+    settings.FACEREC_CAMERA_FILES = True  # files allowed, and still this one is refused
     answer = admin_api.post("/api/v1/cameras/", {"name": "Bad", "url": url}, format="json")
 
     assert answer.status_code == 400
@@ -85,3 +86,13 @@ def test_operators_may_not_manage_cameras(operator_api, admin_api):
     assert operator_api.post("/api/v1/cameras/", {"name": "Mine", "url": URL}, format="json").status_code == 403
     assert operator_api.get(f"/api/v1/cameras/{pk}/sightings/").status_code == 403
     assert admin_api.get("/api/v1/cameras/999999/").status_code == 404
+
+
+def test_a_file_path_is_refused_unless_files_are_switched_on(admin_api, settings, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"a file on the server")
+    for path in (str(clip), "/etc/passwd", "/no/such/file.mp4"):  # the same answer: nothing to learn
+        answer = admin_api.post("/api/v1/cameras/", {"name": "File", "url": path}, format="json")
+        assert answer.status_code == 400 and "FACEREC_CAMERA_FILES" in str(answer.json())
+    settings.FACEREC_CAMERA_FILES = True
+    assert admin_api.post("/api/v1/cameras/", {"name": "File", "url": str(clip)}, format="json").status_code == 201

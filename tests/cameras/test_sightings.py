@@ -26,7 +26,8 @@ CROP = (np.random.default_rng(0).random((160, 160, 3)) * 255).astype(np.uint8)
 
 
 @pytest.fixture
-def camera(tmp_path):
+def camera(tmp_path, settings):
+    settings.FACEREC_CAMERA_FILES = True
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"not needed")
     return create_camera(url=str(clip), name="Lobby")
