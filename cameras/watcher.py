@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import certifi
 import numpy as np
 from cryptography.fernet import InvalidToken
 from django.conf import settings
@@ -50,6 +51,13 @@ URL_UNREADABLE = "url_unreadable"  # a decided track in view moves its sighting'
 
 def _at(wall_s: float) -> datetime:
     return datetime.fromtimestamp(wall_s, tz=UTC)
+
+
+def tls_ca_file() -> str | None:
+    """The CAs an https or rtsps camera's certificate must chain to (None: not verified, by choice)."""
+    if not settings.FACEREC_CAMERA_TLS_VERIFY:
+        return None
+    return settings.FACEREC_CAMERA_CA_BUNDLE or certifi.where()
 
 
 def watcher_name() -> str:
@@ -100,7 +108,7 @@ class CameraWatcher:
         reader = StreamReader(url, sample_fps=camera.sample_fps,
                               timeout_s=settings.FACEREC_CAMERA_READ_TIMEOUT_S,
                               max_backoff_s=settings.FACEREC_CAMERA_MAX_BACKOFF_S,
-                              max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS).start()
+                              max_pixels=settings.FACEREC_MAX_IMAGE_PIXELS, tls_ca_file=tls_ca_file()).start()
         follower = FaceFollower(self.pipeline, sample_fps=camera.sample_fps, min_face_px=camera.min_face_px,
                                 keep_best_frames=camera.liveness != Camera.Liveness.OFF)
         self.watches[camera.pk] = _Watch(camera, reader, follower)

@@ -11,6 +11,10 @@ env = environ.Env()
 # A camera may be a video file's absolute path on the site's machine (tests, demonstrations): off, so
 # an administrator's form cannot probe or read the server's files.
 FACEREC_CAMERA_FILES = env.bool("FACEREC_CAMERA_FILES", default=False)
+# https and rtsps cameras: the certificate must name the host and chain to these CAs (PEM; empty: the CAs
+# certifi ships). FACEREC_CAMERA_TLS_VERIFY=0 reads without checking (self-signed cameras on a closed LAN).
+FACEREC_CAMERA_CA_BUNDLE = env.str("FACEREC_CAMERA_CA_BUNDLE", default="")
+FACEREC_CAMERA_TLS_VERIFY = env.bool("FACEREC_CAMERA_TLS_VERIFY", default=True)
 # A watcher holds each camera it reads for this long and renews the hold every third of it: a watcher
 # that dies loses its cameras to another within this time.
 FACEREC_CAMERA_LEASE_S = env.float("FACEREC_CAMERA_LEASE_S", default=15.0)

@@ -25,6 +25,7 @@ STREAM_BROKEN = "stream_broken"  # decoding failed, or it sent nothing for the r
 
 PROTOCOLS = {"rtsp": "rtsp,rtp,udp,tcp,tls,srtp", "rtsps": "rtsp,rtsps,rtp,udp,tcp,tls,srtp",
              "http": "http,tcp", "https": "https,http,tcp,tls"}
+TLS_SCHEMES = ("https", "rtsps")
 
 
 class StreamFailed(Exception):
@@ -39,18 +40,26 @@ def _safe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {strerror}" if strerror else type(exc).__name__
 
 
-def open_stream(url: str, *, timeout_s: float):
+def open_stream(url: str, *, timeout_s: float, tls_ca_file: str | None = None):
+    """The opened container, and whether it is a file. Over TLS (https, rtsps) the server's certificate
+    is verified against `tls_ca_file` and must name the URL's host (FFmpeg verifies nothing by default,
+    which would hand the URL's credentials to whoever answers); None: not verified."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     options = {"protocol_whitelist": PROTOCOLS.get(scheme, "file")}
     if scheme.startswith("rtsp"):
         options["rtsp_transport"] = "tcp"
+    tls = scheme in TLS_SCHEMES
+    if tls and tls_ca_file is not None:
+        options.update(tls_verify="1", ca_file=tls_ca_file)
     try:
         container = av.open(url, mode="r", options=options, timeout=(timeout_s, timeout_s),
                             metadata_errors="ignore")
     except av.error.InvalidDataError as exc:
         raise StreamFailed(NOT_A_STREAM, "It answered, but not with a video stream FFmpeg can read.") from exc
     except (av.error.FFmpegError, OSError) as exc:
-        raise StreamFailed(UNREACHABLE, f"The stream could not be opened ({_safe(exc)}).") from exc
+        hint = (" Over TLS its certificate must name the host and chain to a trusted CA."
+                if tls and tls_ca_file is not None else "")
+        raise StreamFailed(UNREACHABLE, f"The stream could not be opened ({_safe(exc)}).{hint}") from exc
     if not container.streams.video:
         container.close()
         raise StreamFailed(NO_VIDEO_STREAM, "The stream has no video.")
@@ -58,10 +67,10 @@ def open_stream(url: str, *, timeout_s: float):
 
 
 def sampled_live_frames(url: str, *, sample_fps: float, timeout_s: float, max_pixels: int,
-                        stop: threading.Event) -> Iterator[tuple[float, np.ndarray]]:
+                        stop: threading.Event, tls_ca_file: str | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """(wall time, RGB frame) at most `sample_fps` a second, from the frames as they arrive (a file is
     played at its own pace, by its timestamps). Raises StreamFailed when it fails or ends."""
-    container, is_file = open_stream(url, timeout_s=timeout_s)
+    container, is_file = open_stream(url, timeout_s=timeout_s, tls_ca_file=tls_ca_file)
     period = 1.0 / sample_fps
     try:
         stream = container.streams.video[0]
@@ -108,8 +117,8 @@ class StreamReader:
     up to `max_backoff_s` while it fails; the backoff starts again once frames flow."""
 
     def __init__(self, url: str, *, sample_fps: float, timeout_s: float, max_backoff_s: float, max_pixels: int,
-                 queue_s: float = 2.0) -> None:
-        self.url, self.sample_fps, self.timeout_s = url, sample_fps, timeout_s
+                 queue_s: float = 2.0, tls_ca_file: str | None = None) -> None:
+        self.url, self.sample_fps, self.timeout_s, self.tls_ca_file = url, sample_fps, timeout_s, tls_ca_file
         self.max_backoff_s, self.max_pixels = max_backoff_s, max_pixels
         self.frames: collections.deque = collections.deque(maxlen=max(2, round(queue_s * sample_fps)))
         self.state = ReaderState()
@@ -138,7 +147,8 @@ class StreamReader:
         while not self.stop_event.is_set():
             try:
                 for item in sampled_live_frames(self.url, sample_fps=self.sample_fps, timeout_s=self.timeout_s,
-                                                max_pixels=self.max_pixels, stop=self.stop_event):
+                                                max_pixels=self.max_pixels, stop=self.stop_event,
+                                                tls_ca_file=self.tls_ca_file):
                     if len(self.frames) == self.frames.maxlen:
                         self.dropped += 1
                     self.frames.append(item)

@@ -4,11 +4,14 @@ over HTTP, and the failures a camera reports (reason codes, never the URL with i
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+import certifi
 import pytest
+import trustme
 
 from recognition.pipeline.video.live import NOT_A_STREAM, STREAM_ENDED, UNREACHABLE, StreamFailed, StreamReader, \
     sampled_live_frames
@@ -94,3 +97,47 @@ def test_the_reader_retries_with_a_growing_backoff_and_stops_when_asked(http_roo
     assert not reader.thread.is_alive()
     assert reader.state.state == "error" and reader.state.error_code == NOT_A_STREAM
     assert 2 <= reader.state.reconnects <= 3
+
+
+@pytest.fixture(scope="module")
+def tls_ca(tmp_path_factory):
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def https_root(folder, tls_ca):
+    """The same files over https, with a certificate for `localhost` from a throwaway CA."""
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_ca.issue_cert("localhost").configure_cert(context)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def read_first(url: str, tls_ca_file: str | None):
+    return next(sampled_live_frames(url, sample_fps=5, timeout_s=5, max_pixels=MAX_PIXELS, stop=threading.Event(),
+                                    tls_ca_file=tls_ca_file))
+
+
+def test_over_https_the_certificate_is_verified_against_the_given_cas(https_root, tls_ca, tmp_path):
+    ca_file = tmp_path / "ca.pem"
+    tls_ca.cert_pem.write_to_path(str(ca_file))
+    secret = "hunter2-password"
+
+    _, frame = read_first(f"https://localhost:{https_root}/clip.ts", str(ca_file))
+    assert frame.shape == (180, 320, 3)
+    for url, cas in ((f"https://viewer:{secret}@localhost:{https_root}/clip.ts", certifi.where()),  # unknown CA
+                     (f"https://127.0.0.1:{https_root}/clip.ts", str(ca_file))):  # a name it was not issued for
+        with pytest.raises(StreamFailed) as refused:
+            read_first(url, cas)
+        assert refused.value.reason == UNREACHABLE and "certificate" in refused.value.detail
+        assert secret not in refused.value.detail
+    _, frame = read_first(f"https://127.0.0.1:{https_root}/clip.ts", None)  # verification switched off
+    assert frame.shape == (180, 320, 3)
