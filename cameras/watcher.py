@@ -46,6 +46,8 @@ MIN_FRAMES = 2
 BATCH_FRAMES = 8
 EXTEND_EVERY_S = 1.0
 DATABASE_RETRY_S = 2.0
+# Without the database a watcher stops reading once this share of a lease has passed since its last renewal.
+LEASE_MARGIN = 0.6
 URL_UNREADABLE = "url_unreadable"  # a decided track in view moves its sighting's last_seen this often
 
 
@@ -122,6 +124,17 @@ class CameraWatcher:
             watch.reader.thread.join(timeout=settings.FACEREC_CAMERA_READ_TIMEOUT_S + 1)
             self._close_tracks(watch, time.time() + 3600)
             log.info("watcher %s lets camera %s go", self.name, pk)
+
+    def _let_lapsing_leases_go(self) -> None:
+        """The database has been away for most of a lease: stop reading before the leases lapse, so the
+        watcher that may take a camera over once it is back never reads it alongside this one. Tracks in
+        view are lost with the outage (nothing could record them); the next beat claims the cameras again."""
+        log.warning("watcher %s: leases lapsing without the database; stops reading %s camera(s)", self.name,
+                    len(self.watches))
+        for watch in self.watches.values():
+            watch.reader.stop()
+        for pk in list(self.watches):
+            self.watches.pop(pk).reader.thread.join(timeout=settings.FACEREC_CAMERA_READ_TIMEOUT_S + 1)
 
     def _reports(self) -> dict[int, leases.CameraReport]:
         reports = {}
@@ -240,19 +253,24 @@ class CameraWatcher:
         leases.register_watcher(self.name)
         log.info("watcher %s started (at most %s cameras)", self.name, self.capacity)
         beat_every_s = settings.FACEREC_CAMERA_LEASE_S / 3
-        next_beat = 0.0
+        next_beat, renewed = 0.0, time.monotonic()
         try:
             while not self.stop_event.is_set():
                 try:
                     if time.monotonic() >= next_beat:
                         close_old_connections()
+                        started = time.monotonic()
                         self.beat()
-                        next_beat = time.monotonic() + beat_every_s
+                        renewed, next_beat = started, time.monotonic() + beat_every_s
                     busy = self.step()
                 except DATABASE_ERRORS as exc:  # an outage: wait, reconnect, go on (leases lapse meanwhile)
                     log.warning("watcher %s: database unavailable (%s); retrying", self.name, type(exc).__name__)
                     close_old_connections()
-                    self.stop_event.wait(DATABASE_RETRY_S)
+                    let_go_at = renewed + LEASE_MARGIN * settings.FACEREC_CAMERA_LEASE_S
+                    if self.watches and time.monotonic() >= let_go_at:
+                        self._let_lapsing_leases_go()
+                    wait_s = min(DATABASE_RETRY_S, let_go_at - time.monotonic()) if self.watches else DATABASE_RETRY_S
+                    self.stop_event.wait(max(0.05, wait_s))
                     continue
                 if not busy:
                     self.stop_event.wait(0.02)
