@@ -1,4 +1,5 @@
-"""Pictures of the pages: a photo with its faces boxed and labelled, as a PNG data URI."""
+"""Pictures: an RGB array (a face crop) as PNG bytes, and for the pages a photo with its faces boxed and
+labelled, as a PNG data URI."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ PICTURE_MIN_SIDE_PX = 480
 PICTURE_MAX_SIDE_PX = 800
 KNOWN_COLOUR = (6, 118, 71)  # --ok of site.css
 UNKNOWN_COLOUR = (180, 35, 24)  # --bad
+
+
+def png_bytes(picture: np.ndarray | Image.Image) -> bytes:
+    """A uint8 RGB array (or a PIL image) as PNG: the one encoding of stored face crops."""
+    buf = io.BytesIO()
+    (picture if isinstance(picture, Image.Image) else Image.fromarray(picture)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def annotated_picture(image: np.ndarray, faces: list[tuple[list[float], str, bool]]) -> str:
@@ -39,6 +47,4 @@ def annotated_picture(image: np.ndarray, faces: list[tuple[list[float], str, boo
         tx = max(0, min(x1, picture.width - width))
         draw.rectangle([tx, ty, tx + width, ty + height], fill=colour)
         draw.text((tx + pad - left, ty + pad - top), label, fill=(255, 255, 255), font=font)
-    buf = io.BytesIO()
-    picture.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(png_bytes(picture)).decode("ascii")

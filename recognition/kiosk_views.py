@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import asdict
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -26,7 +27,7 @@ from identities.models import Identity
 from recognition.forms import KioskForm
 from recognition.selectors import verifiable_identities
 from recognition.services import decode_probe
-from recognition.services.kiosk import STABLE_FRAMES, KioskFrame, identify_frame, verify_frame
+from recognition.services.kiosk import STABLE_FRAMES, identify_frame, verify_frame
 
 # The site's Permissions-Policy (FACEREC_PERMISSIONS_POLICY) turns the camera off everywhere; this page alone
 # may use it, for its own origin only.
@@ -93,7 +94,7 @@ def kiosk_frame(request):
         return _refuse(exc.code, exc.message, exc.status, exc.field)
     runs[key] = state
     request.session[SESSION_KEY] = dict(list(runs.items())[-KEPT_RUNS:])
-    response = JsonResponse(_payload(answer))
+    response = JsonResponse(asdict(answer))  # the faces to draw and the run's decision
     # The view's share of the round trip (the body already received), for the page's and the bench's figures.
     response["Server-Timing"] = f"frame;dur={(time.perf_counter() - started) * 1000:.1f}"
     return response
@@ -105,12 +106,3 @@ def _int_or_none(value) -> int | None:
     except (TypeError, ValueError):
         return None
 
-
-def _payload(frame: KioskFrame) -> dict:
-    return {
-        "mode": frame.mode, "image_size": list(frame.image_size), "threshold": frame.threshold,
-        "liveness_policy": frame.liveness_policy, "decision": frame.decision, "streak": frame.streak,
-        "stable": frame.stable, "recorded": frame.recorded,
-        "faces": [{"box": f.box, "label": f.label, "known": f.known, "score": f.score, "reason": f.reason,
-                   "liveness": f.liveness} for f in frame.faces],
-    }

@@ -4,7 +4,6 @@ retention (FACEREC_SIGHTING_DAYS, unknown crops FACEREC_UNKNOWN_CROP_HOURS) and 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,11 +13,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models.functions import Greatest
 from django.utils import timezone
-from PIL import Image
 
 from audit import services as audit
 from cameras import metrics
 from cameras.models import Camera, Sighting
+from core.pictures import png_bytes
 from identities.models import Identity
 from identities.services import delete_stored_files
 from recognition.services import Decision
@@ -36,12 +35,6 @@ class SeenTrack:
     last_seen: datetime
     frames_seen: int
     crop: np.ndarray | None  # uint8 RGB
-
-
-def _png(pixels: np.ndarray) -> ContentFile:
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return ContentFile(buf.getvalue())
 
 
 def _event_payload(sighting: Sighting) -> dict:
@@ -99,7 +92,7 @@ def _record(camera_id: int, decision: Decision, seen: SeenTrack, threshold: floa
                         decided_by=decision.decided_by, first_seen=seen.first_seen, last_seen=seen.last_seen,
                         frames_seen=seen.frames_seen, liveness=decision.liveness)
     if seen.crop is not None and (identity_id is not None or camera.keep_unknown_crops):
-        sighting.crop.save("crop", _png(seen.crop), save=False)  # encrypted by private_storage
+        sighting.crop.save("crop", ContentFile(png_bytes(seen.crop)), save=False)  # encrypted by private_storage
         crops.append(sighting.crop.name)
         if identity_id is None:
             sighting.crop_expires_at = timezone.now() + timedelta(hours=settings.FACEREC_UNKNOWN_CROP_HOURS)

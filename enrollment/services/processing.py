@@ -7,7 +7,6 @@ photo (`choose_face`) redoes the same checks for that face.
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +16,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.utils import timezone
-from PIL import Image
 
 from audit import services as audit
 from core.errors import DomainError, InvalidTransition
+from core.pictures import png_bytes
 from core.tasks import TRANSIENT_ERRORS
 from identities.models import EnrollmentImage
 from identities.services import delete_stored_files, require_active
@@ -271,9 +270,7 @@ def mark_failed(image_id: int, error: str, *, code: str = "processing_error", cl
 
 
 def _save_crop(image: EnrollmentImage, crop) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(crop).save(buf, format="PNG")
     previous = image.crop.name if image.crop else ""
-    image.crop.save("crop", ContentFile(buf.getvalue()), save=False)
+    image.crop.save("crop", ContentFile(png_bytes(crop)), save=False)
     if previous and previous != image.crop.name:  # a face picked again: the old crop (maybe a bystander) goes
         transaction.on_commit(lambda: delete_stored_files([previous]))

@@ -8,7 +8,6 @@ judged its worker dead and queued the video again) writes nothing, not even its 
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 
@@ -16,10 +15,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import models, transaction
 from django.utils import timezone
-from PIL import Image
 
 from audit import services as audit
 from core.errors import DomainError
+from core.pictures import png_bytes
 from core.tasks import TRANSIENT_ERRORS
 from identities.models import Identity
 from identities.services import delete_stored_files
@@ -133,12 +132,6 @@ def _process_claimed(video: Video, claim: int) -> str | None:
     return _store_results(video, claim, result, decisions, model_version=model_version, threshold=threshold)
 
 
-def _png(pixels) -> ContentFile:
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return ContentFile(buf.getvalue())
-
-
 def _track_row(video: Video, track: Track, decision: Decision) -> VideoTrack:
     row = VideoTrack(
         video=video, number=track.number, identity_id=decision.identity_id,
@@ -147,7 +140,7 @@ def _track_row(video: Video, track: Track, decision: Decision) -> VideoTrack:
         frames_seen=track.frames_seen, best_time_s=round(track.best.time_s, 3),
         best_box=[round(float(v), 1) for v in track.best.detection.box], liveness=decision.liveness)
     if decision.identity_id is not None:  # people who consented only; encrypted by private_storage
-        row.crop.save("crop", _png(track.best_crop), save=False)
+        row.crop.save("crop", ContentFile(png_bytes(track.best_crop)), save=False)
     return row
 
 
